@@ -1,0 +1,1 @@
+"""Carrier adapters: one package per carrier behind adapters.base.Adapter; never imports gateway/."""

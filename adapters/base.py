@@ -1,0 +1,331 @@
+"""The carrier adapter contract: declared capabilities, validated configuration, masked secrets, two failures.
+
+An adapter subclasses :class:`Adapter`, sets ``name``, ``capabilities`` and ``config_schema`` (a JSON Schema
+whose top-level ``"secret"`` list names the secret fields), and implements the ``_rate``/``_label``/... hooks
+for the capabilities it declares. Callers use the public methods (``rate``, ``label``, ...), which check the
+capability, apply the timeout and guarantee that only :class:`CarrierUnavailable`, :class:`CarrierRejected` or
+:class:`CapabilityNotSupported` escape for carrier failures.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import enum
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import jsonschema
+
+from schemas import carrier
+
+MASK = "********"
+
+# Keys whose values are secret wherever they appear (configs, HTTP headers, bodies), whatever the
+# adapter declares.
+SENSITIVE_KEYS: frozenset[str] = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "password",
+        "passwd",
+        "secret",
+        "client_secret",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "credential",
+        "credentials",
+        "cookie",
+        "set-cookie",
+    }
+)
+
+# A bearer/basic credential inside free text (a log line, an error message, a serialised header).
+_AUTH_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_SECRET_PARAM_IN_TEXT = re.compile(
+    r"(?i)\b(client_secret|password|access_token|refresh_token|token|api_key)=([^&\s\"']+)"
+)
+
+Recorder = Callable[[Mapping[str, Any]], None]
+"""Receives one redacted exchange (``carrier``, ``operation``, ``request``, ``response``, ``error``, ...)."""
+
+
+class Capability(enum.StrEnum):
+    """What an adapter can do; declared, never detected."""
+
+    RATE = "rate"
+    LABEL = "label"
+    VOID = "void"
+    TRACK_POLL = "track_poll"
+    TRACK_PUSH = "track_push"
+    PICKUP = "pickup"
+    LOOKUP_SHIPMENT = "lookup_shipment"
+
+
+class AdapterError(Exception):
+    """Base of every error an adapter raises."""
+
+
+class ConfigurationError(AdapterError):
+    """The adapter's configuration does not satisfy its JSON Schema."""
+
+
+class CapabilityNotSupported(AdapterError):
+    """The adapter was asked for something it does not declare."""
+
+    def __init__(self, carrier_name: str, capability: Capability) -> None:
+        self.carrier = carrier_name
+        self.capability = capability
+        super().__init__(f"carrier {carrier_name!r} does not support {capability.value!r}")
+
+
+class CarrierError(AdapterError):
+    """A carrier call failed."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        carrier_name: str,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.carrier = carrier_name
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        prefix = f"{carrier_name}: " + (f"[{code}] " if code else "")
+        super().__init__(prefix + message)
+
+
+class CarrierUnavailable(CarrierError):
+    """The carrier could not answer (timeout, connection, 5xx, throttling, open circuit): retry later."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        carrier_name: str,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(carrier_name, message, code=code, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class CarrierRejected(CarrierError):
+    """The carrier refused the request; ``code`` and ``message`` are the carrier's own. Do not retry."""
+
+    retryable = False
+
+
+def secret_fields_of(schema: Mapping[str, Any]) -> frozenset[str]:
+    """Return the secret field names a configuration JSON Schema declares in its ``secret`` list."""
+    return frozenset(schema.get("secret", ()))
+
+
+def validate_config(schema: Mapping[str, Any], config: Mapping[str, Any], carrier_name: str) -> None:
+    """Raise ConfigurationError, naming the field but never its value, when config breaks schema."""
+    validator_cls = jsonschema.validators.validator_for(schema)
+    errors = sorted(validator_cls(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        # jsonschema messages quote the offending value, which may be a secret: describe by validator instead.
+        raise ConfigurationError(
+            f"{carrier_name} configuration invalid at {where}: failed {first.validator!r} "
+            f"({len(errors)} error(s))"
+        )
+
+
+def redact(value: Any, secret_keys: frozenset[str] = frozenset(), secret_values: Sequence[str] = ()) -> Any:
+    """Return a deep copy of value with secret keys masked and known secret strings blanked out."""
+    keys = {k.lower() for k in secret_keys} | SENSITIVE_KEYS
+    values = sorted({v for v in secret_values if v and len(v) >= 4}, key=len, reverse=True)
+    return _redact(value, keys, values)
+
+
+def _redact(value: Any, keys: set[str], values: list[str]) -> Any:
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if isinstance(k, str) and k.lower() in keys and v not in (None, ""):
+                out[k] = MASK
+            else:
+                out[k] = _redact(v, keys, values)
+        return out
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v, keys, values) for v in value)
+    if isinstance(value, bytes):
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+        return _redact_text(text, values).encode("utf-8")
+    if isinstance(value, str):
+        return _redact_text(value, values)
+    return copy.copy(value)
+
+
+def _redact_text(text: str, values: list[str]) -> str:
+    for secret in values:
+        text = text.replace(secret, MASK)
+    text = _AUTH_IN_TEXT.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _SECRET_PARAM_IN_TEXT.sub(lambda m: f"{m.group(1)}={MASK}", text)
+
+
+class Adapter(abc.ABC):
+    """One carrier account behind the canonical interface."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    config_schema: ClassVar[Mapping[str, Any]]
+    label_formats: ClassVar[frozenset[carrier.LabelFormat]] = frozenset()
+    default_timeout: ClassVar[float] = 10.0
+
+    def __init__(self, config: Mapping[str, Any], *, recorder: Recorder | None = None) -> None:
+        validate_config(self.config_schema, config, self.name)
+        self._config: dict[str, Any] = copy.deepcopy(dict(config))
+        self.timeout: float = float(self._config.get("timeout_seconds", self.default_timeout))
+        self._recorder = recorder
+
+    # -- configuration and secrets -------------------------------------------------------------------------
+
+    @classmethod
+    def secret_fields(cls) -> frozenset[str]:
+        """Return the configuration fields that hold secrets."""
+        return secret_fields_of(cls.config_schema)
+
+    @property
+    def account_id(self) -> str:
+        """Return the identifier of this carrier account (for circuit breakers, logs and storage)."""
+        return str(self._config.get("account_number") or self._config.get("account") or self.name)
+
+    def masked_config(self) -> dict[str, Any]:
+        """Return the configuration with every secret field masked, safe for any output."""
+        return self.redact(self._config)
+
+    def _secret_values(self) -> list[str]:
+        secrets: list[str] = []
+        for key in self.secret_fields():
+            value = self._config.get(key)
+            if isinstance(value, str):
+                secrets.append(value)
+        return secrets + list(self._extra_secret_values())
+
+    def _extra_secret_values(self) -> Sequence[str]:
+        """Return run-time secrets (e.g. a cached OAuth token) to blank out as well."""
+        return ()
+
+    def redact(self, value: Any) -> Any:
+        """Return value (config, exchange, log text) with this adapter's secrets masked."""
+        return redact(value, self.secret_fields(), self._secret_values())
+
+    def record(self, exchange: Mapping[str, Any]) -> None:
+        """Hand a redacted exchange to the recorder, if one is attached."""
+        if self._recorder is not None:
+            self._recorder(self.redact(exchange))
+
+    # -- public operations ---------------------------------------------------------------------------------
+
+    def supports(self, capability: Capability) -> bool:
+        """Return whether this adapter declares capability."""
+        return capability in self.capabilities
+
+    def _require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise CapabilityNotSupported(self.name, capability)
+
+    def _timeout(self, timeout: float | None) -> float:
+        if timeout is not None and timeout <= 0:
+            raise CarrierUnavailable(self.name, "deadline already passed before the call")
+        return self.timeout if timeout is None else min(timeout, self.timeout)
+
+    def rate(self, request: carrier.RateRequest, *, timeout: float | None = None) -> list[carrier.RateResult]:
+        """Return the carrier's prices for a shipment."""
+        self._require(Capability.RATE)
+        return self._rate(request, self._timeout(timeout))
+
+    def label(self, request: carrier.LabelRequest, *, timeout: float | None = None) -> carrier.LabelResult:
+        """Buy a label; never retried automatically, because a retry may buy twice."""
+        self._require(Capability.LABEL)
+        if self.label_formats and request.label_format not in self.label_formats:
+            raise CarrierRejected(
+                self.name,
+                f"label format {request.label_format.value} not offered; "
+                f"use one of {sorted(f.value for f in self.label_formats)}",
+                code="unsupported_label_format",
+            )
+        return self._label(request, self._timeout(timeout))
+
+    def void(self, request: carrier.VoidRequest, *, timeout: float | None = None) -> carrier.VoidResult:
+        """Cancel a bought, unused label."""
+        self._require(Capability.VOID)
+        return self._void(request, self._timeout(timeout))
+
+    def track(self, request: carrier.TrackRequest, *, timeout: float | None = None) -> carrier.TrackResult:
+        """Poll the carrier for a tracking number's events."""
+        self._require(Capability.TRACK_POLL)
+        return self._track(request, self._timeout(timeout))
+
+    def subscribe_tracking(
+        self, tracking_numbers: Sequence[str], *, timeout: float | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Ask the carrier to push events for tracking numbers; return (accepted, refused)."""
+        self._require(Capability.TRACK_PUSH)
+        return self._subscribe_tracking(list(tracking_numbers), self._timeout(timeout))
+
+    def parse_push(self, headers: Mapping[str, str], body: bytes) -> list[carrier.RawTrackingEvent]:
+        """Authenticate and parse one carrier push; raise CarrierRejected when it is not genuine."""
+        self._require(Capability.TRACK_PUSH)
+        return self._parse_push(headers, body)
+
+    def pickup(self, request: carrier.PickupRequest, *, timeout: float | None = None) -> carrier.PickupResult:
+        """Book a collection."""
+        self._require(Capability.PICKUP)
+        return self._pickup(request, self._timeout(timeout))
+
+    def lookup_shipment(self, reference: str, *, timeout: float | None = None) -> carrier.ShipmentLookup:
+        """Ask the carrier whether a purchase under our reference happened (after a lost answer)."""
+        self._require(Capability.LOOKUP_SHIPMENT)
+        return self._lookup_shipment(reference, self._timeout(timeout))
+
+    # -- hooks: implement those you declare ----------------------------------------------------------------
+
+    def _rate(self, request: carrier.RateRequest, timeout: float) -> list[carrier.RateResult]:
+        raise CapabilityNotSupported(self.name, Capability.RATE)
+
+    def _label(self, request: carrier.LabelRequest, timeout: float) -> carrier.LabelResult:
+        raise CapabilityNotSupported(self.name, Capability.LABEL)
+
+    def _void(self, request: carrier.VoidRequest, timeout: float) -> carrier.VoidResult:
+        raise CapabilityNotSupported(self.name, Capability.VOID)
+
+    def _track(self, request: carrier.TrackRequest, timeout: float) -> carrier.TrackResult:
+        raise CapabilityNotSupported(self.name, Capability.TRACK_POLL)
+
+    def _subscribe_tracking(self, tracking_numbers: list[str], timeout: float) -> tuple[list[str], list[str]]:
+        raise CapabilityNotSupported(self.name, Capability.TRACK_PUSH)
+
+    def _parse_push(self, headers: Mapping[str, str], body: bytes) -> list[carrier.RawTrackingEvent]:
+        raise CapabilityNotSupported(self.name, Capability.TRACK_PUSH)
+
+    def _pickup(self, request: carrier.PickupRequest, timeout: float) -> carrier.PickupResult:
+        raise CapabilityNotSupported(self.name, Capability.PICKUP)
+
+    def _lookup_shipment(self, reference: str, timeout: float) -> carrier.ShipmentLookup:
+        raise CapabilityNotSupported(self.name, Capability.LOOKUP_SHIPMENT)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing to release
+        """Release connections held by the adapter."""
