@@ -1,0 +1,111 @@
+"""Which adapters exist and which are enabled: an explicit list, loaded at bootstrap, never at import."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import metadata
+from typing import Any
+
+from adapters import base
+
+ENTRY_POINT_GROUP = "handoff.adapters"
+
+# Adapters shipped with Handoff. Third parties add theirs through the entry-point group above.
+BUILTINS: dict[str, str] = {
+    "ups": "adapters.ups.client:UpsAdapter",
+    "dhl_express": "adapters.dhl_express.client:DhlExpressAdapter",
+}
+
+
+class RegistryError(base.AdapterError):
+    """An adapter named in configuration cannot be found, loaded or configured."""
+
+
+def _load_target(target: str) -> type[base.Adapter]:
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    cls = getattr(module, attribute)
+    if not (isinstance(cls, type) and issubclass(cls, base.Adapter)):
+        raise RegistryError(f"{target} is not an adapters.base.Adapter subclass")
+    return cls
+
+
+def available() -> dict[str, str]:
+    """Return every known adapter name with its import target (built-ins, then entry points)."""
+    found = dict(BUILTINS)
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found[entry_point.name] = entry_point.value
+    return found
+
+
+def adapter_class(name: str) -> type[base.Adapter]:
+    """Return the adapter class registered under name."""
+    target = available().get(name)
+    if target is None:
+        raise RegistryError(f"no adapter named {name!r}; known: {sorted(available())}")
+    try:
+        return _load_target(target)
+    except (ImportError, AttributeError) as exc:
+        raise RegistryError(f"adapter {name!r} ({target}) cannot be loaded: {exc}") from exc
+
+
+class Registry:
+    """The enabled adapter instances, keyed by their configured id (one per carrier account)."""
+
+    def __init__(self, adapters: Mapping[str, base.Adapter]) -> None:
+        self._adapters = dict(adapters)
+
+    def get(self, key: str) -> base.Adapter:
+        """Return the enabled adapter with this id."""
+        try:
+            return self._adapters[key]
+        except KeyError:
+            raise RegistryError(f"no enabled adapter {key!r}; enabled: {sorted(self._adapters)}") from None
+
+    def with_capability(self, capability: base.Capability) -> list[base.Adapter]:
+        """Return the enabled adapters that declare capability."""
+        return [a for a in self._adapters.values() if a.supports(capability)]
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Return the enabled adapters with their capabilities and masked configuration."""
+        return [
+            {
+                "id": key,
+                "name": a.name,
+                "capabilities": sorted(c.value for c in a.capabilities),
+                "config": a.masked_config(),
+            }
+            for key, a in sorted(self._adapters.items())
+        ]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._adapters))
+
+    def __len__(self) -> int:
+        return len(self._adapters)
+
+    def close(self) -> None:
+        """Close every adapter."""
+        for adapter in self._adapters.values():
+            adapter.close()
+
+
+def load(entries: Iterable[Mapping[str, Any]], *, recorder: base.Recorder | None = None) -> Registry:
+    """Build the registry from config entries ``{"adapter", "id"?, "enabled"?, "config"}``."""
+    adapters: dict[str, base.Adapter] = {}
+    for position, entry in enumerate(entries):
+        name = entry.get("adapter")
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"adapter entry #{position} has no 'adapter' name")
+        if not entry.get("enabled", True):
+            continue
+        key = str(entry.get("id") or name)
+        if key in adapters:
+            raise RegistryError(f"adapter id {key!r} is configured twice")
+        cls = adapter_class(name)
+        try:
+            adapters[key] = cls(entry.get("config") or {}, recorder=recorder)
+        except base.ConfigurationError as exc:
+            raise RegistryError(f"adapter {key!r}: {exc}") from exc
+    return Registry(adapters)

@@ -1,0 +1,1 @@
+"""UPS over REST (OAuth client credentials, Rating, Shipping, Tracking, Track Alert)."""
