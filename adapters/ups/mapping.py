@@ -79,7 +79,7 @@ def _imperial(spec: types.ShipmentSpec) -> bool:
 def _weight(parcel: types.Parcel, imperial: bool) -> dict[str, Any]:
     unit = "lb" if imperial else "kg"
     # Round up to 0.1: carriers bill by the started unit and UPS rejects more decimals.
-    value = math.ceil(units.from_kg(parcel.weight_kg, unit) * 10) / Decimal(10)
+    value = (Decimal(math.ceil(units.from_kg(parcel.weight_kg, unit) * 10)) / 10).quantize(Decimal("0.1"))
     code, text = ("LBS", "Pounds") if imperial else ("KGS", "Kilograms")
     return {
         "UnitOfMeasurement": {"Code": code, "Description": text},
