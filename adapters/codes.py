@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import importlib.resources
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -183,6 +183,7 @@ def to_event(
     source_event_id: str | None = None,
     source: events.EventSource = events.EventSource.POLL,
     pod: events.ProofOfDelivery | None = None,
+    attributes: Mapping[str, str] | None = None,
 ) -> events.CanonicalEvent:
     """Translate one raw carrier event into a canonical event, keeping the raw code beside it."""
     row = table.lookup(code, subcode)
@@ -198,6 +199,7 @@ def to_event(
         "source_event_id": source_event_id,
         "source": source,
         "pod": pod,
+        "attributes": tuple(sorted((attributes or {}).items())),
     }
     if row is None:
         return events.CanonicalEvent(mapping=events.MappingState.UNMAPPED, **common)
@@ -207,4 +209,24 @@ def to_event(
         reason=row.reason,
         mapping=row.mapping_state,
         **common,
+    )
+
+
+def remap_event(table: CodeTable, event: events.CanonicalEvent) -> events.CanonicalEvent:
+    """Translate an already stored event again from its raw code (after a mapping change)."""
+    if event.carrier != table.carrier:
+        return event
+    return to_event(
+        table,
+        tracking_number=event.tracking_number,
+        occurred_at=event.occurred_at,
+        code=event.raw_code,
+        subcode=event.raw_subcode,
+        message=event.raw_message,
+        location=event.location,
+        estimated_delivery=event.estimated_delivery,
+        source_event_id=event.source_event_id,
+        source=event.source,
+        pod=event.pod,
+        attributes=dict(event.attributes),
     )

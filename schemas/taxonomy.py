@@ -85,6 +85,10 @@ REOPENED_BY: dict[Milestone, frozenset[Milestone]] = {
 
 CORRECTION_DETAIL = "status_corrected"
 
+# A reason that reopens a terminal state: a delivery whose proof fails its checks is not a delivery
+# anyone should trust until ops has looked at it.
+REOPENING_REASONS: dict[Milestone, frozenset[ExceptionReason]] = {}
+
 _MILESTONE_DESCRIPTIONS: dict[Milestone, str] = {
     Milestone.PENDING: "Registered with the gateway; no carrier information yet.",
     Milestone.INFO_RECEIVED: "The carrier has the shipment data but not the parcel.",
@@ -336,6 +340,8 @@ REASONS: dict[ExceptionReason, ReasonInfo] = {
     _R.POD_SUSPICIOUS: ReasonInfo(_P.CARRIER, True, "The proof of delivery failed a plausibility check."),
 }
 
+REOPENING_REASONS[Milestone.DELIVERED] = frozenset({ExceptionReason.POD_SUSPICIOUS})
+
 # Milestones that may carry an exception reason; elsewhere a reason is a mapping error.
 REASON_MILESTONES: frozenset[Milestone] = frozenset(
     {
@@ -404,6 +410,7 @@ def describe() -> dict[str, Any]:
                 "rank": m.rank,
                 "floating": m in FLOATING_MILESTONES,
                 "reopened_by": sorted(x.value for x in REOPENED_BY.get(m, frozenset())),
+                "reopened_by_reasons": sorted(x.value for x in REOPENING_REASONS.get(m, frozenset())),
                 "description": m.description,
                 "details": [{"code": d.code, "description": d.description} for d in DETAILS[m]],
             }

@@ -1,0 +1,1 @@
+"""Tracking: the pure timeline derivation and proof-of-delivery checks (no Flask or database here)."""
