@@ -52,7 +52,12 @@ def test_informational_code_is_known_but_drives_nothing() -> None:
 
 def test_override_row_wins_over_the_file_row_and_can_add_new_codes() -> None:
     overrides = [
-        {"code": "NH", "milestone": "exception", "detail": "action_required", "reason": "recipient_unavailable"},
+        {
+            "code": "NH",
+            "milestone": "exception",
+            "detail": "action_required",
+            "reason": "recipient_unavailable",
+        },
         {"code": "ZZ", "milestone": "in_transit", "detail": "processed_at_facility", "note": "ops ticket 42"},
     ]
     row = codes.lookup("dhl_express", "NH", overrides=overrides)
@@ -100,11 +105,12 @@ def test_importing_the_module_reads_no_table() -> None:
 
 def test_event_time_is_normalised_to_utc_and_naive_times_are_refused() -> None:
     local = datetime(2026, 4, 23, 9, 15, 19, tzinfo=timezone(timedelta(hours=-4)))
-    event = codes.to_event(codes.load_table("ups"), tracking_number="1Z1", occurred_at=local, code="I", subcode="OT")
+    ups = codes.load_table("ups")
+    event = codes.to_event(ups, tracking_number="1Z1", occurred_at=local, code="I", subcode="OT")
     assert event.occurred_at == datetime(2026, 4, 23, 13, 15, 19, tzinfo=UTC)
     assert event.occurred_at.utcoffset() == timedelta(0)
     with pytest.raises(events.EventError, match="timezone-aware"):
-        codes.to_event(codes.load_table("ups"), tracking_number="1Z1", occurred_at=datetime(2026, 4, 23), code="I")
+        codes.to_event(ups, tracking_number="1Z1", occurred_at=datetime(2026, 4, 23), code="I")
 
 
 def test_a_mapped_event_with_an_invalid_detail_is_refused() -> None:
