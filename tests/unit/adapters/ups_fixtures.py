@@ -64,7 +64,7 @@ RATE_REPLY = {
         "Response": {"ResponseStatus": {"Code": "1", "Description": "Success"}},
         "RatedShipment": [
             {
-                "Service": {"Code": "01", "Description": ""},
+                "Service": {"Code": "01", "Description": "Next Day Air"},
                 "BillingWeight": {
                     "UnitOfMeasurement": {"Code": "LBS", "Description": "Pounds"},
                     "Weight": "5.0",
@@ -76,7 +76,7 @@ RATE_REPLY = {
                 "RatedPackage": [{"Weight": "4.5"}],
             },
             {
-                "Service": {"Code": "03", "Description": ""},
+                "Service": {"Code": "03", "Description": "Ground"},
                 "BillingWeight": {
                     "UnitOfMeasurement": {"Code": "LBS", "Description": "Pounds"},
                     "Weight": "5.0",
@@ -112,7 +112,10 @@ SHIP_REPLY = {
                 "ServiceOptionsCharges": {"CurrencyCode": "USD", "MonetaryValue": "0.00"},
                 "TotalCharges": {"CurrencyCode": "USD", "MonetaryValue": "19.55"},
             },
-            "BillingWeight": {"UnitOfMeasurement": {"Code": "LBS", "Description": "Pounds"}, "Weight": "5.0"},
+            "BillingWeight": {
+                "UnitOfMeasurement": {"Code": "LBS", "Description": "Pounds"},
+                "Weight": "000005.0",
+            },
             "ShipmentIdentificationNumber": "1Z12345E0205271688",
             "PackageResults": [
                 {
