@@ -1,0 +1,34 @@
+"""The simulator's Flask application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flask
+
+from simulator import config as sim_config
+from simulator import state as sim_state
+
+
+def create_app(
+    config: sim_config.SimConfig | dict[str, Any] | None = None,
+    *,
+    real_time: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    post: Callable[..., Any] | None = None,
+) -> flask.Flask:
+    """Build the simulator app; tests may inject the real-time source, sleep and HTTP post."""
+    from simulator import dhl, push, sim_api, ups
+
+    settings = sim_config.from_mapping(config)
+    app = flask.Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    simulator = sim_state.Simulator(settings, real_time=real_time, sleep=sleep)
+    app.extensions["handoff_simulator"] = simulator
+    app.extensions["handoff_simulator_pusher"] = push.Pusher(simulator, post=post)
+    app.register_blueprint(ups.bp)
+    app.register_blueprint(dhl.bp)
+    app.register_blueprint(sim_api.bp)
+    return app

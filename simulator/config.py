@@ -1,0 +1,74 @@
+"""Simulator configuration: one frozen dataclass, built from CLI flags or test overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+CARRIERS: tuple[str, ...] = ("ups", "dhl_express")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything the simulator can be told at start; fault rates can also change at runtime."""
+
+    seed: int = 0
+    # Where tracking pushes go. "{carrier}" is replaced by "ups", "dhl_express" or "fleet", so one
+    # template can serve a gateway that exposes one webhook route per carrier.
+    callback_url: str | None = None
+    ups_callback_url: str | None = None
+    dhl_callback_url: str | None = None
+    fleet_callback_url: str | None = None
+    # UPS OAuth client credentials the simulator accepts, and the token lifetime it grants.
+    ups_client_id: str = "sim-ups-client"
+    ups_client_secret: str = "sim-ups-secret"  # noqa: S105 - a development default, not a real secret
+    ups_token_ttl: int = 14399
+    # Track Alert push authentication: "credential" (v1: the opaque `credential` header from the
+    # subscription, or ups_webhook_credential) or "oauth" (v2: bearer token from the customer's token URL).
+    ups_push_auth: str = "credential"
+    ups_webhook_credential: str = "sim-webhook-credential"
+    ups_webhook_token_url: str | None = None
+    ups_webhook_client_id: str = "sim-webhook-client"
+    ups_webhook_client_secret: str = "sim-webhook-secret"  # noqa: S105
+    # Push only for subscribed tracking numbers (what Track Alert does) unless this is set.
+    ups_push_unsubscribed: bool = False
+    # DHL WS-Security UsernameToken the simulator accepts.
+    dhl_username: str = "sim-dhl-user"
+    dhl_password: str = "sim-dhl-password"  # noqa: S105
+    # DHL Express has no push in its WSDLs: this optional HMAC-signed callback is a simulator extra.
+    dhl_push_secret: str | None = None
+    fleet_push_secret: str = "sim-fleet-secret"  # noqa: S105
+    # Real seconds one simulated day lasts (tracking progressions span about one simulated day).
+    day_seconds: float = 120.0
+    exception_share: float = 0.2
+    # How long a "timeout" fault sleeps: longer than any sane client timeout.
+    timeout_sleep_seconds: float = 35.0
+    push_timeout_seconds: float = 5.0
+    ledger_path: str | None = None
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def replace(self, **overrides: Any) -> SimConfig:
+        """Return a copy with some fields replaced (unknown names are an error)."""
+        return dataclasses.replace(self, **overrides)
+
+    def callback_for(self, carrier: str) -> str | None:
+        """Return the push URL for a carrier ("ups", "dhl_express" or "fleet"), if any."""
+        specific = {
+            "ups": self.ups_callback_url,
+            "dhl_express": self.dhl_callback_url,
+            "fleet": self.fleet_callback_url,
+        }.get(carrier)
+        url = specific or self.callback_url
+        return url.replace("{carrier}", carrier) if url else None
+
+
+def from_mapping(values: dict[str, Any] | SimConfig | None) -> SimConfig:
+    """Build a config from a dict of field overrides (or pass a SimConfig through)."""
+    if isinstance(values, SimConfig):
+        return values
+    names = {f.name for f in dataclasses.fields(SimConfig)}
+    unknown = set(values or {}) - names
+    if unknown:
+        raise ValueError(f"unknown simulator settings: {sorted(unknown)}")
+    return SimConfig(**(values or {}))

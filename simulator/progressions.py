@@ -1,0 +1,196 @@
+"""Realistic tracking progressions with real UPS and DHL Express event codes.
+
+Every code here comes from ../shared/carriers/EVENT_CODES.md. A progression is chosen per label
+from a generator seeded with (seed, tracking number), so the same label always tells the same
+story however many other labels were sold, and a configured share of labels hits an exception.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an event happened."""
+
+    city: str
+    country: str
+    state: str = ""
+    postal_code: str = ""
+    service_area: str = ""  # DHL 3-letter service area code
+
+
+@dataclass(frozen=True)
+class Step:
+    """One tracking event, ``hours`` simulated hours after the label was sold."""
+
+    hours: float
+    code: str
+    description: str
+    place: Place
+    type: str = ""  # UPS activity status type (M, I, X, D, U, MV, RS)
+    status_code: str = ""  # UPS 3-digit descriptionCode / statusCode
+    delivered: bool = False
+    signatory: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def at(self, sold_at: datetime) -> datetime:
+        """Return the simulated time of this event for a label sold at ``sold_at``."""
+        return sold_at + timedelta(hours=self.hours)
+
+
+NOT_AVAILABLE = (
+    "The receiver was not available for delivery. We'll make a second attempt the next business day."
+)
+RECEIVERS = ("J. SMITH", "M. MUELLER", "A. DUPONT", "FRONT DESK", "K. TANAKA")
+
+
+def _hub(origin: Place, destination: Place) -> Place:
+    if origin.country == destination.country == "US":
+        return Place("Louisville", "US", "KY", service_area="SDF")
+    return Place("Leipzig", "DE", service_area="LEJ")
+
+
+def choose_scenario(
+    seed: int, tracking_number: str, exception_share: float, scenarios: tuple[str, ...]
+) -> str:
+    """Pick "normal" or one of the exception scenarios, deterministically per label."""
+    rng = random.Random(f"{seed}:scenario:{tracking_number}")
+    if rng.random() < exception_share:
+        return rng.choice(scenarios)
+    return "normal"
+
+
+UPS_EXCEPTIONS: tuple[str, ...] = ("failed_attempt", "customs", "returned")
+
+
+def ups_steps(
+    scenario: str, origin: Place, destination: Place, seed: int, tracking_number: str
+) -> list[Step]:
+    """Return the UPS activity sequence for a scenario, oldest first."""
+    hub = _hub(origin, destination)
+    receiver = random.Random(f"{seed}:receiver:{tracking_number}").choice(RECEIVERS)
+    on_the_way = "On the Way"
+    steps = [
+        Step(0.0, "MP", "Shipment Ready for UPS", Place("", origin.country), type="M", status_code="003"),
+        Step(3.0, "OR", on_the_way, origin, type="I", status_code="005"),
+        Step(5.0, "DP", on_the_way, origin, type="I", status_code="005"),
+        Step(9.0, "AR", on_the_way, hub, type="I", status_code="005"),
+        Step(11.0, "DP", on_the_way, hub, type="I", status_code="005"),
+    ]
+    if scenario == "customs":
+        steps.append(
+            Step(
+                12.5,
+                "SR",
+                "Your package was released by the customs agency.",
+                hub,
+                type="X",
+                status_code="003",
+            )
+        )
+    out_for_delivery = Step(17.0, "OT", "Out for Delivery", destination, type="I", status_code="021")
+    steps += [
+        Step(15.0, "YP", "Preparing for Delivery", destination, type="I", status_code="071"),
+        out_for_delivery,
+    ]
+    if scenario == "failed_attempt":
+        steps += [
+            Step(
+                19.5,
+                "UR",
+                NOT_AVAILABLE,
+                destination,
+                type="X",
+            ),
+            Step(22.5, "OT", "Out for Delivery", destination, type="I", status_code="021"),
+        ]
+    if scenario == "returned":
+        steps += [
+            Step(
+                19.5,
+                "UR",
+                "The address is incorrect and the receiver could not be found.",
+                destination,
+                type="X",
+            ),
+            Step(23.0, "RS", "Returning to Sender", destination, type="RS"),
+        ]
+        return steps
+    delivered_at = 23.5 if scenario == "failed_attempt" else 19.0
+    steps.append(
+        Step(
+            delivered_at,
+            "FS",
+            "Delivered",
+            destination,
+            type="D",
+            status_code="011",
+            delivered=True,
+            signatory=receiver,
+        )
+    )
+    return steps
+
+
+DHL_EXCEPTIONS: tuple[str, ...] = ("not_home", "closed_on_arrival", "bad_address", "customs")
+
+
+def dhl_steps(
+    scenario: str, origin: Place, destination: Place, seed: int, tracking_number: str
+) -> list[Step]:
+    """Return the DHL Express checkpoint sequence for a scenario, oldest first."""
+    hub = _hub(origin, destination)
+    receiver = random.Random(f"{seed}:receiver:{tracking_number}").choice(RECEIVERS)
+
+    def at(place: Place) -> str:
+        return f"{place.city.upper()} - {place.country}"
+
+    steps = [
+        Step(2.0, "PU", "Shipment picked up", origin),
+        Step(3.5, "PL", f"Processed at {at(origin)}", origin),
+        Step(5.0, "DF", f"Departed from DHL facility in {at(origin)}", origin),
+        Step(8.0, "AF", f"Arrived at DHL facility in {at(hub)}", hub),
+        Step(9.0, "PL", f"Processed at {at(hub)}", hub),
+    ]
+    if scenario == "customs":
+        steps += [
+            Step(10.0, "CD", "Clearance delay", hub),
+            Step(13.0, "CR", "Clearance processing complete", hub),
+        ]
+    steps += [
+        Step(14.0, "DF", f"Departed from DHL facility in {at(hub)}", hub),
+        Step(16.0, "AR", f"Arrived at DHL Delivery Facility in {at(destination)}", destination),
+        Step(17.0, "WC", "With delivery courier", destination),
+    ]
+    if scenario == "not_home":
+        steps += [
+            Step(19.0, "NH", "Delivery attempted; recipient not home", destination),
+            Step(22.0, "WC", "With delivery courier", destination),
+        ]
+    elif scenario == "closed_on_arrival":
+        steps += [
+            Step(19.0, "CA", "Closed on arrival", destination),
+            Step(22.0, "WC", "With delivery courier", destination),
+        ]
+    elif scenario == "bad_address":
+        steps += [
+            Step(19.0, "BA", "Bad address", destination),
+            Step(23.0, "RT", "Returned to consignor", destination),
+        ]
+        return steps
+    delivered_at = 23.0 if scenario in ("not_home", "closed_on_arrival") else 19.5
+    steps.append(
+        Step(
+            delivered_at,
+            "OK",
+            f"Delivered - Signed for by : {receiver}",
+            destination,
+            delivered=True,
+            signatory=receiver,
+        )
+    )
+    return steps

@@ -1,0 +1,158 @@
+"""The simulator's shared state: config, clock, ledger, faults, tokens, subscriptions, pushes."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from simulator import clock as sim_clock
+from simulator import config as sim_config
+from simulator import faults as sim_faults
+from simulator import ledger as sim_ledger
+from simulator import progressions
+
+
+@dataclass
+class Subscription:
+    """A Track Alert subscription for one tracking number."""
+
+    tracking_number: str
+    version: str  # "v1" or "v2"
+    subscribed_at: datetime
+    expires_at: datetime
+    url: str | None = None  # v1 carries the destination in the request; v2 uses the configured URL
+    credential: str | None = None
+    credential_type: str | None = None
+
+
+@dataclass
+class PushRecord:
+    """One delivery attempt of a tracking push."""
+
+    kind: str  # "ups", "dhl_express" or "fleet"
+    url: str
+    key: str
+    status: int | None
+    error: str | None
+    at: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Simulator:
+    """Everything the endpoints share. One per app; thread-safe where the server is threaded."""
+
+    def __init__(
+        self,
+        config: sim_config.SimConfig,
+        real_time: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        import time
+
+        self.config = config
+        self.real_time = real_time or time.monotonic
+        self.clock = sim_clock.SimClock(config.day_seconds, real=self.real_time)
+        self.ledger = sim_ledger.Ledger(config.ledger_path)
+        self.faults = sim_faults.FaultInjector(config.seed, config.faults)
+        self.sleep = sleep or time.sleep
+        self._lock = threading.Lock()
+        self._rng = random.Random(f"{config.seed}:numbers")
+        self.tokens: dict[str, float] = {}  # token -> real-time expiry
+        self.subscriptions: dict[str, Subscription] = {}
+        self.pushes: list[PushRecord] = []
+        self.pushed_keys: set[str] = set()
+        self.routes: dict[str, dict[str, Any]] = {}
+
+    # -- numbers ---------------------------------------------------------------------------------
+    def rng_draw(self, draw: Callable[[random.Random], str]) -> str:
+        """Draw from the seeded number generator under the lock (numbers are reproducible per seed)."""
+        with self._lock:
+            return draw(self._rng)
+
+    # -- UPS OAuth -------------------------------------------------------------------------------
+    def issue_token(self) -> tuple[str, int]:
+        """Issue a bearer token valid for the configured lifetime in real seconds."""
+        # Real time, not simulated: a compressed day must not expire tokens every few seconds.
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self.tokens[token] = self.real_time() + self.config.ups_token_ttl
+        return token, self.config.ups_token_ttl
+
+    def token_is_valid(self, token: str) -> bool:
+        """Return whether a bearer token was issued here and has not expired."""
+        with self._lock:
+            expires = self.tokens.get(token)
+        return expires is not None and expires > self.real_time()
+
+    def expire_tokens(self) -> int:
+        """Revoke every token (lets tests exercise the adapters' refresh-on-401)."""
+        with self._lock:
+            count = len(self.tokens)
+            self.tokens.clear()
+        return count
+
+    # -- tracking --------------------------------------------------------------------------------
+    def steps_for(self, label: sim_ledger.LabelRecord) -> list[progressions.Step]:
+        """Return the full scripted progression of a label, oldest first."""
+        origin = progressions.Place(
+            label.origin_city or "Origin",
+            label.origin_country,
+            label.origin_state,
+            label.origin_postal_code,
+            service_area=(label.origin_city or "ORG")[:3].upper(),
+        )
+        destination = progressions.Place(
+            label.destination_city or "Destination",
+            label.destination_country,
+            label.destination_state,
+            label.destination_postal_code,
+            service_area=(label.destination_city or "DST")[:3].upper(),
+        )
+        build = progressions.ups_steps if label.carrier == "ups" else progressions.dhl_steps
+        return build(label.scenario, origin, destination, self.config.seed, label.tracking_number)
+
+    def events_so_far(
+        self, label: sim_ledger.LabelRecord, now: datetime | None = None
+    ) -> list[tuple[datetime, progressions.Step]]:
+        """Return the events that have happened by now (simulated), oldest first."""
+        now = now or self.clock.now()
+        sold = datetime.fromisoformat(label.requested_at)
+        voided = datetime.fromisoformat(label.voided_at) if label.voided_at else None
+        events = []
+        for step in self.steps_for(label):
+            when = step.at(sold)
+            if when > now or (voided is not None and when > voided):
+                break
+            events.append((when, step))
+        if voided is not None and voided <= now and label.carrier == "ups":
+            # A voided UPS label ends with Manifest Void and nothing after it.
+            events.append(
+                (
+                    voided,
+                    progressions.Step(
+                        0, "MV", "Manifest Void", progressions.Place("", label.origin_country), type="MV"
+                    ),
+                )
+            )
+        return events
+
+    def record_push(self, record: PushRecord) -> None:
+        """Keep a push attempt for GET /_sim/pushes."""
+        with self._lock:
+            self.pushes.append(record)
+
+    def reset(self) -> None:
+        """Forget labels, tokens, subscriptions, pushes, routes and faults."""
+        self.ledger.clear()
+        self.faults.clear()
+        with self._lock:
+            self.tokens.clear()
+            self.subscriptions.clear()
+            self.pushes.clear()
+            self.pushed_keys.clear()
+            self.routes.clear()
