@@ -1,10 +1,10 @@
 """The carrier adapter contract: declared capabilities, validated configuration, masked secrets, two failures.
 
-An adapter subclasses :class:`Adapter`, sets ``name``, ``capabilities`` and ``config_schema`` (a JSON Schema
-whose top-level ``"secret"`` list names the secret fields), and implements the ``_rate``/``_label``/... hooks
-for the capabilities it declares. Callers use the public methods (``rate``, ``label``, ...), which check the
-capability, apply the timeout and guarantee that only :class:`CarrierUnavailable`, :class:`CarrierRejected` or
-:class:`CapabilityNotSupported` escape for carrier failures.
+An adapter subclasses :class:`Adapter`, sets ``name``, ``capabilities`` and ``config_schema`` (or
+``config_schema_resource``), a JSON Schema whose top-level ``"secret"`` list names the secret fields, and
+implements the ``_rate``/``_label``/... hooks for the capabilities it declares. Callers use the public
+methods (``rate``, ``label``, ...), which check the capability and apply the timeout; carrier failures
+surface only as :class:`CarrierUnavailable` (retry later) or :class:`CarrierRejected` (don't retry).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import abc
 import copy
 import enum
+import importlib.resources
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -190,12 +192,14 @@ class Adapter(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
-    config_schema: ClassVar[Mapping[str, Any]]
+    config_schema: ClassVar[Mapping[str, Any] | None] = None
+    # A JSON file next to the adapter's module, read on first use rather than at import time.
+    config_schema_resource: ClassVar[tuple[str, str] | None] = None  # (package, file name)
     label_formats: ClassVar[frozenset[carrier.LabelFormat]] = frozenset()
     default_timeout: ClassVar[float] = 10.0
 
     def __init__(self, config: Mapping[str, Any], *, recorder: Recorder | None = None) -> None:
-        validate_config(self.config_schema, config, self.name)
+        validate_config(self.get_config_schema(), config, self.name)
         self._config: dict[str, Any] = copy.deepcopy(dict(config))
         self.timeout: float = float(self._config.get("timeout_seconds", self.default_timeout))
         self._recorder = recorder
@@ -203,9 +207,21 @@ class Adapter(abc.ABC):
     # -- configuration and secrets -------------------------------------------------------------------------
 
     @classmethod
+    def get_config_schema(cls) -> Mapping[str, Any]:
+        """Return the JSON Schema of this adapter's configuration."""
+        if cls.config_schema is None:
+            if cls.config_schema_resource is None:
+                raise TypeError(f"{cls.__name__} declares neither config_schema nor config_schema_resource")
+            package, filename = cls.config_schema_resource
+            text = importlib.resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+            cls.config_schema = json.loads(text)
+        assert cls.config_schema is not None
+        return cls.config_schema
+
+    @classmethod
     def secret_fields(cls) -> frozenset[str]:
         """Return the configuration fields that hold secrets."""
-        return secret_fields_of(cls.config_schema)
+        return secret_fields_of(cls.get_config_schema())
 
     @property
     def account_id(self) -> str:
