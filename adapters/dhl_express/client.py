@@ -230,9 +230,11 @@ def _reply(result: Any, name: str) -> etree._Element:
     root = etree.Element(name)
     if result is None:
         return root
+    # zeep hands back the open content either bare (a list) or in a value object with _value_1/_attr_1.
+    children = result if isinstance(result, list) else getattr(result, "_value_1", None) or []
     for key, value in (getattr(result, "_attr_1", None) or {}).items():
         root.set(key, value)
-    for child in getattr(result, "_value_1", None) or []:
+    for child in children:
         if isinstance(child, etree._Element):
             root.append(child)
     return root
