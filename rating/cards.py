@@ -20,7 +20,7 @@ from rating import breaks, errors, fleet, promise, surcharges, weight, zones
 from schemas import money
 
 BASE = "BASE"  # the line code of the transportation charge
-_MONEY_HINT = "must be a decimal string such as '12.50' (JSON numbers are refused so money stays exact)"
+_MONEY_HINT = "must be a decimal string such as '12.50' (JSON numbers are refused so amounts stay exact)"
 _MAX_PROBLEMS = 25
 
 
@@ -95,10 +95,11 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"{error.instance!r} {_MONEY_HINT}"
     if (
         error.validator == "type"
-        and isinstance(error.instance, int | float)
+        and isinstance(error.instance, int | float | Decimal)
         and error.validator_value == "string"
     ):
-        return f"{error.instance!r} {_MONEY_HINT}"
+        # parse_float=Decimal keeps 9.10 as written, so the error quotes the author's number.
+        return f"{error.instance} {_MONEY_HINT}"
     return error.message
 
 
