@@ -1,7 +1,6 @@
 """UPS contract: built requests and mocked replies match the UPS OpenAPI specs in ../shared."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,17 +13,16 @@ if not SPECS.is_dir():
         f"UPS OpenAPI specs not found at {SPECS} (../shared/carriers/ is absent)", allow_module_level=True
     )
 
-# The fixtures live with the unit tests; reuse them so unit and contract tests check the same data.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "adapters"))
-
 import jsonschema  # noqa: E402
 import referencing  # noqa: E402
 import referencing.jsonschema  # noqa: E402
-import ups_fixtures as fx  # noqa: E402
 import yaml  # noqa: E402
 
 from adapters.ups import mapping  # noqa: E402
 from schemas import carrier, types  # noqa: E402
+
+# The fixtures live with the unit tests so unit and contract tests check the same data.
+from tests.unit.adapters import ups_fixtures as fx  # noqa: E402
 
 
 def _load(name: str) -> dict:

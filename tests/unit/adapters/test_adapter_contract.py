@@ -4,12 +4,12 @@ from decimal import Decimal
 import pytest
 import requests
 import responses
-import ups_fixtures as fx
 
 from adapters import base, registry
 from adapters import http as carrier_http
 from adapters.example import ExampleAdapter
 from schemas import carrier, money
+from tests.unit.adapters import ups_fixtures as fx
 
 EXAMPLE_CONFIG = {"api_key": "example-api-key-42", "price_per_parcel": "4.50", "currency": "EUR"}
 

@@ -6,12 +6,12 @@ from decimal import Decimal
 import pytest
 import requests
 import responses
-import ups_fixtures as fx
 
 from adapters import base
 from adapters import http as carrier_http
 from adapters.ups import client, mapping
 from schemas import carrier, money
+from tests.unit.adapters import ups_fixtures as fx
 
 TOKEN_URL = "http://ups.test/security/v1/oauth/token"
 RATE_URL = "http://ups.test/api/rating/v2409/Shop"
