@@ -1,0 +1,115 @@
+"""Shipments: create, read, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+from flask.views import MethodView
+
+from gateway import auth, idempotency
+from gateway.api import Blueprint
+from gateway.db import models
+from gateway.services import shipments as service
+from gateway.web import db
+from schemas import money
+from schemas.api import shipments as schema
+
+blp = Blueprint("shipments", __name__, url_prefix="/v1/shipments", description="Book and read shipments")
+
+
+def present_address(a: models.Address) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "company": a.company,
+        "street_lines": [line for line in (a.street1, a.street2, a.street3) if line],
+        "city": a.city,
+        "state": a.state,
+        "postal_code": a.postal_code,
+        "country_code": a.country_code,
+        "phone": a.phone,
+        "email": a.email,
+        "residential": a.residential,
+        "latitude": a.latitude,
+        "longitude": a.longitude,
+    }
+
+
+def present(s: models.Shipment) -> dict[str, Any]:
+    """Shape a shipment row as the API shows it."""
+    parcels = []
+    for p in s.parcels:
+        declared = None
+        if p.declared_value_minor is not None and p.declared_value_currency:
+            value = money.Money.from_minor(p.declared_value_minor, p.declared_value_currency)
+            declared = {"amount": value.amount, "currency": value.currency}
+        parcels.append(
+            {
+                "id": p.id,
+                "weight": {"value": p.weight, "unit": p.weight_unit},
+                "dimensions": {
+                    "length": p.length,
+                    "width": p.width,
+                    "height": p.height,
+                    "unit": p.dimension_unit,
+                },
+                "declared_value": declared,
+            }
+        )
+    return {
+        "id": s.id,
+        "reference": s.reference,
+        "status": s.status,
+        "origin": present_address(s.origin),
+        "destination": present_address(s.destination),
+        "parcels": parcels,
+        "service_level": s.service_level,
+        "carrier": s.carrier,
+        "service": s.service,
+        "tracking_number": s.tracking_number,
+        "promise_date": s.promise_date,
+        "metadata": s.metadata_ or {},
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+    }
+
+
+@blp.route("")
+class Shipments(MethodView):
+    @blp.doc(
+        parameters=[
+            {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255}}
+        ]
+    )
+    @auth.require("platform")
+    @idempotency.write_endpoint
+    @blp.arguments(schema.ShipmentCreateSchema)
+    @blp.response(201, schema.ShipmentSchema)
+    @blp.alt_response(409, description="Same Idempotency-Key still in progress")
+    @blp.alt_response(422, description="Validation failed, or Idempotency-Key reused with another body")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a draft shipment."""
+        shipment = service.create_shipment(db(), auth.current().tenant_id, data)
+        return (
+            present(shipment),
+            201,
+            {"Location": url_for("shipments.ShipmentById", shipment_id=shipment.id)},
+        )
+
+    @auth.require("platform", "ops", "finance")
+    @blp.arguments(schema.ShipmentListQuerySchema, location="query")
+    @blp.response(200, schema.ShipmentPageSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """List shipments, newest first, with cursor pagination and filters."""
+        limit = query.pop("limit", None) or current_app.config["PAGE_SIZE_DEFAULT"]
+        rows, next_cursor = service.list_shipments(db(), auth.current().tenant_id, limit=limit, **query)
+        return {"data": [present(r) for r in rows], "next_cursor": next_cursor}
+
+
+@blp.route("/<string:shipment_id>")
+class ShipmentById(MethodView):
+    @auth.require("platform", "ops", "finance")
+    @blp.response(200, schema.ShipmentSchema)
+    def get(self, shipment_id: str) -> Any:
+        """Read one shipment."""
+        return present(service.get_shipment(db(), auth.current().tenant_id, shipment_id))

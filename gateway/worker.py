@@ -1,0 +1,56 @@
+"""The worker entry point: build the app once, then run an RQ worker with the scheduler on."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask
+from rq import Worker
+
+from gateway.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+_app: Flask | None = None
+
+
+def set_app(app: Flask) -> None:
+    """Make ``app`` the one that job functions run in (called once per worker process)."""
+    global _app
+    _app = app
+
+
+@contextlib.contextmanager
+def app_context() -> Iterator[Container]:
+    """Yield the container inside the worker's app context, building the app if needed."""
+    global _app
+    if _app is None:
+        from gateway.app import create_app
+
+        _app = create_app()
+    with _app.app_context():
+        yield _app.extensions["handoff"]
+
+
+def run(app: Flask, *, burst: bool = False, worker_class: Any = Worker) -> bool:
+    """Run a worker on all the gateway's queues until stopped (or empty, with ``burst``)."""
+    set_app(app)
+    container: Container = app.extensions["handoff"]
+    queues = [container.queue(name) for name in container.queue_names]
+    worker = worker_class(queues, connection=container.redis)
+    log.info("worker starting", extra={"queues": container.queue_names})
+    return worker.work(with_scheduler=True, burst=burst)
+
+
+def main() -> None:
+    """``python -m gateway.worker``: run a worker configured from the environment."""
+    from gateway.app import create_app
+
+    run(create_app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""marshmallow schemas of the public HTTP API (the OpenAPI document is generated from them)."""
