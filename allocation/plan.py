@@ -1,0 +1,274 @@
+"""Turn decisions into a ``model.Plan``: exact Decimal costs, ETAs, handovers, reasons.
+
+Shared by the solver, the baselines and the online mode, so that every method's plan is costed
+the same way. Travel time uses the slowest van's speed, so ETAs are never optimistic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from allocation import model, rules
+from schemas import money
+
+_HOUR = Decimal(3600)
+
+
+def fleet_speed_kmh(problem: model.Problem) -> Decimal:
+    """Return the speed used for travel times: the slowest van's, so no ETA is optimistic."""
+    return min((v.speed_kmh for v in problem.vehicles), default=Decimal(30))
+
+
+def travel_seconds(km: float, speed_kmh: Decimal) -> int:
+    """Return whole seconds to drive ``km`` at ``speed_kmh`` (rounded up)."""
+    return -(-int(km * 3600 * 1000) // int(speed_kmh * 1000))
+
+
+def window_seconds(problem: model.Problem, pkg: model.Package) -> tuple[int, int]:
+    """Return the earliest and latest service start of a package, in seconds since midnight."""
+    if pkg.window is None:
+        return problem.depot.opens * 60, problem.depot.closes * 60
+    return pkg.window.start * 60, pkg.window.end * 60
+
+
+def simulate(
+    problem: model.Problem, vehicle: model.Vehicle, package_ids: Sequence[str], depart: int | None = None
+) -> tuple[list[tuple[int, int]], int, int, float, bool]:
+    """Return per-stop (arrival, service start) in seconds, depart, back, km and whether it is feasible."""
+    packages = _index(problem)
+    speed = fleet_speed_kmh(problem)
+    start = max(vehicle.shift_start, problem.depot.opens) * 60
+    t = start if depart is None else max(start, depart)
+    first_depart = t
+    here = problem.depot.location
+    km = 0.0
+    times: list[tuple[int, int]] = []
+    feasible = True
+    for pid in package_ids:
+        pkg = packages[pid]
+        leg = problem.km_between(here, pkg.location)
+        km += leg
+        arrival = t + travel_seconds(leg, speed)
+        early, late = window_seconds(problem, pkg)
+        begin = max(arrival, early)
+        if begin > late:
+            feasible = False
+        times.append((arrival, begin))
+        t = begin + pkg.service_minutes * 60
+        here = pkg.location
+    leg = problem.km_between(here, problem.depot.location)
+    km += leg
+    back = t + travel_seconds(leg, speed)
+    if times and depart is None:
+        # Leaving later by the wait at the first stop changes no service time and shortens the day.
+        wait = times[0][1] - times[0][0]
+        first_depart += wait
+        times[0] = (times[0][1], times[0][1])
+    if (
+        back > min(vehicle.shift_end, problem.depot.closes) * 60
+        or (back - first_depart) > (vehicle.shift_end - vehicle.shift_start) * 60
+    ):
+        feasible = False
+    weight = sum((packages[p].weight_kg for p in package_ids), Decimal(0))
+    volume = sum((packages[p].volume_m3 for p in package_ids), Decimal(0))
+    if weight > vehicle.capacity_kg or volume > vehicle.capacity_m3:
+        feasible = False
+    if vehicle.max_stops is not None and len(package_ids) > vehicle.max_stops:
+        feasible = False
+    return times, first_depart, back, km, feasible
+
+
+def route_cost(vehicle: model.Vehicle, km: Decimal, seconds: int) -> Decimal:
+    """Return a used van's cost for a day of ``km`` and ``seconds`` on the road."""
+    return vehicle.fixed_cost + km * vehicle.cost_per_km + Decimal(seconds) / _HOUR * vehicle.cost_per_hour
+
+
+def _index(problem: model.Problem) -> dict[str, model.Package]:
+    return {p.id: p for p in problem.packages}
+
+
+def build_plan(
+    problem: model.Problem,
+    evaluation: rules.Evaluation,
+    fleet: Mapping[str, Sequence[str]],
+    partners: Mapping[str, str],
+    *,
+    departs: Mapping[str, int] | None = None,
+    issues: Sequence[model.Issue] = (),
+    engine: str = "",
+    method: str = "",
+    seconds: float = 0.0,
+    lower_bound: Decimal | None = None,
+) -> model.Plan:
+    """Cost and explain a plan given van routes (vehicle id -> package ids) and partner picks."""
+    cur = problem.currency
+    packages = _index(problem)
+    vehicles = {v.id: v for v in problem.vehicles}
+    speed = fleet_speed_kmh(problem)
+    routes: list[model.Route] = []
+    decisions: list[model.Decision] = []
+    fleet_total = Decimal(0)
+    all_issues = list(issues)
+    for vid, pids in fleet.items():
+        if not pids:
+            continue
+        van = vehicles[vid]
+        times, depart, back, km_f, feasible = simulate(problem, van, pids, (departs or {}).get(vid))
+        if not feasible:
+            all_issues.append(
+                model.Issue("no_feasible_option", f"route of {vid} breaks a van limit", (), tuple(pids))
+            )
+        km = Decimal(str(round(km_f, 3)))
+        cost = route_cost(van, km, back - depart)
+        fleet_total += cost
+        stops = tuple(
+            model.Stop(pid, i + 1, times[i][0] // 60, times[i][1] // 60, packages[pid].location)
+            for i, pid in enumerate(pids)
+        )
+        routes.append(
+            model.Route(
+                vehicle_id=vid,
+                stops=stops,
+                depart=depart // 60,
+                back=-(-back // 60),
+                load_kg=sum((packages[p].weight_kg for p in pids), Decimal(0)),
+                load_m3=sum((packages[p].volume_m3 for p in pids), Decimal(0)),
+                distance_km=km,
+                cost=money.Money(cost, cur),
+            )
+        )
+        chain = [problem.depot.location, *(packages[p].location for p in pids), problem.depot.location]
+        for i, pid in enumerate(pids):
+            saved_km = (
+                problem.km_between(chain[i], chain[i + 1])
+                + problem.km_between(chain[i + 1], chain[i + 2])
+                - problem.km_between(chain[i], chain[i + 2])
+            )
+            saved_s = travel_seconds(saved_km, speed) + packages[pid].service_minutes * 60
+            marginal = (
+                Decimal(str(round(saved_km, 3))) * van.cost_per_km
+                + Decimal(saved_s) / _HOUR * van.cost_per_hour
+            )
+            if len(pids) == 1:
+                marginal = cost
+            decisions.append(_fleet_decision(evaluation.allowed[pid], vid, money.Money(marginal, cur)))
+
+    partner_total = Decimal(0)
+    by_carrier: dict[str, list[str]] = defaultdict(list)
+    room = _fleet_room(problem, fleet)
+    for pid, carrier in partners.items():
+        opt = evaluation.allowed[pid].carriers[carrier]
+        partner_total += opt.cost.amount
+        by_carrier[carrier].append(pid)
+        decisions.append(_partner_decision(packages[pid], evaluation.allowed[pid], carrier, room))
+    handovers = tuple(
+        model.Handover(
+            carrier=c,
+            package_ids=tuple(pids),
+            weight_kg=sum((packages[p].weight_kg for p in pids), Decimal(0)),
+            cost=money.Money(
+                sum((evaluation.allowed[p].carriers[c].cost.amount for p in pids), Decimal(0)), cur
+            ),
+        )
+        for c, pids in sorted(by_carrier.items())
+    )
+    placed = {d.package_id for d in decisions}
+    unassigned = tuple(p.id for p in problem.packages if p.id not in placed)
+    for pid in unassigned:
+        allowed = evaluation.allowed[pid]
+        ids = tuple(sorted({r for v in allowed.removed_by.values() for r in v}))
+        decisions.append(
+            model.Decision(pid, "", None, None, money.Money.zero(cur), "infeasible", "no option left", ids)
+        )
+    order = {p.id: i for i, p in enumerate(problem.packages)}
+    decisions.sort(key=lambda d: order[d.package_id])
+    return model.Plan(
+        decisions=tuple(decisions),
+        routes=tuple(routes),
+        handovers=handovers,
+        unassigned=unassigned,
+        fleet_cost=money.Money(fleet_total, cur),
+        partner_cost=money.Money(partner_total, cur),
+        issues=tuple(all_issues),
+        lower_bound=None if lower_bound is None else money.Money(lower_bound, cur),
+        engine=engine,
+        solve_seconds=seconds,
+        method=method,
+    )
+
+
+def _best_partner(allowed: rules.Allowed) -> model.PartnerOption | None:
+    return min(allowed.carriers.values(), key=lambda o: o.cost.amount, default=None)
+
+
+def _fleet_decision(allowed: rules.Allowed, vid: str, marginal: money.Money) -> model.Decision:
+    best = _best_partner(allowed)
+    best_cost = best.cost if best else None
+    if allowed.required_by:
+        reason: model.Reason = "rule"
+        detail = "a rule requires the fleet"
+    elif best is None and allowed.removed_by:
+        reason, detail = "rule", "rules forbid every partner"
+    elif best is None:
+        reason, detail = "eligibility", "no partner can take it"
+    else:
+        reason = "cost"
+        detail = f"van {vid} delivers it for about {marginal} against {best.carrier} at {best.cost}"
+    rule_ids = allowed.required_by or tuple(sorted({r for v in allowed.removed_by.values() for r in v}))
+    return model.Decision(
+        allowed.package_id, model.FLEET, None, vid, marginal, reason, detail, rule_ids, best_cost
+    )
+
+
+def _partner_decision(
+    pkg: model.Package, allowed: rules.Allowed, carrier: str, room: Sequence[tuple[Decimal, Decimal, int]]
+) -> model.Decision:
+    opt = allowed.carriers[carrier]
+    best = _best_partner(allowed)
+    rule_ids: tuple[str, ...] = ()
+    if model.FLEET in allowed.removed_by or allowed.required_by:
+        reason: model.Reason = "rule"
+        rule_ids = allowed.required_by or allowed.removed_by[model.FLEET]
+        detail = (
+            "a rule keeps it off the fleet" if model.FLEET in allowed.removed_by else "a rule requires it"
+        )
+    elif allowed.fleet_reason is not None:
+        reason, detail = "eligibility", allowed.fleet_reason
+    elif not any(kg >= pkg.weight_kg and m3 >= pkg.volume_m3 and stops > 0 for kg, m3, stops in room):
+        reason, detail = "capacity", "no van has room left for it"
+    else:
+        reason = "cost"
+        detail = f"{carrier} at {opt.cost} costs less than a van detour"
+    if best is not None and best.carrier != carrier and reason == "cost":
+        detail += f" (cheapest partner {best.carrier} at {best.cost} was capped or grouped)"
+    return model.Decision(
+        allowed.package_id,
+        carrier,
+        opt.service,
+        None,
+        opt.cost,
+        reason,
+        detail,
+        rule_ids,
+        best.cost if best else None,
+    )
+
+
+def _fleet_room(
+    problem: model.Problem, fleet: Mapping[str, Sequence[str]]
+) -> list[tuple[Decimal, Decimal, int]]:
+    """Return spare (kg, m3, stops) per van."""
+    packages = _index(problem)
+    room = []
+    for van in problem.vehicles:
+        pids = fleet.get(van.id, ())
+        room.append(
+            (
+                van.capacity_kg - sum((packages[p].weight_kg for p in pids), Decimal(0)),
+                van.capacity_m3 - sum((packages[p].volume_m3 for p in pids), Decimal(0)),
+                (van.max_stops if van.max_stops is not None else 10**9) - len(pids),
+            )
+        )
+    return room

@@ -1,0 +1,644 @@
+"""The one module that touches solver libraries: routing (PyVRP or OR-Tools) and CP-SAT.
+
+Two layers. ``route`` solves an integer routing instance (``RoutingProblem``) with either engine
+behind one interface; the benchmark calls it directly. ``solve`` plans a whole day
+(``model.Problem``): rules are evaluated, the fleet-versus-partner choice is routed as a
+prize-collecting VRP (a package left off the fleet costs its best eligible partner price), and
+CP-SAT then assigns the non-fleet packages to partners under caps, commitments and ship-together
+groups. CP-SAT may also pull packages off routes (removing a stop never breaks a route's
+capacity, time windows, stop count or shift when travel times obey the triangle inequality), so
+the decomposition stays sound. Packages CP-SAT cannot place while the fleet could take them are
+made fleet-required and routed again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pyvrp
+import pyvrp.stop
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.sat.python import cp_model
+
+from allocation import model, plan, rules
+
+ENGINES: tuple[str, ...] = ("pyvrp", "ortools")
+DEFAULT_ENGINE = "pyvrp"
+
+# Internal money scale: micro-units of the currency, so per-metre and per-second costs stay
+# integral with negligible rounding (the reported plan is recomputed exactly in Decimal).
+_MICRO = Decimal(1_000_000)
+_UNREACHABLE = 10**12
+
+
+class SolverError(ValueError):
+    """The routing instance or solve options are inconsistent."""
+
+
+# --------------------------------------------------------------------------------------------
+# Routing layer: integers only, node 0 is the depot, clients are 1..n.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingVehicleType:
+    """Vehicles sharing capacity, shift and cost; all values are integers in instance units."""
+
+    count: int
+    capacity: tuple[int, ...]
+    fixed_cost: int = 0
+    unit_distance_cost: int = 1
+    unit_duration_cost: int = 0
+    shift_start: int = 0
+    shift_end: int = 2**40
+    max_duration: int = 2**40
+    name: str = ""
+
+
+@dataclass(slots=True)
+class RoutingProblem:
+    """An integer VRP with time windows and optional (prize-collecting) clients."""
+
+    distance: np.ndarray  # (n+1) x (n+1), int64
+    duration: np.ndarray  # (n+1) x (n+1), int64
+    demand: Sequence[tuple[int, ...]]  # per client
+    service: Sequence[int]  # per client
+    windows: Sequence[tuple[int, int]]  # per client: earliest, latest service start
+    prize: Sequence[int]  # per client; ignored when required
+    required: Sequence[bool]  # per client
+    vehicle_types: Sequence[RoutingVehicleType]
+    depot_window: tuple[int, int] = (0, 2**40)
+    coords: Sequence[tuple[float, float]] | None = None  # node 0..n, only to guide PyVRP
+
+    @property
+    def num_clients(self) -> int:
+        return len(self.demand)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedVehicle:
+    """One used vehicle: its type, client indices (0-based) in order, and service start times."""
+
+    vehicle_type: int
+    clients: tuple[int, ...]
+    starts: tuple[int, ...]
+    depart: int
+    back: int
+    distance: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingResult:
+    """The best plan an engine found; ``cost`` counts route costs plus uncollected prizes."""
+
+    engine: str
+    feasible: bool
+    routes: tuple[RoutedVehicle, ...]
+    cost: int
+    distance: int
+    seconds: float
+
+
+def route(
+    problem: RoutingProblem,
+    *,
+    engine: str = DEFAULT_ENGINE,
+    seconds: float = 5.0,
+    seed: int = 0,
+    max_iterations: int | None = None,
+) -> RoutingResult:
+    """Solve a routing instance with the named engine within the time limit."""
+    _check(problem)
+    if engine == "pyvrp":
+        return _route_pyvrp(problem, seconds, seed, max_iterations)
+    if engine == "ortools":
+        return _route_ortools(problem, seconds, seed, max_iterations)
+    raise SolverError(f"unknown routing engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def _check(problem: RoutingProblem) -> None:
+    n = problem.num_clients
+    if problem.distance.shape != (n + 1, n + 1) or problem.duration.shape != (n + 1, n + 1):
+        raise SolverError(f"matrices must be {(n + 1)}x{(n + 1)} for {n} clients")
+    lengths = {len(problem.service), len(problem.windows), len(problem.prize), len(problem.required)}
+    if lengths != {n}:
+        raise SolverError("demand, service, windows, prize and required must all have one entry per client")
+    if not problem.vehicle_types:
+        raise SolverError("at least one vehicle type is needed")
+    dims = {len(vt.capacity) for vt in problem.vehicle_types} | {len(d) for d in problem.demand}
+    if len(dims) > 1:
+        raise SolverError("every demand and capacity needs the same number of load dimensions")
+
+
+def _cost_of(problem: RoutingProblem, routes: Sequence[RoutedVehicle]) -> tuple[int, int]:
+    """Return (route costs + uncollected prizes, distance) for routes, as the engines count them."""
+    visited: set[int] = set()
+    cost = 0
+    dist = 0
+    for r in routes:
+        vt = problem.vehicle_types[r.vehicle_type]
+        cost += (
+            vt.fixed_cost + vt.unit_distance_cost * r.distance + vt.unit_duration_cost * (r.back - r.depart)
+        )
+        dist += r.distance
+        visited.update(r.clients)
+    cost += sum(problem.prize[i] for i in range(problem.num_clients) if i not in visited)
+    return cost, dist
+
+
+def _route_pyvrp(
+    problem: RoutingProblem, seconds: float, seed: int, max_iterations: int | None
+) -> RoutingResult:
+    started = time.perf_counter()
+    n = problem.num_clients
+    coords = problem.coords or [(0.0, 0.0)] * (n + 1)
+    locations = [pyvrp.Location(x=float(x), y=float(y)) for x, y in coords]
+    d_early, d_late = problem.depot_window
+    depots = [pyvrp.Depot(location=0, tw_early=d_early, tw_late=d_late)]
+    clients = [
+        pyvrp.Client(
+            location=i + 1,
+            delivery=list(problem.demand[i]),
+            service_duration=int(problem.service[i]),
+            tw_early=int(problem.windows[i][0]),
+            tw_late=int(problem.windows[i][1]),
+            prize=0 if problem.required[i] else int(problem.prize[i]),
+            required=bool(problem.required[i]),
+        )
+        for i in range(n)
+    ]
+    vehicle_types = [
+        pyvrp.VehicleType(
+            num_available=vt.count,
+            capacity=list(vt.capacity),
+            fixed_cost=vt.fixed_cost,
+            tw_early=max(vt.shift_start, d_early),
+            tw_late=min(vt.shift_end, d_late),
+            shift_duration=vt.max_duration,
+            unit_distance_cost=vt.unit_distance_cost,
+            unit_duration_cost=vt.unit_duration_cost,
+            name=vt.name,
+        )
+        for vt in problem.vehicle_types
+    ]
+    data = pyvrp.ProblemData(
+        locations=locations,
+        clients=clients,
+        depots=depots,
+        vehicle_types=vehicle_types,
+        distance_matrices=[np.ascontiguousarray(problem.distance, dtype=np.int64)],
+        duration_matrices=[np.ascontiguousarray(problem.duration, dtype=np.int64)],
+    )
+    stop: pyvrp.stop.StoppingCriterion = pyvrp.stop.MaxRuntime(seconds)
+    if max_iterations is not None:
+        stop = pyvrp.stop.MultipleCriteria([stop, pyvrp.stop.MaxIterations(max_iterations)])
+    result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
+    best = result.best
+    routes: list[RoutedVehicle] = []
+    for r in best.routes():
+        visits = [act for act in r.schedule() if act.is_client()]
+        # Client activities carry the 0-based index into the clients list.
+        routes.append(
+            RoutedVehicle(
+                vehicle_type=r.vehicle_type(),
+                clients=tuple(act.idx for act in visits),
+                starts=tuple(act.start_time for act in visits),
+                depart=r.start_time(),
+                back=r.end_time(),
+                distance=r.distance(),
+            )
+        )
+    cost, dist = _cost_of(problem, routes)
+    return RoutingResult(
+        engine="pyvrp",
+        feasible=best.is_feasible(),
+        routes=tuple(routes),
+        cost=cost,
+        distance=dist,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _route_ortools(
+    problem: RoutingProblem, seconds: float, seed: int, max_iterations: int | None
+) -> RoutingResult:
+    started = time.perf_counter()
+    n = problem.num_clients
+    types = [t for t, vt in enumerate(problem.vehicle_types) for _ in range(vt.count)]
+    manager = pywrapcp.RoutingIndexManager(n + 1, len(types), 0)
+    routing = pywrapcp.RoutingModel(manager)
+    dist = problem.distance
+    dur = problem.duration
+    service = [0, *[int(s) for s in problem.service]]
+
+    # One arc-cost callback per distinct unit distance cost; the per-hour part is a span cost.
+    arc_callbacks: dict[int, int] = {}
+    for v, t in enumerate(types):
+        unit = problem.vehicle_types[t].unit_distance_cost
+        if unit not in arc_callbacks:
+            arc_callbacks[unit] = routing.RegisterTransitMatrix((dist * unit).tolist())
+        routing.SetArcCostEvaluatorOfVehicle(arc_callbacks[unit], v)
+        routing.SetFixedCostOfVehicle(problem.vehicle_types[t].fixed_cost, v)
+
+    horizon = int(min(problem.depot_window[1], max(vt.shift_end for vt in problem.vehicle_types)))
+    time_matrix = (dur + np.array(service, dtype=np.int64)[:, None]).tolist()
+    time_cb = routing.RegisterTransitMatrix(time_matrix)
+    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    time_dim = routing.GetDimensionOrDie("time")
+    for i in range(n):
+        early, late = problem.windows[i]
+        time_dim.CumulVar(manager.NodeToIndex(i + 1)).SetRange(int(early), int(min(late, horizon)))
+    for v, t in enumerate(types):
+        vt = problem.vehicle_types[t]
+        lo = int(max(vt.shift_start, problem.depot_window[0]))
+        hi = int(min(vt.shift_end, horizon))
+        time_dim.CumulVar(routing.Start(v)).SetRange(lo, hi)
+        time_dim.CumulVar(routing.End(v)).SetRange(lo, hi)
+        time_dim.SetSpanUpperBoundForVehicle(int(min(vt.max_duration, hi - lo)), v)
+        if vt.unit_duration_cost:
+            time_dim.SetSpanCostCoefficientForVehicle(vt.unit_duration_cost, v)
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
+
+    for k in range(len(problem.vehicle_types[0].capacity)):
+        demand_cb = routing.RegisterUnaryTransitVector([0, *[int(d[k]) for d in problem.demand]])
+        caps = [int(problem.vehicle_types[t].capacity[k]) for t in types]
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, caps, True, f"load{k}")
+
+    for i in range(n):
+        if not problem.required[i]:
+            routing.AddDisjunction([manager.NodeToIndex(i + 1)], int(problem.prize[i]))
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    remaining = max(0.1, seconds - (time.perf_counter() - started))
+    params.time_limit.FromMilliseconds(int(remaining * 1000))
+    if max_iterations is not None:
+        params.solution_limit = max_iterations
+    del seed  # OR-Tools routing has no seed; a solution limit makes it deterministic
+    solution = routing.SolveWithParameters(params)
+    routes: list[RoutedVehicle] = []
+    if solution is not None:
+        for v, t in enumerate(types):
+            index = routing.Start(v)
+            clients: list[int] = []
+            starts: list[int] = []
+            travelled = 0
+            depart = solution.Value(time_dim.CumulVar(index))
+            prev = 0
+            index = solution.Value(routing.NextVar(index))
+            while not routing.IsEnd(index):
+                node = manager.IndexToNode(index)
+                clients.append(node - 1)
+                starts.append(solution.Value(time_dim.CumulVar(index)))
+                travelled += int(dist[prev, node])
+                prev = node
+                index = solution.Value(routing.NextVar(index))
+            if clients:
+                travelled += int(dist[prev, 0])
+                back = solution.Value(time_dim.CumulVar(index))
+                routes.append(RoutedVehicle(t, tuple(clients), tuple(starts), depart, back, travelled))
+    cost, total_dist = _cost_of(problem, routes)
+    served = {c for r in routes for c in r.clients}
+    feasible = solution is not None and all(i in served or not problem.required[i] for i in range(n))
+    return RoutingResult(
+        engine="ortools",
+        feasible=feasible,
+        routes=tuple(routes),
+        cost=cost,
+        distance=total_dist,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Day planning: rules, prize-collecting routing, then CP-SAT for the partner assignment.
+# --------------------------------------------------------------------------------------------
+
+
+def distance_matrix_km(problem: model.Problem, points: Sequence[model.Location]) -> np.ndarray:
+    """Return road km between every pair of points, as the problem's distance model says."""
+    x = np.array([p.x for p in points], dtype=float)
+    y = np.array([p.y for p in points], dtype=float)
+    if problem.distance_model == "haversine":
+        lat, lon = np.radians(y), np.radians(x)
+        dlat = lat[:, None] - lat[None, :]
+        dlon = lon[:, None] - lon[None, :]
+        h = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlon / 2) ** 2
+        straight = 2 * 6371.0088 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+    else:
+        straight = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    return straight * float(problem.road_factor)
+
+
+def _micro(amount: Decimal) -> int:
+    return int((amount * _MICRO).to_integral_value())
+
+
+@dataclass(slots=True)
+class _Instance:
+    """A day's routing instance and the maps back to package and vehicle ids."""
+
+    routing: RoutingProblem
+    package_ids: list[str]  # client index -> package id
+    type_vehicles: list[list[str]]  # vehicle type -> vehicle ids
+    km: np.ndarray
+
+
+def _routing_instance(
+    problem: model.Problem, ev: rules.Evaluation, candidates: list[str], must: set[str]
+) -> _Instance:
+    packages = {p.id: p for p in problem.packages}
+    pkgs = [packages[i] for i in candidates]
+    km = distance_matrix_km(problem, [problem.depot.location, *(p.location for p in pkgs)])
+    metres = np.rint(km * 1000).astype(np.int64)
+    speed = float(plan_speed(problem))
+    seconds = np.ceil(km * 3600 / speed).astype(np.int64)
+    big = 0
+    prizes: list[int] = []
+    for p in pkgs:
+        allowed = ev.allowed[p.id]
+        partner = min((allowed.biased_cost(c) for c in allowed.carriers), default=None)
+        fleet_bias = allowed.bias.get(model.FLEET, Decimal(0))
+        prizes.append(-1 if partner is None else max(0, _micro(partner - fleet_bias)))
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for v in problem.vehicles:
+        key = (
+            v.capacity_kg,
+            v.capacity_m3,
+            v.shift_start,
+            v.shift_end,
+            v.cost_per_km,
+            v.cost_per_hour,
+            v.fixed_cost,
+            v.max_stops,
+        )
+        groups.setdefault(key, []).append(v.id)
+    n = len(pkgs)
+    types = []
+    for key, ids in groups.items():
+        cap_kg, cap_m3, start, end, per_km, per_hour, fixed, max_stops = key
+        types.append(
+            RoutingVehicleType(
+                count=len(ids),
+                capacity=(
+                    int(Decimal(cap_kg) * 1000),
+                    int(Decimal(cap_m3) * 1_000_000),
+                    int(max_stops) if max_stops is not None else n + 1,
+                ),
+                fixed_cost=_micro(Decimal(fixed)),
+                unit_distance_cost=_micro(Decimal(per_km) / 1000),
+                unit_duration_cost=_micro(Decimal(per_hour) / 3600),
+                shift_start=int(start) * 60,
+                shift_end=int(end) * 60,
+                max_duration=(int(end) - int(start)) * 60,
+            )
+        )
+    # A package only the fleet may take must be served unless impossible: a prize far above any
+    # route's cost makes that so without turning a tight day into "no feasible plan".
+    route_cost_ceiling = sum(t.count * (t.fixed_cost + t.unit_duration_cost * t.max_duration) for t in types)
+    big = (
+        route_cost_ceiling + int(metres.max(initial=0)) * max(t.unit_distance_cost for t in types) * 2 * n + 1
+    )
+    for i, p in enumerate(pkgs):
+        if prizes[i] < 0 or p.id in must:
+            prizes[i] = big + prizes[i] if prizes[i] > 0 else big
+    routing = RoutingProblem(
+        distance=metres,
+        duration=seconds,
+        demand=[
+            (
+                math.ceil(p.weight_kg * 1000),
+                math.ceil(p.volume_m3 * 1_000_000),
+                1,
+            )
+            for p in pkgs
+        ],
+        service=[p.service_minutes * 60 for p in pkgs],
+        windows=[plan.window_seconds(problem, p) for p in pkgs],
+        prize=prizes,
+        required=[False] * n,
+        vehicle_types=types,
+        depot_window=(problem.depot.opens * 60, problem.depot.closes * 60),
+        coords=[
+            (problem.depot.location.x, problem.depot.location.y),
+            *((p.location.x, p.location.y) for p in pkgs),
+        ],
+    )
+    return _Instance(routing, candidates, list(groups.values()), km)
+
+
+def plan_speed(problem: model.Problem) -> Decimal:
+    """Return the travel speed the solver plans with."""
+    return plan.fleet_speed_kmh(problem)
+
+
+@dataclass(slots=True)
+class _Assignment:
+    partners: dict[str, str]
+    pulled: set[str]  # fleet packages moved to a partner or left unassigned
+    unassigned: set[str]
+    shortfalls: dict[str, int]
+    bound: float | None
+
+
+def _assign(
+    problem: model.Problem,
+    ev: rules.Evaluation,
+    fleet_of: dict[str, str],  # package id -> vehicle id, for packages on routes
+    removal_saving: dict[str, int],
+    seconds: float,
+    seed: int,
+) -> _Assignment:
+    """Assign every non-fleet package to a partner under caps, commitments and groups (CP-SAT)."""
+    m = cp_model.CpModel()
+    weight_g = {p.id: math.ceil(p.weight_kg * 1000) for p in problem.packages}
+    penalty = 10**13  # far above any plan's cost in micro-units: leave unassigned only if forced
+    x: dict[tuple[str, str], cp_model.IntVar] = {}
+    off: dict[str, cp_model.IntVar] = {}
+    unassigned: dict[str, cp_model.IntVar] = {}
+    objective = []
+    for p in problem.packages:
+        allowed = ev.allowed[p.id]
+        for c in allowed.carriers:
+            x[p.id, c] = m.NewBoolVar(f"x[{p.id},{c}]")
+            objective.append(_micro(allowed.biased_cost(c)) * x[p.id, c])
+        unassigned[p.id] = m.NewBoolVar(f"u[{p.id}]")
+        objective.append(penalty * unassigned[p.id])
+        chosen = sum(x[p.id, c] for c in allowed.carriers) + unassigned[p.id]
+        if p.id in fleet_of:
+            off[p.id] = m.NewBoolVar(f"off[{p.id}]")
+            m.Add(chosen == off[p.id])
+            objective.append(-removal_saving.get(p.id, 0) * off[p.id])
+        else:
+            m.Add(chosen == 1)
+    for cap in ev.caps:
+        members = [i for i in cap.package_ids if (i, cap.carrier) in x]
+        if cap.max_packages is not None:
+            m.Add(sum(x[i, cap.carrier] for i in members) <= cap.max_packages)
+        if cap.max_kg is not None:
+            m.Add(sum(weight_g[i] * x[i, cap.carrier] for i in members) <= int(cap.max_kg * 1000))
+    shortfall: dict[str, cp_model.IntVar] = {}
+    for com in ev.commitments:
+        members = [i for i in com.package_ids if (i, com.carrier) in x]
+        if com.min_packages:
+            s = m.NewIntVar(0, com.min_packages, f"short[{com.rule_id}]")
+            m.Add(sum(x[i, com.carrier] for i in members) + s >= com.min_packages)
+            shortfall[com.rule_id] = s
+            objective.append(penalty // 1000 * s)
+        if com.min_kg:
+            sk = m.NewIntVar(0, int(com.min_kg * 1000) + 1, f"shortkg[{com.rule_id}]")
+            m.Add(sum(weight_g[i] * x[i, com.carrier] for i in members) + sk >= int(com.min_kg * 1000))
+            objective.append(penalty // 10**6 * sk)
+            shortfall[com.rule_id + "#kg"] = sk
+    for g in ev.groups:
+        targets = frozenset.intersection(*(ev.allowed[i].targets for i in g.package_ids))
+        vans = {fleet_of.get(i) for i in g.package_ids}
+        # The fleet counts as one carrier only if every member already rides the same van.
+        fleet_ok = model.FLEET in targets and len(vans) == 1 and None not in vans
+        choice = {t: m.NewBoolVar(f"g[{g.key},{t}]") for t in targets if t != model.FLEET}
+        if fleet_ok:
+            choice[model.FLEET] = m.NewBoolVar(f"g[{g.key},fleet]")
+        if not choice:
+            for i in g.package_ids:
+                m.Add(unassigned[i] == 1)
+            continue
+        lost = m.NewBoolVar(f"g[{g.key},none]")
+        m.Add(sum(choice.values()) + lost == 1)
+        for i in g.package_ids:
+            m.Add(unassigned[i] == lost)
+            for c in ev.allowed[i].carriers:
+                if c in choice:
+                    m.Add(x[i, c] == choice[c])
+                else:
+                    m.Add(x[i, c] == 0)
+            if i in off:
+                m.Add(off[i] == 1 - choice[model.FLEET] if model.FLEET in choice else off[i] == 1)
+    m.Minimize(sum(objective))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.5, seconds)
+    solver.parameters.random_seed = seed
+    solver.parameters.num_workers = 1  # deterministic, and the machine has only two cores
+    status = solver.Solve(m)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise SolverError(f"partner assignment failed: {solver.StatusName(status)}")
+    partners = {i: c for (i, c), var in x.items() if solver.Value(var)}
+    return _Assignment(
+        partners=partners,
+        pulled={i for i, var in off.items() if solver.Value(var)},
+        unassigned={i for i, var in unassigned.items() if solver.Value(var)},
+        shortfalls={k: solver.Value(v) for k, v in shortfall.items() if solver.Value(v)},
+        bound=solver.BestObjectiveBound() if status == cp_model.FEASIBLE else None,
+    )
+
+
+def _removal_savings(inst: _Instance, result: RoutingResult) -> dict[str, int]:
+    """Return per routed package the integer cost saved by dropping it from its route alone."""
+    savings: dict[str, int] = {}
+    r = inst.routing
+    for rv in result.routes:
+        vt = r.vehicle_types[rv.vehicle_type]
+        nodes = [0, *(c + 1 for c in rv.clients), 0]
+        for k, c in enumerate(rv.clients):
+            a, b, d = nodes[k], nodes[k + 1], nodes[k + 2]
+            dist = int(r.distance[a, b] + r.distance[b, d] - r.distance[a, d])
+            dur = int(r.duration[a, b] + r.duration[b, d] - r.duration[a, d]) + int(r.service[c])
+            saving = vt.unit_distance_cost * dist + vt.unit_duration_cost * dur
+            if len(rv.clients) == 1:
+                saving += vt.fixed_cost
+            savings[inst.package_ids[c]] = saving
+    return savings
+
+
+def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> model.Plan:
+    """Plan a day: who carries each package, the vans' routes and the partners' handovers."""
+    opts = options or model.SolveOptions()
+    if opts.engine not in ENGINES:
+        raise SolverError(f"unknown routing engine {opts.engine!r}; choose one of {', '.join(ENGINES)}")
+    started = time.perf_counter()
+    ev = rules.evaluate(problem)
+    issues = list(ev.issues)
+    # Group members the fleet cannot take together stay off the vans.
+    no_fleet: set[str] = set()
+    for g in ev.groups:
+        if model.FLEET not in frozenset.intersection(*(ev.allowed[i].targets for i in g.package_ids)):
+            no_fleet.update(g.package_ids)
+    candidates = [p.id for p in problem.packages if ev.allowed[p.id].fleet and p.id not in no_fleet]
+    must: set[str] = set()
+    fleet: dict[str, list[str]] = {}
+    departs: dict[str, int] = {}
+    assignment = _Assignment({}, set(), set(), {}, None)
+    rounds = max(1, opts.max_rounds)
+    for round_no in range(rounds):
+        remaining = opts.time_limit_s - (time.perf_counter() - started)
+        route_seconds = max(0.2, remaining * (0.8 if round_no == 0 else 0.5))
+        fleet, departs = {v.id: [] for v in problem.vehicles}, {}
+        savings: dict[str, int] = {}
+        if candidates and problem.vehicles:
+            inst = _routing_instance(problem, ev, candidates, must)
+            result = route(
+                inst.routing,
+                engine=opts.engine,
+                seconds=route_seconds,
+                seed=opts.seed,
+                max_iterations=opts.max_iterations,
+            )
+            used: dict[int, int] = {}
+            for rv in result.routes:
+                k = used.get(rv.vehicle_type, 0)
+                used[rv.vehicle_type] = k + 1
+                vid = inst.type_vehicles[rv.vehicle_type][k]
+                fleet[vid] = [inst.package_ids[c] for c in rv.clients]
+                departs[vid] = rv.depart
+            savings = _removal_savings(inst, result)
+        fleet_of = {pid: vid for vid, pids in fleet.items() for pid in pids}
+        remaining = opts.time_limit_s - (time.perf_counter() - started)
+        assignment = _assign(problem, ev, fleet_of, savings, max(1.0, min(10.0, remaining)), opts.seed)
+        # Packages the partners could not take under caps but a van could: route them again.
+        retry = {i for i in assignment.unassigned if i in set(candidates) and i not in fleet_of} - must
+        if not retry or round_no == rounds - 1:
+            break
+        must |= retry
+    for vid in fleet:
+        kept = [i for i in fleet[vid] if i not in assignment.pulled]
+        if len(kept) != len(fleet[vid]):
+            departs.pop(vid, None)  # stops left, so re-time this van from its shift start
+        fleet[vid] = kept
+    for rule_id, short in assignment.shortfalls.items():
+        unit = "g" if rule_id.endswith("#kg") else "packages"
+        issues.append(
+            model.Issue(
+                "commitment_shortfall",
+                f"commitment {rule_id.removesuffix('#kg')} is {short} {unit} short today",
+                (rule_id.removesuffix("#kg"),),
+            )
+        )
+    stuck = sorted(assignment.unassigned - ev.infeasible)
+    if stuck:
+        cap_ids = tuple(sorted({c.rule_id for c in ev.caps if c.package_ids & set(stuck)}))
+        issues.append(
+            model.Issue(
+                "cap_exceeded",
+                "no van had room and the allowed partners are capped or grouped",
+                cap_ids,
+                tuple(stuck),
+            )
+        )
+    partners = {i: c for i, c in assignment.partners.items()}
+    return plan.build_plan(
+        problem,
+        ev,
+        {vid: pids for vid, pids in fleet.items() if pids},
+        partners,
+        departs=departs,
+        issues=issues,
+        engine=opts.engine,
+        method="prize-collecting routing + CP-SAT partner assignment",
+        seconds=time.perf_counter() - started,
+    )

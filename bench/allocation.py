@@ -1,0 +1,280 @@
+"""Benchmark the allocation optimizer and print one table.
+
+Sections: Solomon VRPTW in fleet-only mode (gap to the DIMACS best-known distance), the VRPPC
+instance CE-01 in fleet-or-carrier mode (against the quoted best), a generated day against three
+baselines, and solve time and cost as the day grows. Both routing engines run side by side
+where it applies. Reads ``../shared/bench`` relative to the repository root.
+
+    nice -n 10 .venv/bin/python bench/allocation.py --seconds 30
+    .venv/bin/python bench/allocation.py --sections solomon --instances C101,R101 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from allocation import baselines, generator, model, solver  # noqa: E402
+
+SHARED = ROOT / ".." / "shared" / "bench"
+SECTIONS = ("solomon", "vrppc", "day", "scale")
+
+
+def _rows_after(lines: list[str], marker: str) -> list[list[str]]:
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(marker))
+    return [line.split() for line in lines[start + 1 :] if line.split() and line.split()[0].isdigit()]
+
+
+def solomon_problem(path: Path) -> solver.RoutingProblem:
+    """Build a Solomon instance with every arc truncated to one decimal (DIMACS), scaled by 10."""
+    lines = path.read_text().splitlines()
+    vehicle_line = _rows_after(lines, "NUMBER")[0]
+    count, capacity = int(vehicle_line[0]), int(vehicle_line[1])
+    rows = [list(map(float, r)) for r in _rows_after(lines, "CUST NO.")]
+    xy = np.array([(r[1], r[2]) for r in rows])
+    diff = xy[:, None, :] - xy[None, :, :]
+    # Truncate to one decimal as the DIMACS convention does; scale by 10 to stay integral.
+    dist = np.floor(np.sqrt((diff**2).sum(axis=2)) * 10 + 1e-9).astype(np.int64)
+    clients = rows[1:]
+    return solver.RoutingProblem(
+        distance=dist,
+        duration=dist.copy(),
+        demand=[(int(r[3]),) for r in clients],
+        service=[int(r[6] * 10) for r in clients],
+        windows=[(int(r[4] * 10), int(r[5] * 10)) for r in clients],
+        prize=[0] * len(clients),
+        required=[True] * len(clients),
+        vehicle_types=[solver.RoutingVehicleType(count=count, capacity=(capacity,))],
+        depot_window=(int(rows[0][4] * 10), int(rows[0][5] * 10)),
+        coords=[(float(x), float(y)) for x, y in xy],
+    )
+
+
+VRPPC_SCALE = 1000
+
+
+def vrppc_problem(path: Path) -> tuple[solver.RoutingProblem, np.ndarray]:
+    """Build a VRPPC (CE) instance: optional clients whose prize is the carrier price."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("NODE"))
+    truck_at = next(i for i, line in enumerate(lines) if line.startswith("TRUCK"))
+    nodes = [list(map(float, line.split())) for line in lines[start + 1 : truck_at] if line.split()]
+    trucks = [list(map(float, line.split())) for line in lines[truck_at + 1 :] if line.split()]
+    xy = np.array([(r[1], r[2]) for r in nodes])
+    exact = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2))
+    dist = np.rint(exact * VRPPC_SCALE).astype(np.int64)
+    types: dict[tuple[int, int, int], int] = {}
+    for cap, fixed, var in ((int(t[1]), round(t[2] * VRPPC_SCALE), round(t[3])) for t in trucks):
+        types[(cap, fixed, var)] = types.get((cap, fixed, var), 0) + 1
+    clients = nodes[1:]
+    problem = solver.RoutingProblem(
+        distance=dist,
+        duration=np.zeros_like(dist),
+        demand=[(int(r[3]),) for r in clients],
+        service=[0] * len(clients),
+        windows=[(0, 2**40)] * len(clients),
+        prize=[round(r[4] * VRPPC_SCALE) for r in clients],
+        required=[False] * len(clients),
+        vehicle_types=[
+            solver.RoutingVehicleType(count=c, capacity=(cap,), fixed_cost=fixed, unit_distance_cost=var)
+            for (cap, fixed, var), c in types.items()
+        ],
+        coords=[(float(x), float(y)) for x, y in xy],
+    )
+    return problem, exact
+
+
+def vrppc_exact_cost(
+    problem: solver.RoutingProblem, exact: np.ndarray, result: solver.RoutingResult
+) -> float:
+    """Recompute a VRPPC plan's cost with exact (unrounded) Euclidean distances."""
+    cost = 0.0
+    served: set[int] = set()
+    for r in result.routes:
+        vt = problem.vehicle_types[r.vehicle_type]
+        nodes = [0, *[c + 1 for c in r.clients], 0]
+        cost += vt.fixed_cost / VRPPC_SCALE + vt.unit_distance_cost * sum(
+            exact[a, b] for a, b in itertools.pairwise(nodes)
+        )
+        served.update(r.clients)
+    cost += sum(problem.prize[i] for i in range(problem.num_clients) if i not in served) / VRPPC_SCALE
+    return cost
+
+
+def bks() -> dict[str, float]:
+    with (SHARED / "solomon" / "bks.csv").open() as fh:
+        return {row["instance"]: float(row["dimacs_distance"]) for row in csv.DictReader(fh)}
+
+
+Row = tuple[str, str, str, str, str, str, str]
+
+
+def run_solomon(instances: list[str], engines: list[str], seconds: float, seed: int) -> list[Row]:
+    best = bks()
+    rows: list[Row] = []
+    gaps: dict[str, list[float]] = {e: [] for e in engines}
+    for name in instances:
+        problem = solomon_problem(SHARED / "solomon" / "original" / f"{name}.txt")
+        for engine in engines:
+            res = solver.route(problem, engine=engine, seconds=seconds, seed=seed)
+            if res.feasible:
+                dist = res.distance / 10
+                gap = (dist - best[name]) / best[name] * 100
+                gaps[engine].append(gap)
+                rows.append(
+                    (
+                        "solomon",
+                        name,
+                        engine,
+                        f"{res.seconds:.1f}",
+                        f"{dist:.1f}",
+                        f"{best[name]:.1f}",
+                        f"{gap:.2f} %",
+                    )
+                )
+            else:
+                rows.append(
+                    ("solomon", name, engine, f"{res.seconds:.1f}", "infeasible", f"{best[name]:.1f}", "-")
+                )
+            print("  ", *rows[-1], file=sys.stderr, flush=True)
+    for engine in engines:
+        found = gaps[engine]
+        mean = f"{sum(found) / len(found):.2f} %" if found else "-"
+        rows.append(("solomon", f"mean of {len(found)}/{len(instances)} feasible", engine, "", "", "", mean))
+    return rows
+
+
+def run_vrppc(engines: list[str], seconds: float, seed: int) -> list[Row]:
+    quoted = 1118.47
+    problem, exact = vrppc_problem(SHARED / "vrppc" / "CE-01.txt")
+    rows: list[Row] = []
+    for engine in engines:
+        res = solver.route(problem, engine=engine, seconds=seconds, seed=seed)
+        cost = vrppc_exact_cost(problem, exact, res)
+        gap = (cost - quoted) / quoted * 100
+        rows.append(
+            ("vrppc", "CE-01", engine, f"{res.seconds:.1f}", f"{cost:.2f}", f"{quoted:.2f}", f"{gap:.2f} %")
+        )
+        print("  ", *rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def run_day(packages: int, engines: list[str], seconds: float, seed: int) -> list[Row]:
+    problem = generator.generate_day(packages=packages, seed=seed)
+    rows: list[Row] = []
+    base_costs: dict[str, Decimal] = {}
+    for name, fn in baselines.BASELINES.items():
+        started = time.perf_counter()
+        plan = fn(problem)
+        base_costs[name] = plan.total_cost.amount
+        rows.append(
+            (
+                "day",
+                f"{packages} pkgs",
+                f"baseline: {name}",
+                f"{time.perf_counter() - started:.1f}",
+                f"{plan.total_cost.amount:.2f}",
+                "",
+                f"{len(plan.unassigned)} unplaced" if plan.unassigned else "",
+            )
+        )
+        print("  ", *rows[-1], file=sys.stderr, flush=True)
+    best_base = min(base_costs.values())
+    for engine in engines:
+        plan = solver.solve(problem, model.SolveOptions(engine=engine, time_limit_s=seconds, seed=seed))
+        saving = (best_base - plan.total_cost.amount) / best_base * 100
+        rows.append(
+            (
+                "day",
+                f"{packages} pkgs",
+                engine,
+                f"{plan.solve_seconds:.1f}",
+                f"{plan.total_cost.amount:.2f}",
+                f"{best_base:.2f}",
+                f"{saving:.1f} % cheaper" + (f", {len(plan.unassigned)} unplaced" if plan.unassigned else ""),
+            )
+        )
+        print("  ", *rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("section", "instance", "engine / method", "seconds", "cost", "reference", "gap / saving")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    print(line)
+    print("-|-".join("-" * w for w in widths))
+    for r in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma list of " + ", ".join(SECTIONS))
+    parser.add_argument("--instances", default="", help="Solomon instances (default: all 29)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="time per Solomon/VRPPC instance")
+    parser.add_argument("--engines", default=",".join(solver.ENGINES))
+    parser.add_argument("--day-packages", type=int, default=2000)
+    parser.add_argument("--day-seconds", type=float, default=60.0)
+    parser.add_argument("--sizes", default="500,1000,2000,5000", help="package counts for the scale section")
+    parser.add_argument("--scale-seconds", default="", help="comma list of time limits per size (default 60)")
+    parser.add_argument("--scale-engines", default="pyvrp", help="engines for the scale section")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    if not SHARED.is_dir():
+        print(f"no benchmark data at {SHARED.resolve()}; the Solomon and VRPPC sections need ../shared/bench")
+    sections = [s for s in args.sections.split(",") if s]
+    engines = [e for e in args.engines.split(",") if e]
+    rows: list[Row] = []
+    if "solomon" in sections and SHARED.is_dir():
+        names = [n for n in args.instances.split(",") if n] or sorted(
+            p.stem for p in (SHARED / "solomon" / "original").glob("*.txt")
+        )
+        rows += run_solomon(names, engines, args.seconds, args.seed)
+    if "vrppc" in sections and SHARED.is_dir():
+        rows += run_vrppc(engines, args.seconds, args.seed)
+    if "day" in sections:
+        rows += run_day(args.day_packages, engines, args.day_seconds, args.seed)
+    if "scale" in sections:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        limits = [float(s) for s in args.scale_seconds.split(",") if s] or [60.0] * len(sizes)
+        for size, limit in zip(sizes, limits, strict=True):
+            problem = generator.generate_day(packages=size, seed=args.seed)
+            for engine in [e for e in args.scale_engines.split(",") if e]:
+                started = time.perf_counter()
+                plan = solver.solve(
+                    problem, model.SolveOptions(engine=engine, time_limit_s=limit, seed=args.seed)
+                )
+                wall = time.perf_counter() - started
+                used = sum(1 for r in plan.routes)
+                rows.append(
+                    (
+                        "scale",
+                        f"{size} pkgs",
+                        engine,
+                        f"{wall:.1f}",
+                        f"{plan.total_cost.amount:.2f}",
+                        f"limit {limit:.0f} s",
+                        f"{used} vans, {plan.fleet_share_percent():.0f} % fleet",
+                    )
+                )
+                print("  ", *rows[-1], file=sys.stderr, flush=True)
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
