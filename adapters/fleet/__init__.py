@@ -1,0 +1,1 @@
+"""The own fleet: driver-app events in, canonical events out (see docs/DRIVER_APP.md)."""
