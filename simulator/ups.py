@@ -335,7 +335,8 @@ def rate(version: str, requestoption: str) -> flask.Response:
                         ],
                     },
                     "RatedShipment": [
-                        _rated_shipment(q, unit_code, count, now, with_transit) for q in quotes
+                        _rated_shipment(q, unit_code, count, now, with_transit, _negotiated(shipment, q))
+                        for q in quotes
                     ],
                 }
             }
