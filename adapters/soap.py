@@ -41,6 +41,30 @@ ExchangeSink = Callable[[Mapping[str, Any]], None]
 """Receives one HTTP exchange as a dict: ``request`` and ``response`` (redacted) plus ``error``."""
 
 
+class UnsafeReply(zeep.exceptions.Error):
+    """A reply that declares a DTD (entities, external references): refused unparsed."""
+
+
+def declares_dtd(content: bytes) -> bool:
+    """Return whether an XML document declares a DTD in its prolog (UTF-8, UTF-16 or ASCII-compatible)."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        content = content.decode("utf-16", errors="replace").encode("utf-8")
+    elif content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    position = content.find(b"<")
+    while position != -1:
+        if content.startswith(b"<!--", position):
+            end = content.find(b"-->", position + 4)
+            position = -1 if end == -1 else content.find(b"<", end + 3)
+        elif content.startswith(b"<?", position):
+            end = content.find(b"?>", position + 2)
+            position = -1 if end == -1 else content.find(b"<", end + 2)
+        else:
+            # The DOCTYPE or else the root element: either way the prolog ends here.
+            return content.startswith(b"<!DOCTYPE", position)
+    return False
+
+
 def hardened_settings() -> zeep.Settings:
     """Return zeep settings that refuse DTDs, entity declarations and external fetches, and parse strictly."""
     return zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
@@ -72,9 +96,9 @@ class RecordingTransport(zeep.Transport):
         redact: Callable[[Any], Any] = base.redact,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(timeout=load_timeout, operation_timeout=operation_timeout, session=session)
         if operation_timeout <= 0:
             raise ValueError("operation_timeout must be positive: zeep's default is to wait forever")
-        super().__init__(timeout=load_timeout, operation_timeout=operation_timeout, session=session)
         self.sink = sink
         self.redact = redact
         self._clock = clock
@@ -114,6 +138,10 @@ class RecordingTransport(zeep.Transport):
             raise
         self._local.status = response.status_code
         self._emit(request_record, response, None, started)
+        if declares_dtd(response.content):
+            # Refuse before any parser sees it: libxml2 reports a billion-laughs bomb as a mere syntax
+            # error, which would otherwise read as a garbled (retryable) reply instead of an attack.
+            raise UnsafeReply(f"reply from {address} declares a DTD")
         return response
 
     def _emit(
@@ -200,14 +228,15 @@ def call(
             http_status=status,
         ) from exc
     except (
+        UnsafeReply,
         zeep.exceptions.DTDForbidden,
         zeep.exceptions.EntitiesForbidden,
         zeep.exceptions.ExternalReferenceForbidden,
     ) as exc:
         raise base.CarrierRejected(
             carrier_name,
-            f"{operation}: reply refused, it carries {type(exc).__name__.removesuffix('Forbidden')} "
-            "declarations that are never processed",
+            f"{operation}: reply refused unprocessed, it carries a DTD, entity declarations or "
+            "external references",
             code="unsafe_xml",
             http_status=transport.last_status,
         ) from exc

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import threading
 import time
 import uuid
@@ -33,21 +31,6 @@ RATE_BOOK_BINDING = f"{{{_RATE_BOOK_NS}}}gblExpressRateBook"
 TRACK_BINDING = f"{{{_TRACK_NS}}}gblDHLExpressTrack"
 
 
-@functools.cache
-def _package_json(name: str) -> Mapping[str, Any]:
-    return json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
-
-
-class _PackageJson:
-    """Class attribute read from package data on first use, so importing the module does no I/O."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, instance: object, owner: type) -> Mapping[str, Any]:
-        return _package_json(self.name)
-
-
 def wsdl_path(name: str) -> str:
     """Return the filesystem path of one of the adapter's own minimal WSDLs."""
     return str(resources.files(__package__).joinpath("wsdl", name))
@@ -69,7 +52,7 @@ class DhlExpressAdapter(base.Adapter):
 
     name = "dhl_express"
     capabilities = frozenset({base.Capability.RATE, base.Capability.LABEL, base.Capability.TRACK_POLL})
-    config_schema = _PackageJson("config.schema.json")  # type: ignore[assignment]
+    config_schema_resource = ("adapters.dhl_express", "config.schema.json")
     label_formats = mapping.LABEL_FORMATS
 
     def __init__(
