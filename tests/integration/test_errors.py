@@ -101,7 +101,5 @@ def test_public_endpoints_need_no_key(client, path):
 
 def test_request_id_is_echoed_when_sane_and_replaced_when_not(client):
     assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
-    replaced = client.get("/healthz", headers={"X-Request-Id": "bad id; drop"}).headers[
-        "X-Request-Id"
-    ]
+    replaced = client.get("/healthz", headers={"X-Request-Id": "bad id; drop"}).headers["X-Request-Id"]
     assert replaced != "bad id; drop" and len(replaced) == 32
