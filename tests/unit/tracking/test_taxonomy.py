@@ -47,3 +47,28 @@ def test_describe_is_plain_json_covering_every_code() -> None:
     assert delivered["terminal"] is True
     assert "returned" in delivered["reopened_by"]
     assert {"code": "signed", "description": "Delivered and signed for."} in delivered["details"]
+
+
+def test_taxonomy_doc_lists_every_code_and_crosswalk_value() -> None:
+    from pathlib import Path
+
+    from schemas import taxonomy_crosswalk
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "TAXONOMY.md").read_text(encoding="utf-8")
+    codes = [m.value for m in M] + [r.value for r in taxonomy.ExceptionReason]
+    codes += [v for voc in taxonomy_crosswalk.vocabularies() for v in taxonomy_crosswalk.values(voc)]
+    assert [c for c in codes if f"`{c}`" not in doc] == []
+
+
+def test_crosswalk_places_are_valid_taxonomy_combinations() -> None:
+    from schemas import taxonomy_crosswalk
+
+    for voc in taxonomy_crosswalk.vocabularies():
+        for value in taxonomy_crosswalk.values(voc):
+            place = taxonomy_crosswalk.place(voc, value)
+            assert place is not None
+            if place.milestone is not None:
+                taxonomy.validate(place.milestone, place.detail, place.reason)
+            else:
+                assert place.kind in {"informational", "unmapped"}
+    assert taxonomy_crosswalk.place("easypost.status", "teleported") is None
