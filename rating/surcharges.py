@@ -21,6 +21,8 @@ _THRESHOLD_KINDS = frozenset({OVERSIZE, ADDITIONAL_HANDLING})
 PACKAGE_KINDS = frozenset({OVERSIZE, ADDITIONAL_HANDLING, DECLARED_VALUE})  # depend on each package
 FLAT_KINDS = frozenset({RESIDENTIAL, REMOTE_AREA, SATURDAY, SIGNATURE})  # fixed amount when they apply
 _HUNDRED = Decimal(100)
+# The package measures thresholds can name, in the order of ``measures()``.
+MEASURES = ("longest_side", "second_longest", "length_plus_girth", "weight")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +37,8 @@ class Surcharge:
     percent: Decimal = Decimal(0)
     applies_to: frozenset[str] = frozenset()
     areas: zones.AreaIndex[bool] | None = None
-    # (measure, threshold): applies when any measure strictly exceeds its threshold.
-    thresholds: tuple[tuple[str, Decimal], ...] = ()
+    # (index into MEASURES, threshold): applies when any measure strictly exceeds its threshold.
+    thresholds: tuple[tuple[int, Decimal], ...] = ()
     supersedes: frozenset[str] = frozenset()
     free_up_to: Decimal = Decimal(0)
     increment: Decimal = Decimal(1)
@@ -67,7 +69,8 @@ def compile_surcharges(
                     amount=Decimal(doc["amount"]),
                     per_package=True,
                     thresholds=tuple(
-                        (name.removesuffix("_exceeds"), Decimal(v)) for name, v in doc["when"].items()
+                        (MEASURES.index(name.removesuffix("_exceeds")), Decimal(v))
+                        for name, v in doc["when"].items()
                     ),
                     supersedes=frozenset(doc.get("supersedes", ())),
                 )
@@ -111,14 +114,9 @@ def compile_surcharges(
     return tuple(out)
 
 
-def _measure(m: weight.Measured, name: str) -> Decimal:
-    if name == "longest_side":
-        return m.longest
-    if name == "second_longest":
-        return m.middle
-    if name == "length_plus_girth":
-        return m.length_plus_girth
-    return m.weight
+def measures(m: weight.Measured) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Return a package's measures in the order of MEASURES."""
+    return (m.longest, m.middle, m.length_plus_girth, m.weight)
 
 
 def package_charges(
@@ -126,10 +124,13 @@ def package_charges(
 ) -> list[tuple[Surcharge, Decimal]]:
     """Return the threshold and declared-value surcharges one package triggers, after supersession."""
     hits: list[tuple[Surcharge, Decimal]] = []
+    values = measures(m)
     for s in rules:
         if s.thresholds:
-            if any(_measure(m, name) > limit for name, limit in s.thresholds):
-                hits.append((s, s.amount))
+            for index, limit in s.thresholds:
+                if values[index] > limit:
+                    hits.append((s, s.amount))
+                    break
         elif s.kind == DECLARED_VALUE and declared is not None and declared > s.free_up_to:
             steps = ((declared - s.free_up_to) / s.increment).to_integral_value(rounding=ROUND_CEILING)
             hits.append((s, max(steps * s.amount, s.minimum)))

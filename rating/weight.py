@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from schemas import types, units
 
@@ -39,9 +40,8 @@ class WeightRule:
     weight_rounding: Rounding | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """One parcel in a card's units, sides longest first."""
+class Measured(NamedTuple):
+    """One parcel in a card's units, sides longest first (a tuple: built once per parcel per quote)."""
 
     weight: Decimal
     longest: Decimal
@@ -53,19 +53,17 @@ class Measured:
         return self.longest + 2 * (self.middle + self.shortest)
 
 
-def _convert(value: Decimal, factor: Decimal) -> Decimal:
-    return (value / factor).quantize(_CONVERTED, rounding=ROUND_HALF_EVEN)
-
-
 def measure(rule: WeightRule, parcel: types.Parcel) -> Measured:
     """Return the parcel's actual weight and sides in the card's units."""
-    a, b, c = parcel.sorted_dims
+    a, b, c = sorted((parcel.length_cm, parcel.width_cm, parcel.height_cm), reverse=True)
     w = parcel.weight_kg
     if rule.weight_unit != "kg":
-        w = _convert(w, units.WEIGHT_UNITS[rule.weight_unit])
+        w = (w / units.WEIGHT_UNITS[rule.weight_unit]).quantize(_CONVERTED, ROUND_HALF_EVEN)
     if rule.length_unit != "cm":
         f = units.LENGTH_UNITS[rule.length_unit]
-        a, b, c = _convert(a, f), _convert(b, f), _convert(c, f)
+        a = (a / f).quantize(_CONVERTED, ROUND_HALF_EVEN)
+        b = (b / f).quantize(_CONVERTED, ROUND_HALF_EVEN)
+        c = (c / f).quantize(_CONVERTED, ROUND_HALF_EVEN)
     return Measured(w, a, b, c)
 
 
@@ -74,9 +72,12 @@ def dimensional(rule: WeightRule, m: Measured) -> Decimal | None:
     if rule.dim_divisor is None:
         return None
     a, b, c = m.longest, m.middle, m.shortest
-    if rule.dimension_rounding is not None:
-        r = rule.dimension_rounding.apply
-        a, b, c = r(a), r(b), r(c)
+    r = rule.dimension_rounding
+    if r is not None:
+        inc, mode = r.increment, _MODES[r.mode]
+        a = (a / inc).to_integral_value(mode) * inc
+        b = (b / inc).to_integral_value(mode) * inc
+        c = (c / inc).to_integral_value(mode) * inc
     volume = a * b * c
     if rule.dim_over_volume is not None and volume <= rule.dim_over_volume:
         return None
