@@ -117,7 +117,7 @@ def ups_steps(
                 destination,
                 type="X",
             ),
-            Step(23.0, "RS", "Returning to Sender", destination, type="RS"),
+            Step(23.0, "RS", "Returning to Sender", destination, type="X"),
         ]
         return steps
     delivered_at = 23.5 if scenario == "failed_attempt" else 19.0

@@ -167,10 +167,11 @@ def _money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"CurrencyCode": currency, "MonetaryValue": f"{amount}"}
 
 
-def _billing_weight(kg: Decimal, unit_code: str) -> dict[str, Any]:
+def _billing_weight(kg: Decimal, unit_code: str, width: int | None = None) -> dict[str, Any]:
     value = kg if unit_code == "KGS" else units.from_kg(kg, "lb").quantize(Decimal("0.1"))
     description = "Kilograms" if unit_code == "KGS" else "Pounds"
-    return {"UnitOfMeasurement": {"Code": unit_code, "Description": description}, "Weight": f"{value}"}
+    text = f"{value:0{width}.1f}" if width else f"{value}"
+    return {"UnitOfMeasurement": {"Code": unit_code, "Description": description}, "Weight": text}
 
 
 NEGOTIATED_SHARE = Decimal("0.88")
@@ -467,7 +468,8 @@ def ship(version: str) -> flask.Response:
                 "ServiceOptionsCharges": _money(quote.fuel, quote.currency),
                 "TotalCharges": _money(quote.total, quote.currency),
             },
-            "BillingWeight": _billing_weight(quote.billable_kg, unit_code),
+            # Shipping.yaml fixes this Weight at exactly 8 characters (Rating allows up to 5).
+            "BillingWeight": _billing_weight(quote.billable_kg, unit_code, width=8),
             **(
                 {"NegotiatedRateCharges": {"TotalCharge": _money(negotiated, quote.currency)}}
                 if negotiated
