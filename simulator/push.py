@@ -228,14 +228,24 @@ class Pusher:
         sent = 0
         now = self.sim.clock.now()
         for route in list(self.sim.routes.values()):
+            due = []
             for event in driver.route_events(route, self.sim.config.seed, self.sim.config.exception_share):
-                key = f"fleet:{route['route_id']}:{event['sequence']}"
-                if datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")) > now or not self._due(
-                    key
-                ):
-                    continue
-                self._send("fleet", key, url, event, self._signed(self.sim.config.fleet_push_secret, event))
-                sent += 1
+                key = f"fleet:{route['route_id']}:{event['event_id']}"
+                if datetime.fromisoformat(event["occurred_at"]) <= now and self._due(key):
+                    due.append((key, event))
+            if not due:
+                continue
+            # The app syncs what happened since its last sync as one batch.
+            batch = driver.build_batch([event for _, event in due], device_id=f"sim-{route['driver_id']}")
+            self._send(
+                "fleet",
+                ",".join(key for key, _ in due),
+                url,
+                batch,
+                self._signed(self.sim.config.fleet_push_secret, batch),
+            )
+            self.sim.pushed_keys.update(key for key, _ in due)
+            sent += len(due)
         return sent
 
 

@@ -147,13 +147,17 @@ def start_route() -> flask.Response:
     for stop in stops:
         if (
             not isinstance(stop, dict)
-            or not stop.get("shipment_id")
+            or not stop.get("tracking_number")
             or "latitude" not in stop
             or "longitude" not in stop
         ):
-            return _bad_request("every stop needs shipment_id, latitude and longitude")
+            return _bad_request("every stop needs tracking_number, latitude and longitude")
         if stop.get("outcome") not in (None, "delivered", "attempt"):
             return _bad_request("a stop's outcome is delivered or attempt")
+        if stop.get("reason") not in (None, *driver.ATTEMPT_REASONS):
+            return _bad_request(f"a stop's reason is one of {list(driver.ATTEMPT_REASONS)}")
+        if stop.get("handed_to") not in (None, *driver.HANDED_TO):
+            return _bad_request(f"a stop's handed_to is one of {list(driver.HANDED_TO)}")
     route = {
         "route_id": str(body["route_id"]),
         "driver_id": str(body["driver_id"]),

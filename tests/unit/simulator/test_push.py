@@ -228,55 +228,95 @@ def test_no_exceptions_when_the_share_is_zero(make_app):
     assert {label.scenario for label in app.extensions["handoff_simulator"].ledger.all()} == {"normal"}
 
 
-def test_a_fleet_route_pushes_driver_events_through_the_day(push_app, recorder):
+def _driver_schema():
+    import jsonschema
+
+    from tests.unit.simulator.sim_support import REPO_ROOT
+
+    path = REPO_ROOT / "schemas" / "json" / "driver_event.schema.json"
+    return jsonschema.Draft202012Validator(
+        json.loads(path.read_text()), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+ROUTE = {
+    "route_id": "r1",
+    "driver_id": "d1",
+    "vehicle_id": "v1",
+    "depot": {"latitude": 52.5, "longitude": 13.4},
+    "stops": [
+        {"tracking_number": "FLT0001", "latitude": 52.51, "longitude": 13.41, "one_time_code": "482913"},
+        {"tracking_number": "FLT0002", "latitude": 52.52, "longitude": 13.42, "outcome": "attempt"},
+    ],
+}
+
+
+def test_a_fleet_route_pushes_signed_driver_batches_through_the_day(push_app, recorder):
     app = push_app(fleet_callback_url="http://gw/fleet", exception_share=0.0)
     client = app.test_client()
-    route = {
-        "route_id": "r1",
-        "driver_id": "d1",
-        "vehicle_id": "v1",
-        "depot": {"latitude": 52.5, "longitude": 13.4},
-        "stops": [
-            {"shipment_id": "s1", "latitude": 52.51, "longitude": 13.41, "one_time_code": "482913"},
-            {"shipment_id": "s2", "latitude": 52.52, "longitude": 13.42, "outcome": "attempt"},
-        ],
-    }
-    assert client.post("/_sim/fleet/routes", json=route).status_code == 201
-    client.post("/_sim/clock", json={"advance_hours": 4})
+    assert client.post("/_sim/fleet/routes", json=ROUTE).status_code == 201
+    client.post("/_sim/clock", json={"advance_hours": 1.2})
     client.post("/_sim/push/tick")
-    events = recorder.bodies()
-    assert [(e["type"], e["shipment_id"]) for e in events] == [
-        ("loaded", "s1"),
-        ("loaded", "s2"),
-        ("out_for_delivery", "s1"),
-        ("out_for_delivery", "s2"),
-        ("arrived", "s1"),
-        ("delivered", "s1"),
-        ("arrived", "s2"),
-        ("attempt", "s2"),
-        ("returned_to_depot", "s2"),
+    client.post("/_sim/clock", json={"advance_hours": 3})
+    client.post("/_sim/push/tick")
+    assert client.post("/_sim/push/tick").json["sent"] == 0
+    batches = recorder.bodies()
+    assert len(batches) == 2  # what happened before each sync, once
+    events = [event for batch in batches for event in batch["events"]]
+    assert [(e["type"], e["tracking_number"]) for e in events] == [
+        ("loaded", "FLT0001"),
+        ("loaded", "FLT0002"),
+        ("out_for_delivery", "FLT0001"),
+        ("out_for_delivery", "FLT0002"),
+        ("arrived", "FLT0001"),
+        ("delivered", "FLT0001"),
+        ("arrived", "FLT0002"),
+        ("attempt", "FLT0002"),
+        ("returned_to_depot", "FLT0002"),
     ]
     delivered = events[5]
-    assert delivered["pod"]["one_time_code"] == "482913"
-    assert len(delivered["pod"]["photo_sha256"]) == 64
-    assert delivered["location"] == {"latitude": 52.51, "longitude": 13.41, "accuracy_m": 8.0}
-    assert events[7]["reason"]
-    signature = recorder.calls[0]["headers"]["X-Sim-Signature"]
-    assert signature == push.sign(
-        "sim-fleet-secret", recorder.calls[0]["headers"]["X-Sim-Timestamp"], recorder.calls[0]["data"]
+    assert delivered["delivery"]["one_time_code"] == "482913"
+    assert delivered["position"] == {"lat": 52.51, "lon": 13.41, "accuracy_m": 8.0}
+    assert events[7]["attempt"]["reason"] in driver.ATTEMPT_REASONS
+    assert len({e["event_id"] for e in events}) == len(events)
+    call = recorder.calls[0]
+    assert call["headers"]["X-Sim-Signature"] == push.sign(
+        "sim-fleet-secret", call["headers"]["X-Sim-Timestamp"], call["data"]
     )
+
+
+def test_driver_batches_conform_to_the_driver_event_schema(make_app):
+    validator = _driver_schema()
+    app = make_app(exception_share=0.5)
+    client = app.test_client()
+    route = dict(
+        ROUTE,
+        stops=[
+            {"tracking_number": f"FLT{i:04d}", "latitude": 52.5 + i / 100, "longitude": 13.4}
+            for i in range(12)
+        ],
+    )
+    events = client.post("/_sim/fleet/routes", json=route).json["events"]
+    assert {"attempt", "delivered"} <= {e["type"] for e in events}
+    errors = list(validator.iter_errors(driver.build_batch(events, device_id="sim-d1")))
+    assert not errors, [e.message for e in errors[:5]]
 
 
 @pytest.mark.parametrize(
     "route",
     [
-        {"driver_id": "d", "stops": [{"shipment_id": "s", "latitude": 1, "longitude": 2}]},
+        {"driver_id": "d", "stops": [{"tracking_number": "FLT1", "latitude": 1, "longitude": 2}]},
         {"route_id": "r", "driver_id": "d", "stops": []},
-        {"route_id": "r", "driver_id": "d", "stops": [{"shipment_id": "s"}]},
+        {"route_id": "r", "driver_id": "d", "stops": [{"tracking_number": "FLT1"}]},
         {
             "route_id": "r",
             "driver_id": "d",
-            "stops": [{"shipment_id": "s", "latitude": 1, "longitude": 2, "outcome": "lost"}],
+            "stops": [{"tracking_number": "FLT1", "latitude": 1, "longitude": 2, "outcome": "lost"}],
+        },
+        {
+            "route_id": "r",
+            "driver_id": "d",
+            "stops": [{"tracking_number": "FLT1", "latitude": 1, "longitude": 2, "reason": "dog"}],
         },
     ],
 )
@@ -284,18 +324,20 @@ def test_bad_fleet_routes_are_refused(client, route):
     assert client.post("/_sim/fleet/routes", json=route).status_code == 400
 
 
-def test_unknown_driver_event_types_are_refused():
+def test_unknown_driver_event_types_and_missing_positions_are_refused():
+    from datetime import UTC, datetime
+
+    common = {
+        "route_id": "r",
+        "driver_id": "d",
+        "vehicle_id": None,
+        "tracking_number": "FLT1",
+        "occurred_at": datetime(2026, 11, 20, tzinfo=UTC),
+        "stop_sequence": 1,
+        "event_number": 1,
+        "seed": 0,
+    }
     with pytest.raises(ValueError, match="unknown driver event type"):
-        driver.build_driver_event(
-            event_type="teleported",
-            route_id="r",
-            driver_id="d",
-            vehicle_id=None,
-            shipment_id="s",
-            tracking_number=None,
-            occurred_at=None,
-            latitude=0,
-            longitude=0,
-            sequence=1,
-            seed=0,
-        )
+        driver.build_driver_event(event_type="teleported", **common)
+    with pytest.raises(ValueError, match="needs a position"):
+        driver.build_driver_event(event_type="delivered", **common)
