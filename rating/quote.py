@@ -174,6 +174,11 @@ def price(
     total_billable = Decimal(0)
     minimum_applied = False
     rates = card.rates.get(zone) if card.rates is not None else None
+    if card.fleet_cost is not None:
+        # One stop whatever the number of parcels; these lines come first, like BASE.
+        for code, desc, cost in fleet.marginal_stop_cost(card.fleet_cost, zone):
+            amounts[code] = cost.quantize(q, ROUND_HALF_EVEN)
+            descriptions[code] = desc
     for parcel in spec.parcels:
         m = weight.measure(rule, parcel)
         if lim.max_weight is not None and m.weight > lim.max_weight:
@@ -222,17 +227,13 @@ def price(
         if minimum_applied:
             label += " (minimum charge applied)"
         descriptions[cards.BASE] = label
-    elif card.fleet_cost is not None:
-        for code, desc, cost in fleet.marginal_stop_cost(card.fleet_cost, zone):
-            amounts[code] = cost.quantize(q, ROUND_HALF_EVEN)
-            descriptions[code] = desc
 
     residential = bool(d.residential)
     for s in card.flat_surcharges:
         if surcharges.applies_to_shipment(
             s, residential=residential, country=d.country_code, postal=d_postal, options=spec.options
         ):
-            amounts[s.code] = s.amount * n if s.per_package else s.amount
+            amounts[s.code] = (s.amount * n if s.per_package else s.amount).quantize(q, ROUND_HALF_EVEN)
             descriptions[s.code] = s.description + (f", {n} packages" if s.per_package and n > 1 else "")
     for s in card.fuel_surcharges:
         # Fuel is a percentage of lines that are already rounded, as carriers invoice it.

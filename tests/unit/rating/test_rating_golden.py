@@ -312,3 +312,36 @@ def test_fleet_uses_straight_line_distance_times_road_factor_from_coordinates(ma
         spec.parcels,
     )
     assert quote.price(cards.load_sample("own_fleet_metro"), spec, ship_at).zone == "B"
+
+
+def test_dhl_worldwide_sample_to_a_remote_scottish_island(make_spec, ship_at):
+    # DHL Express Worldwide sample, kg/cm: 2.3 kg actual, 30x20x15 cm = 9000 / 5000 = 1.8 kg
+    # dimensional; 2.3 kg rounds up to 2.5 kg. Zone 2 (GB): 57.00 + (2.5 - 0.5) x 12.25 = 81.50.
+    # "hs1 2ab" is in the remote-area list (prefix HS): 32.50. Signature 6.00 (not fuelled).
+    # Fuel 27.75 % x (81.50 + 32.50) = 31.635 -> 31.64 (half even); total 151.64.
+    card = cards.load_sample("dhl_express_worldwide")
+    spec = make_spec("2.3", ("30", "20", "15"), to="hs1 2ab", country="GB", options=frozenset({"signature"}))
+    q = quote.price(card, spec, ship_at)
+    assert _lines(q) == {"BASE": "81.50", "OO": "32.50", "SA": "6.00", "FF": "31.64"}
+    assert q.total_cost.amount == Decimal("151.64")
+    assert (q.zone, q.guaranteed, q.service_code) == ("2", True, "P")
+
+
+def test_one_parcel_over_the_limit_makes_the_whole_shipment_ineligible(golden_doc, make_spec, ship_at):
+    card = cards.parse(golden_doc)
+    light, heavy = make_spec("2").parcels[0], make_spec("31").parcels[0]
+    spec = types.ShipmentSpec(make_spec().origin, make_spec().destination, (light, heavy))
+    assert quote.price(card, spec, ship_at).reason is quote.Reason.WEIGHT_LIMIT
+
+
+def test_a_fleet_shipment_of_several_parcels_is_still_one_stop(make_spec, ship_at):
+    card = cards.load_sample("own_fleet_metro")
+    one = quote.price(card, make_spec("2"), ship_at, distance_km=Decimal("20"))
+    three = quote.price(card, make_spec("2", count=3), ship_at, distance_km=Decimal("20"))
+    assert three.total_cost == one.total_cost
+    assert three.billable_weight == Decimal("6")
+
+
+def test_callers_mark_a_service_blocked_by_their_own_rule(golden_doc):
+    blocked = quote.ineligible(cards.parse(golden_doc), quote.Reason.BLOCKED_BY_RULE, "tenant excludes acme")
+    assert (blocked.reason.value, blocked.card_id, blocked.card_version) == ("blocked_by_rule", "golden", 1)
