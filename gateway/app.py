@@ -57,6 +57,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
     )
     logs.configure(settings["LOG_LEVEL"], settings["LOG_JSON"])
+    from gateway import db as db_package
+
+    db_package.load_all()
     app.extensions["handoff"] = bootstrap.build(app.config)
 
     from gateway.api import Api, register

@@ -5,8 +5,10 @@ from __future__ import annotations
 from alembic import context
 
 from gateway import bootstrap, config
+from gateway import db as db_package
 from gateway.db import models
 
+db_package.load_all()
 target_metadata = models.Base.metadata
 
 

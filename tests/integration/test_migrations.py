@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from gateway import bootstrap, migrate
+from gateway import db as db_package
 from gateway.db import models
 
 
@@ -15,6 +16,7 @@ def test_there_is_exactly_one_migration_head():
 
 
 def test_models_and_migrations_have_no_autogenerate_diff(database_url):
+    db_package.load_all()
     engine = bootstrap.make_engine(database_url)
     try:
         with engine.connect() as conn:
