@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "GATEWAY_DATA_DIR": str(Path(settings["DATA_DIR"]).resolve()),
     }
     python = sys.executable
-    web = subprocess.Popen(
+    web = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
         [
             python,
             "-m",
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         cwd=ROOT,
         env=env,
     )
-    worker = subprocess.Popen([python, "-m", "gateway.worker"], cwd=ROOT, env=env)
+    worker = subprocess.Popen([python, "-m", "gateway.worker"], cwd=ROOT, env=env)  # noqa: S603
     children = [web, worker]
     url = f"http://127.0.0.1:{args.port}"
     try:
