@@ -360,7 +360,6 @@ def _routing_instance(
     metres = np.rint(km * 1000).astype(np.int64)
     speed = float(plan_speed(problem))
     seconds = np.ceil(km * 3600 / speed).astype(np.int64)
-    big = 0
     prizes: list[int] = []
     for p in pkgs:
         allowed = ev.allowed[p.id]
@@ -400,15 +399,21 @@ def _routing_instance(
                 max_duration=(int(end) - int(start)) * 60,
             )
         )
-    # A package only the fleet may take must be served unless impossible: a prize far above any
-    # route's cost makes that so without turning a tight day into "no feasible plan".
-    route_cost_ceiling = sum(t.count * (t.fixed_cost + t.unit_duration_cost * t.max_duration) for t in types)
+    # A package only the fleet may take must be served unless impossible. A prize above a whole
+    # van-day's cost makes that so without turning a tight day into "no feasible plan"; a larger
+    # one would drown the engine's adaptive penalties for overloaded or late routes.
+    longest = int(metres.max(initial=0))
     big = (
-        route_cost_ceiling + int(metres.max(initial=0)) * max(t.unit_distance_cost for t in types) * 2 * n + 1
+        1
+        + max(prizes, default=0)
+        + max(
+            t.fixed_cost + t.unit_distance_cost * 2 * longest + t.unit_duration_cost * t.max_duration
+            for t in types
+        )
     )
     for i, p in enumerate(pkgs):
         if prizes[i] < 0 or p.id in must:
-            prizes[i] = big + prizes[i] if prizes[i] > 0 else big
+            prizes[i] = big
     routing = RoutingProblem(
         distance=metres,
         duration=seconds,
@@ -520,12 +525,25 @@ def _assign(
                     m.Add(x[i, c] == 0)
             if i in off:
                 m.Add(off[i] == 1 - choice[model.FLEET] if model.FLEET in choice else off[i] == 1)
+    # Hint the obvious plan (cheapest carrier, every routed stop stays) so a first solution is instant.
+    for p in problem.packages:
+        allowed = ev.allowed[p.id]
+        cheapest = min(allowed.carriers, key=allowed.biased_cost, default=None)
+        for c in allowed.carriers:
+            m.AddHint(x[p.id, c], c == cheapest and p.id not in fleet_of)
+        if p.id in off:
+            m.AddHint(off[p.id], False)
     m.Minimize(sum(objective))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.5, seconds)
     solver.parameters.random_seed = seed
     solver.parameters.num_workers = 1  # deterministic, and the machine has only two cores
+    solver.parameters.symmetry_level = 0
+    solver.parameters.cp_model_presolve = False
     status = solver.Solve(m)
+    if status == cp_model.UNKNOWN:
+        solver.parameters.max_time_in_seconds = 4 * max(1.0, seconds)
+        status = solver.Solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise SolverError(f"partner assignment failed: {solver.StatusName(status)}")
     partners = {i: c for (i, c), var in x.items() if solver.Value(var)}
@@ -556,6 +574,20 @@ def _removal_savings(inst: _Instance, result: RoutingResult) -> dict[str, int]:
     return savings
 
 
+def _repair(problem: model.Problem, fleet: dict[str, list[str]], departs: dict[str, int]) -> None:
+    """Drop stops from any route the engine returned infeasible until it holds (rare, short runs)."""
+    vans = {v.id: v for v in problem.vehicles}
+    for vid, pids in fleet.items():
+        if not pids or plan.simulate(problem, vans[vid], pids)[4]:
+            continue
+        departs.pop(vid, None)
+        while pids and not plan.simulate(problem, vans[vid], pids)[4]:
+            fixes = [
+                k for k in range(len(pids)) if plan.simulate(problem, vans[vid], pids[:k] + pids[k + 1 :])[4]
+            ]
+            del pids[fixes[0] if fixes else len(pids) - 1]
+
+
 def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> model.Plan:
     """Plan a day: who carries each package, the vans' routes and the partners' handovers."""
     opts = options or model.SolveOptions()
@@ -576,8 +608,11 @@ def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> 
     assignment = _Assignment({}, set(), set(), {}, None)
     rounds = max(1, opts.max_rounds)
     for round_no in range(rounds):
-        remaining = opts.time_limit_s - (time.perf_counter() - started)
-        route_seconds = max(0.2, remaining * (0.8 if round_no == 0 else 0.5))
+        # Keep time for CP-SAT; a first round leaves a quarter for re-routing pushed-back packages.
+        reserve = 2.0 + 0.002 * len(problem.packages)
+        remaining = opts.time_limit_s - (time.perf_counter() - started) - reserve
+        may_retry = bool(ev.caps) and round_no < rounds - 1
+        route_seconds = max(0.2, remaining * (0.75 if may_retry else 1.0))
         fleet, departs = {v.id: [] for v in problem.vehicles}, {}
         savings: dict[str, int] = {}
         if candidates and problem.vehicles:
@@ -597,9 +632,10 @@ def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> 
                 fleet[vid] = [inst.package_ids[c] for c in rv.clients]
                 departs[vid] = rv.depart
             savings = _removal_savings(inst, result)
+        _repair(problem, fleet, departs)
         fleet_of = {pid: vid for vid, pids in fleet.items() for pid in pids}
         remaining = opts.time_limit_s - (time.perf_counter() - started)
-        assignment = _assign(problem, ev, fleet_of, savings, max(1.0, min(10.0, remaining)), opts.seed)
+        assignment = _assign(problem, ev, fleet_of, savings, max(reserve, remaining), opts.seed)
         # Packages the partners could not take under caps but a van could: route them again.
         retry = {i for i in assignment.unassigned if i in set(candidates) and i not in fleet_of} - must
         if not retry or round_no == rounds - 1:
