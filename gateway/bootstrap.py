@@ -68,8 +68,12 @@ class EmbeddedRedis:
         return f"unix://{self._client.socket_file}"
 
     def stop(self) -> None:
+        """Shut the server down even if other clients (workers, pools) are still connected."""
         if self._client is not None:
-            self._client._cleanup()
+            try:
+                self._client.shutdown(nosave=True)
+            except redis.exceptions.ConnectionError:
+                pass  # the server closes our connection as it exits: that is success
             self._client = None
 
 
