@@ -210,7 +210,7 @@ def test_incremental_application_in_any_batches_equals_batch_derivation(
     assert state.duplicates_dropped == len(stream) - len(state.events)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(event_sets(), st.sampled_from([c for c in _CODES if c[0] not in {"X", "*"}]), st.integers(0, 600))
 def test_a_late_older_progress_event_never_lowers_a_settled_status(
     base: list[events.CanonicalEvent], code: tuple[str, str | None], minute: int
@@ -219,7 +219,11 @@ def test_a_late_older_progress_event_never_lowers_a_settled_status(
     if before.milestone in taxonomy.FLOATING_MILESTONES or not before.events:
         return
     late = ups(code[0], code[1], minute)
-    if late.milestone is None or late.occurred_at >= before.events[-1].occurred_at:
+    # A late terminal event can legitimately reorder the story (delivered, then an explicit return) and
+    # a late exception is news, so the claim is about ordinary progress scans arriving late.
+    if late.milestone is None or late.milestone.terminal or late.milestone in taxonomy.FLOATING_MILESTONES:
+        return
+    if late.occurred_at >= before.events[-1].occurred_at:
         return
     after = timeline.apply(before, [late])
     assert after.milestone.rank >= before.milestone.rank
