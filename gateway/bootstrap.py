@@ -7,6 +7,7 @@ runs, and the database engine and Redis client are created lazily on first use s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -70,10 +71,9 @@ class EmbeddedRedis:
     def stop(self) -> None:
         """Shut the server down even if other clients (workers, pools) are still connected."""
         if self._client is not None:
-            try:
+            # The server closes our connection as it exits: that error means success.
+            with contextlib.suppress(redis.exceptions.ConnectionError):
                 self._client.shutdown(nosave=True)
-            except redis.exceptions.ConnectionError:
-                pass  # the server closes our connection as it exits: that is success
             self._client = None
 
 
@@ -87,6 +87,7 @@ class Container:
     _sessions: sessionmaker[Session] | None = None
     _redis: redis.Redis | None = None
     _embedded: EmbeddedRedis | None = None
+    _carriers: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -119,6 +120,21 @@ class Container:
         if self._redis is None:
             self._redis = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return self._redis
+
+    @property
+    def carriers(self) -> Any:
+        """Return the enabled carrier adapters (an ``adapters.registry.Registry``), built on first use."""
+        if self._carriers is None:
+            with self._lock:
+                if self._carriers is None:
+                    import json
+
+                    from adapters import registry
+
+                    raw = self.settings.get("CARRIERS") or "[]"
+                    entries = json.loads(raw) if isinstance(raw, str) else raw
+                    self._carriers = registry.load(entries)
+        return self._carriers
 
     def queue(self, name: str = "default") -> Queue:
         """Return an RQ queue on the gateway's Redis."""
