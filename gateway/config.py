@@ -35,6 +35,11 @@ DEFAULTS: dict[str, Any] = {
     # RQ
     "QUEUES": "default,labels,tracking,webhooks,reconciliation,allocation",
     "SECRET_PEPPER": "",  # optional extra secret mixed into API key hashes
+    # Rating: enabled carrier adapters as a JSON list of {"adapter", "id"?, "enabled"?, "config"}.
+    "CARRIERS": "[]",
+    "RATE_DEADLINE_MS": 2000,  # the whole POST /v1/rates call, live carriers included
+    "RATE_CACHE_TTL_SECONDS": 300,  # live carrier answers are reused for identical shipments
+    "RATE_QUOTE_TTL_MINUTES": 60,  # how long a returned rate id can be selected
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}

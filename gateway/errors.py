@@ -39,6 +39,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "carrier-unavailable": (503, "Carrier unavailable"),
     "service-unavailable": (503, "Service unavailable"),
     "carrier-rejected": (422, "Carrier rejected the request"),
+    "rate-expired": (422, "The selected rate has expired"),
 }
 
 _BY_STATUS = {

@@ -62,7 +62,7 @@ class Api(_SmorestApi):
 
 def register(api: Api) -> None:
     """Register every blueprint (imported here so nothing loads at import time)."""
-    from gateway.api import health, shipments
+    from gateway.api import health, rates, shipments
 
-    for module in (health, shipments):
+    for module in (health, shipments, rates):
         api.register_blueprint(module.blp)
