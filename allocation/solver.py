@@ -588,6 +588,23 @@ def _repair(problem: model.Problem, fleet: dict[str, list[str]], departs: dict[s
             del pids[fixes[0] if fixes else len(pids) - 1]
 
 
+def _caps_may_bind(problem: model.Problem, ev: rules.Evaluation) -> bool:
+    """Return whether some cap is below what its carrier would get as every package's cheapest."""
+    weight = {p.id: p.weight_kg for p in problem.packages}
+    for cap in ev.caps:
+        taken = [
+            i
+            for i in cap.package_ids
+            if ev.allowed[i].carriers
+            and min(ev.allowed[i].carriers, key=ev.allowed[i].biased_cost) == cap.carrier
+        ]
+        if cap.max_packages is not None and len(taken) > cap.max_packages:
+            return True
+        if cap.max_kg is not None and sum((weight[i] for i in taken), Decimal(0)) > cap.max_kg:
+            return True
+    return False
+
+
 def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> model.Plan:
     """Plan a day: who carries each package, the vans' routes and the partners' handovers."""
     opts = options or model.SolveOptions()
@@ -607,11 +624,12 @@ def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> 
     departs: dict[str, int] = {}
     assignment = _Assignment({}, set(), set(), {}, None)
     rounds = max(1, opts.max_rounds)
+    caps_may_bind = _caps_may_bind(problem, ev)
     for round_no in range(rounds):
         # Keep time for CP-SAT; a first round leaves a quarter for re-routing pushed-back packages.
         reserve = 2.0 + 0.002 * len(problem.packages)
         remaining = opts.time_limit_s - (time.perf_counter() - started) - reserve
-        may_retry = bool(ev.caps) and round_no < rounds - 1
+        may_retry = caps_may_bind and round_no < rounds - 1
         route_seconds = max(0.2, remaining * (0.75 if may_retry else 1.0))
         fleet, departs = {v.id: [] for v in problem.vehicles}, {}
         savings: dict[str, int] = {}
