@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     # RQ
     "QUEUES": "default,labels,tracking,webhooks,reconciliation,allocation",
     "SECRET_PEPPER": "",  # optional extra secret mixed into API key hashes
+    # Carrier callbacks: JSON object carrier -> shared credential (UPS) or HMAC key (dhl_express, fleet).
+    "CALLBACK_SECRETS": "{}",
+    "CALLBACK_TOLERANCE_SECONDS": 300,  # max clock skew of a signed callback's timestamp
     # Rating: enabled carrier adapters as a JSON list of {"adapter", "id"?, "enabled"?, "config"}.
     "CARRIERS": "[]",
     "RATE_DEADLINE_MS": 2000,  # the whole POST /v1/rates call, live carriers included

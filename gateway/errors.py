@@ -23,6 +23,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "bad-request": (400, "Bad request"),
     "malformed-json": (400, "Malformed JSON body"),
     "unauthenticated": (401, "Authentication required"),
+    "callback-unauthenticated": (401, "Callback sender not authenticated"),
     "forbidden": (403, "Forbidden"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),

@@ -1,0 +1,28 @@
+"""RQ jobs for tracking: drain the callback inbox, sweep forgotten rows, poll carriers without push."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway import worker
+from gateway.services import callbacks
+from gateway.services import tracking as service
+
+log = logging.getLogger(__name__)
+
+
+def drain_inbox(batch_size: int = 500, max_batches: int = 1000) -> int:
+    """Normalise every pending inbox row, ``batch_size`` rows per transaction; return how many."""
+    with worker.app_context() as container:
+        # Cleared first: a callback stored while we drain queues another job rather than being missed.
+        container.redis.delete(callbacks.DRAIN_FLAG)
+        total = 0
+        for _ in range(max_batches):
+            with container.sessions() as session:
+                taken = service.normalise_pending(session, limit=batch_size)
+                session.commit()
+            total += taken
+            if taken < batch_size:
+                break
+        log.info("tracking inbox drained", extra={"rows": total})
+        return total

@@ -1,0 +1,146 @@
+"""Carrier callbacks: authenticate each sender its own way, persist the raw push, queue normalisation.
+
+UPS Track Alert does not sign its pushes; it echoes the shared ``credential`` we registered, which
+is compared in constant time. The DHL callback and the own fleet's driver app sign
+``"<unix timestamp>." + raw body`` with HMAC-SHA256; the timestamp must be within the tolerance
+and each signature is accepted once (remembered in Redis for twice the tolerance).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.bootstrap import Container
+from gateway.db import tracking as tables
+from gateway.errors import Problem
+
+log = logging.getLogger(__name__)
+
+CREDENTIAL = "credential"
+SIGNED = "hmac"
+# carrier -> how it authenticates its pushes
+SCHEMES: dict[str, str] = {"ups": CREDENTIAL, "dhl_express": SIGNED, "fleet": SIGNED}
+SIGNATURE_HEADERS = ("X-Handoff-Signature", "X-Sim-Signature")
+TIMESTAMP_HEADERS = ("X-Handoff-Timestamp", "X-Sim-Timestamp")
+# Headers worth keeping for debugging; everything else (credentials, signatures, cookies) is dropped.
+KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Request-Id", *TIMESTAMP_HEADERS)
+DRAIN_FLAG = "handoff:tracking:drain-queued"
+DRAIN_JOB = "gateway.jobs_tracking.drain_inbox"
+_REPLAY_PREFIX = "handoff:callback:seen:"
+
+
+def secrets_for(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Return the configured callback secrets by carrier (``CALLBACK_SECRETS`` is a JSON object)."""
+    raw = settings.get("CALLBACK_SECRETS") or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            log.error("CALLBACK_SECRETS is not a JSON object; every callback will be refused")
+            return {}
+    return {str(k): str(v) for k, v in raw.items() if v} if isinstance(raw, dict) else {}
+
+
+def _refuse(detail: str) -> Problem:
+    return Problem("callback-unauthenticated", detail)
+
+
+def _header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = headers.get(name)
+        if value:
+            return value.strip()
+    return None
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """Return the signature a signing sender puts in its header: ``sha256=<hex>``."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def authenticate(
+    carrier: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    settings: Mapping[str, Any],
+    redis: Any,
+    now: float | None = None,
+) -> str | None:
+    """Raise a 401 Problem unless the push is genuine; return the replay key it reserved, if any."""
+    scheme = SCHEMES.get(carrier)
+    if scheme is None:
+        raise Problem("not-found", f"No callback endpoint for carrier {carrier!r}.")
+    secret = secrets_for(settings).get(carrier)
+    if not secret:
+        raise _refuse(f"No callback secret is configured for {carrier!r}.")
+    if scheme == CREDENTIAL:
+        given = headers.get("credential") or ""
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            raise _refuse("The credential header is missing or wrong.")
+        return None
+    signature = _header(headers, SIGNATURE_HEADERS) or ""
+    stamp = _header(headers, TIMESTAMP_HEADERS) or ""
+    if not stamp.isdigit():
+        raise _refuse("The timestamp header is missing or not unix seconds.")
+    tolerance = int(settings.get("CALLBACK_TOLERANCE_SECONDS") or 300)
+    current = time.time() if now is None else now
+    if abs(current - int(stamp)) > tolerance:
+        raise _refuse(f"The timestamp is more than {tolerance} seconds away from our clock.")
+    if not hmac.compare_digest(signature.encode(), sign(secret, stamp, body).encode()):
+        raise _refuse("The signature does not match the body.")
+    replay_key = f"{_REPLAY_PREFIX}{carrier}:{signature.removeprefix('sha256=')}"
+    if not redis.set(replay_key, stamp, nx=True, ex=2 * tolerance):
+        raise _refuse("This signed callback was already received (replay).")
+    return replay_key
+
+
+def store(session: Session, carrier: str, headers: Mapping[str, str], body: bytes) -> tables.CallbackInbox:
+    """Persist the raw push to the inbox (the caller commits before answering)."""
+    kept = {name: headers[name] for name in KEPT_HEADERS if headers.get(name)}
+    row = tables.CallbackInbox(carrier=carrier, headers=kept, body=body, state="pending", attempts=0)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def schedule_drain(container: Container) -> bool:
+    """Queue one normalisation job unless one is already waiting; it drains every pending row."""
+    try:
+        if container.redis.set(DRAIN_FLAG, "1", nx=True, ex=60):
+            container.queue("tracking").enqueue(DRAIN_JOB)
+            return True
+    except Exception:  # the row is safe in the inbox; the next callback or the sweep queues the drain
+        log.warning("could not queue the tracking drain", exc_info=True)
+    return False
+
+
+def receive(
+    session: Session, container: Container, carrier: str, headers: Mapping[str, str], body: bytes
+) -> tables.CallbackInbox:
+    """Authenticate, persist and commit one push, then queue its normalisation."""
+    replay_key = authenticate(carrier, headers, body, container.settings, container.redis)
+    try:
+        json.loads(body)
+    except ValueError:
+        if replay_key:
+            container.redis.delete(replay_key)
+        raise Problem("malformed-json", "The callback body is not valid JSON.") from None
+    try:
+        row = store(session, carrier, headers, body)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if replay_key:  # not stored, so a resend must not be refused as a replay
+            container.redis.delete(replay_key)
+        raise
+    schedule_drain(container)
+    return row

@@ -1,0 +1,762 @@
+"""Tracking use cases: normalise inbox rows into canonical events, attach, park, re-derive, read.
+
+Every event is translated with ``adapters.codes`` (the carrier's file table with the owning
+tenant's ops overrides on top). Unknown codes are stored as ``unmapped`` with their raw code and
+message, never defaulted. Events whose tracking number no shipment has yet are parked and attached
+by ``attach_parked`` when the label appears. A shipment's status is always re-derived from the set
+of its stored events with ``gateway.tracking.timeline``; it is never edited in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from adapters import codes
+from adapters.fleet import driver
+from adapters.ups import mapping as ups_mapping
+from gateway.db import models
+from gateway.db import tracking as tables
+from gateway.db.types import new_id, utcnow
+from gateway.errors import Problem
+from gateway.tracking import pod, timeline
+from schemas import events, taxonomy
+from schemas import types as canonical
+
+log = logging.getLogger(__name__)
+
+
+class PayloadError(ValueError):
+    """An inbox row whose body cannot be read as that carrier's push."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One parsed event from an inbox row, translated with the carrier's file table."""
+
+    event: events.CanonicalEvent
+    inbox_id: int | None = None
+    fleet: driver.DriverEvent | None = None
+
+
+# -- parsing ------------------------------------------------------------------------------------------
+
+
+def _location(loc: Any) -> events.Location | None:
+    if loc is None:
+        return None
+    return events.Location(
+        city=loc.city,
+        state=loc.state,
+        postal_code=loc.postal_code,
+        country_code=loc.country_code,
+        facility=loc.description,
+    )
+
+
+def _ups(payload: dict[str, Any]) -> list[events.CanonicalEvent]:
+    table = codes.load_table("ups")
+    result = []
+    for raw in ups_mapping.parse_track_alert_push(payload):
+        result.append(
+            codes.to_event(
+                table,
+                tracking_number=raw.tracking_number,
+                occurred_at=raw.occurred_at,
+                code=raw.code,
+                subcode=raw.subcode,
+                message=raw.description or None,
+                location=_location(raw.location),
+                estimated_delivery=raw.estimated_delivery,
+                source_event_id=raw.source_event_id,
+                source=events.EventSource.WEBHOOK,
+            )
+        )
+    return result
+
+
+def _dhl(payload: dict[str, Any]) -> list[events.CanonicalEvent]:
+    try:
+        awb = str(payload["awb"])
+        item = payload["event"]
+        code = str(item["code"])
+        day, clock = str(item["date"]), str(item.get("time") or "00:00:00")
+    except (KeyError, TypeError) as exc:
+        raise PayloadError("DHL callback without awb/event/code/date") from exc
+    try:
+        # DHL gives local wall-clock time without an offset; kept as UTC, as the DHL adapter does.
+        occurred = datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise PayloadError(f"DHL callback date/time {day!r} {clock!r} unreadable") from exc
+    area = item.get("service_area") or {}
+    location = events.Location(facility=area.get("code"), city=area.get("description")) if area else None
+    attributes = {"signatory": str(item["signatory"])} if item.get("signatory") else None
+    return [
+        codes.to_event(
+            codes.load_table("dhl_express"),
+            tracking_number=awb,
+            occurred_at=occurred,
+            code=code,
+            message=item.get("description"),
+            location=location,
+            source_event_id=f"{awb}:{day}T{clock}:{code}:{area.get('code') or ''}",
+            source=events.EventSource.WEBHOOK,
+            attributes=attributes,
+        )
+    ]
+
+
+def parse(carrier: str, body: bytes, inbox_id: int | None = None) -> list[Incoming]:
+    """Parse one raw push into canonical events (file-table translation)."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise PayloadError("body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise PayloadError("body is not a JSON object")
+    try:
+        if carrier == "ups":
+            return [Incoming(e, inbox_id) for e in _ups(payload)]
+        if carrier == "dhl_express":
+            return [Incoming(e, inbox_id) for e in _dhl(payload)]
+        if carrier == "fleet":
+            return [Incoming(d.event, inbox_id, d) for d in driver.parse_payload(payload)]
+    except PayloadError:
+        raise
+    except (ValueError, KeyError, TypeError, events.EventError) as exc:
+        raise PayloadError(str(exc)) from exc
+    raise PayloadError(f"no parser for carrier {carrier!r}")
+
+
+def dedup_key(event: events.CanonicalEvent) -> str:
+    """Return the stored uniqueness key: a hash of the event's primary deduplication key."""
+    return hashlib.sha256(json.dumps(event.dedup_keys()[0]).encode()).hexdigest()
+
+
+# -- overrides ----------------------------------------------------------------------------------------
+
+
+def _override_rows(session: Session, tenant_id: str, carrier: str) -> list[tables.MappingOverride]:
+    return list(
+        session.execute(
+            sa.select(tables.MappingOverride)
+            .where(
+                tables.MappingOverride.tenant_id == tenant_id,
+                tables.MappingOverride.carrier == carrier,
+                tables.MappingOverride.superseded_at.is_(None),
+            )
+            .order_by(tables.MappingOverride.id)
+        ).scalars()
+    )
+
+
+def _as_row(o: tables.MappingOverride) -> dict[str, str | None]:
+    return {
+        "code": o.code,
+        "subcode": o.subcode,
+        "milestone": o.milestone,
+        "detail": o.detail,
+        "reason": o.reason,
+        "informational": "yes" if o.informational else "no",
+        "note": o.note,
+    }
+
+
+class Tables:
+    """Per-(tenant, carrier) code tables with ops overrides, cached for one unit of work."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[tuple[str, str], codes.CodeTable | None] = {}
+
+    def for_tenant(self, tenant_id: str, carrier: str) -> codes.CodeTable | None:
+        """Return the tenant's table for a carrier, or None when it has no overrides."""
+        key = (tenant_id, carrier)
+        if key not in self._cache:
+            rows = _override_rows(self.session, tenant_id, carrier)
+            self._cache[key] = (
+                codes.load_table(carrier).with_overrides(_as_row(r) for r in rows) if rows else None
+            )
+        return self._cache[key]
+
+    def translate(self, tenant_id: str, event: events.CanonicalEvent) -> events.CanonicalEvent:
+        """Return the event as the tenant's mapping reads it."""
+        table = self.for_tenant(tenant_id, event.carrier)
+        return event if table is None else codes.remap_event(table, event)
+
+
+# -- storage ------------------------------------------------------------------------------------------
+
+
+def _event_values(
+    shipment: models.Shipment, event: events.CanonicalEvent, inbox_id: int | None
+) -> dict[str, Any]:
+    data = event.to_dict()
+    return {
+        "id": new_id("tev"),
+        "tenant_id": shipment.tenant_id,
+        "shipment_id": shipment.id,
+        "carrier": event.carrier,
+        "tracking_number": event.tracking_number,
+        "milestone": data["milestone"],
+        "detail": event.detail,
+        "reason": data["reason"],
+        "mapping": event.mapping.value,
+        "unmapped": event.unmapped,
+        "occurred_at": event.occurred_at,
+        "raw_code": event.raw_code,
+        "raw_subcode": event.raw_subcode,
+        "raw_message": event.raw_message,
+        "location": data["location"],
+        "estimated_delivery": event.estimated_delivery,
+        "source": event.source.value,
+        "dedup_key": dedup_key(event),
+        "event": data,
+        "inbox_id": inbox_id,
+        "created_at": utcnow(),
+    }
+
+
+def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping any whose unique key already exists; return how many were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - the gateway supports PostgreSQL and SQLite only
+        raise RuntimeError(f"unsupported database {dialect}")
+    result = session.execute(stmt, rows)
+    return max(result.rowcount or 0, 0)
+
+
+def _shipments_by_number(session: Session, numbers: Iterable[str]) -> dict[str, list[models.Shipment]]:
+    found: dict[str, list[models.Shipment]] = defaultdict(list)
+    wanted = sorted(set(numbers))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for s in session.execute(
+            sa.select(models.Shipment).where(models.Shipment.tracking_number.in_(chunk))
+        ).scalars():
+            found[s.tracking_number or ""].append(s)
+    return found
+
+
+def _matches(shipment: models.Shipment, carrier: str) -> bool:
+    return shipment.carrier is None or shipment.carrier == carrier
+
+
+def store_events(session: Session, incoming: Sequence[Incoming]) -> tuple[set[str], int, int]:
+    """Attach events to their shipments (or park them); return (shipment ids touched, stored, parked)."""
+    by_number = _shipments_by_number(session, (i.event.tracking_number for i in incoming))
+    translator = Tables(session)
+    attached: dict[tuple[str, str], dict[str, Any]] = {}
+    parked: dict[str, dict[str, Any]] = {}
+    deliveries: list[tuple[models.Shipment, Incoming, events.CanonicalEvent]] = []
+    for item in incoming:
+        owners = [s for s in by_number.get(item.event.tracking_number, []) if _matches(s, item.event.carrier)]
+        if not owners:
+            key = dedup_key(item.event)
+            parked.setdefault(
+                key,
+                {
+                    "carrier": item.event.carrier,
+                    "tracking_number": item.event.tracking_number,
+                    "dedup_key": key,
+                    "event": item.event.to_dict(),
+                    "inbox_id": item.inbox_id,
+                    "parked_at": utcnow(),
+                },
+            )
+            continue
+        for shipment in owners:
+            event = translator.translate(shipment.tenant_id, item.event)
+            values = _event_values(shipment, event, item.inbox_id)
+            attached.setdefault((shipment.id, values["dedup_key"]), values)
+            if item.fleet is not None and event.milestone is taxonomy.Milestone.DELIVERED:
+                deliveries.append((shipment, item, event))
+    stored = _insert_ignoring_duplicates(session, tables.TrackingEvent.__table__, list(attached.values()))
+    n_parked = _insert_ignoring_duplicates(session, tables.ParkedEvent.__table__, list(parked.values()))
+    touched = {shipment_id for shipment_id, _ in attached}
+    if deliveries:
+        check_proofs(session, deliveries)
+    return touched, stored, n_parked
+
+
+# -- proof of delivery ---------------------------------------------------------------------------------
+
+
+def _address(a: models.Address) -> canonical.Address | None:
+    try:
+        return canonical.Address(
+            street_lines=tuple(x for x in (a.street1, a.street2, a.street3) if x),
+            city=a.city,
+            postal_code=a.postal_code,
+            country_code=a.country_code,
+            state=a.state,
+            latitude=a.latitude,
+            longitude=a.longitude,
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def check_proofs(
+    session: Session,
+    deliveries: Sequence[tuple[models.Shipment, Incoming, events.CanonicalEvent]],
+    policy: pod.PodPolicy | None = None,
+) -> list[pod.PodFlag]:
+    """Run the proof-of-delivery checks on fleet deliveries; flag, never block ingestion."""
+    try:
+        built = []
+        for shipment, item, event in deliveries:
+            history = tuple(
+                events.CanonicalEvent.from_dict(e)
+                for e in session.execute(
+                    sa.select(tables.TrackingEvent.event).where(
+                        tables.TrackingEvent.shipment_id == shipment.id
+                    )
+                ).scalars()
+            )
+            fleet = item.fleet
+            built.append(
+                pod.Delivery(
+                    event=event,
+                    address=_address(shipment.destination),
+                    issued_code=(shipment.metadata_ or {}).get("one_time_code"),
+                    driver_id=fleet.driver_id if fleet else None,
+                    route_id=fleet.route_id if fleet else None,
+                    stop_sequence=fleet.stop_sequence if fleet else None,
+                    history=history,
+                )
+            )
+        flags = pod.check_deliveries(built, policy=policy)
+        by_number: dict[str, list[pod.PodFlag]] = defaultdict(list)
+        for flag in flags:
+            by_number[flag.tracking_number].append(flag)
+        rows = []
+        now = utcnow()
+        for (shipment, _item, event), delivery in zip(deliveries, built, strict=True):
+            mine = by_number.get(delivery.tracking_number, [])
+            if not mine:
+                continue
+            flagged = pod.flag_event(event, mine, now)
+            rows.append(_event_values(shipment, flagged, None))
+            status = _status_row(session, shipment)
+            status.pod_flags = [
+                *(status.pod_flags or []),
+                *(
+                    {
+                        "code": f.code.value,
+                        "message": f.message,
+                        "event_id": event.source_event_id,
+                        "flagged_at": now.isoformat(),
+                    }
+                    for f in mine
+                ),
+            ]
+        _insert_ignoring_duplicates(session, tables.TrackingEvent.__table__, rows)
+        return flags
+    except Exception:  # a broken check must never lose the delivery itself
+        log.exception("proof-of-delivery checks failed")
+        return []
+
+
+# -- derivation ---------------------------------------------------------------------------------------
+
+
+def _status_row(session: Session, shipment: models.Shipment) -> tables.ShipmentTracking:
+    row = session.get(tables.ShipmentTracking, shipment.id)
+    if row is None:
+        row = tables.ShipmentTracking(
+            shipment_id=shipment.id,
+            tenant_id=shipment.tenant_id,
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+            milestone=taxonomy.Milestone.PENDING.value,
+            action_required=False,
+            event_count=0,
+            unmapped_count=0,
+            pod_flags=[],
+        )
+        session.add(row)
+    return row
+
+
+def load_events(session: Session, shipment_id: str) -> list[events.CanonicalEvent]:
+    """Return a shipment's stored canonical events."""
+    return [
+        events.CanonicalEvent.from_dict(data)
+        for data in session.execute(
+            sa.select(tables.TrackingEvent.event).where(tables.TrackingEvent.shipment_id == shipment_id)
+        ).scalars()
+    ]
+
+
+def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
+    """Re-derive each shipment's status from all its events and store it."""
+    ids = sorted(set(shipment_ids))
+    if not ids:
+        return
+    # Lock the shipments (PostgreSQL) so that two workers never write a stale status over a fresh one.
+    shipments = list(
+        session.execute(
+            sa.select(models.Shipment)
+            .where(models.Shipment.id.in_(ids))
+            .order_by(models.Shipment.id)
+            .with_for_update(of=models.Shipment)
+        ).scalars()
+    )
+    grouped: dict[str, list[events.CanonicalEvent]] = defaultdict(list)
+    for shipment_id, data in session.execute(
+        sa.select(tables.TrackingEvent.shipment_id, tables.TrackingEvent.event).where(
+            tables.TrackingEvent.shipment_id.in_(ids)
+        )
+    ):
+        grouped[shipment_id].append(events.CanonicalEvent.from_dict(data))
+    for shipment in shipments:
+        state = timeline.derive(grouped.get(shipment.id, []))
+        row = _status_row(session, shipment)
+        row.carrier = shipment.carrier or (state.events[-1].carrier if state.events else None)
+        row.tracking_number = shipment.tracking_number
+        row.milestone = state.milestone.value
+        row.detail = state.detail
+        row.reason = state.reason.value if state.reason else None
+        row.action_required = state.action_required
+        row.action_party = state.action_party.value if state.action_party else None
+        row.status_at = state.status_event.occurred_at if state.status_event else None
+        row.estimated_delivery = state.estimated_delivery
+        row.delivered_at = state.delivered_at
+        row.event_count = len(state.events)
+        row.unmapped_count = state.unmapped_count
+    session.flush()
+
+
+# -- the inbox ----------------------------------------------------------------------------------------
+
+
+def normalise_pending(session: Session, limit: int = 500) -> int:
+    """Normalise up to ``limit`` pending inbox rows in one transaction; return how many were taken."""
+    rows = list(
+        session.execute(
+            sa.select(tables.CallbackInbox)
+            .where(tables.CallbackInbox.state == "pending")
+            .order_by(tables.CallbackInbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if not rows:
+        return 0
+    incoming: list[Incoming] = []
+    now = utcnow()
+    for row in rows:
+        row.attempts = (row.attempts or 0) + 1
+        try:
+            incoming.extend(parse(row.carrier, row.body, row.id))
+        except PayloadError as exc:
+            row.state, row.error, row.processed_at = "failed", str(exc)[:2000], now
+            continue
+        row.state, row.error, row.processed_at = "done", None, now
+    touched, _stored, _parked = store_events(session, incoming)
+    rederive(session, touched)
+    return len(rows)
+
+
+def attach_parked(session: Session, shipment: models.Shipment) -> int:
+    """Attach the events parked for this shipment's tracking number and re-derive it; return how many."""
+    if not shipment.tracking_number:
+        return 0
+    query = sa.select(tables.ParkedEvent).where(
+        tables.ParkedEvent.tracking_number == shipment.tracking_number,
+        tables.ParkedEvent.attached_at.is_(None),
+    )
+    if shipment.carrier:
+        query = query.where(tables.ParkedEvent.carrier == shipment.carrier)
+    parked = list(session.execute(query.with_for_update()).scalars())
+    if not parked:
+        return 0
+    translator = Tables(session)
+    rows = {}
+    for p in parked:
+        event = translator.translate(shipment.tenant_id, events.CanonicalEvent.from_dict(p.event))
+        values = _event_values(shipment, event, p.inbox_id)
+        rows[values["dedup_key"]] = values
+        p.attached_at = utcnow()
+    _insert_ignoring_duplicates(session, tables.TrackingEvent.__table__, list(rows.values()))
+    rederive(session, [shipment.id])
+    return len(parked)
+
+
+def ingest(session: Session, evts: Sequence[events.CanonicalEvent]) -> set[str]:
+    """Store already-canonical events (e.g. from polling) and re-derive the shipments they touch."""
+    touched, _, _ = store_events(session, [Incoming(e) for e in evts])
+    rederive(session, touched)
+    return touched
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+
+def _present_event(e: events.CanonicalEvent) -> dict[str, Any]:
+    data = e.to_dict()
+    data["canonical"] = {
+        "milestone": data["milestone"],
+        "detail": data["detail"],
+        "reason": data["reason"],
+    }
+    return data
+
+
+def timeline_for(session: Session, shipment: models.Shipment) -> dict[str, Any]:
+    """Return the shipment's derived timeline with raw codes beside canonical meanings."""
+    state = timeline.derive(load_events(session, shipment.id))
+    status = session.get(tables.ShipmentTracking, shipment.id)
+    body = state.to_dict()
+    body["events"] = [_present_event(e) for e in state.events]
+    body["shipment_id"] = shipment.id
+    body["tracking_number"] = shipment.tracking_number
+    body["carrier"] = shipment.carrier
+    body["pod_flags"] = list(status.pod_flags or []) if status else []
+    return body
+
+
+def shipment_for_tracking_number(session: Session, tenant_id: str, tracking_number: str) -> models.Shipment:
+    """Return the tenant's shipment with this tracking number, or a 404."""
+    shipment = (
+        session.execute(
+            sa.select(models.Shipment)
+            .where(models.Shipment.tenant_id == tenant_id, models.Shipment.tracking_number == tracking_number)
+            .order_by(models.Shipment.created_at.desc())
+        )
+        .scalars()
+        .first()
+    )
+    if shipment is None:
+        raise Problem("not-found", f"No shipment with tracking number {tracking_number!r}.")
+    return shipment
+
+
+def unmapped_codes(session: Session, tenant_id: str, carrier: str | None = None) -> list[dict[str, Any]]:
+    """Return the tenant's unmapped carrier codes with counts and example payloads."""
+    e = tables.TrackingEvent
+    query = (
+        sa.select(e.carrier, e.raw_code, e.raw_subcode, sa.func.count(), sa.func.max(e.id))
+        .where(e.tenant_id == tenant_id, e.unmapped.is_(True))
+        .group_by(e.carrier, e.raw_code, e.raw_subcode)
+        .order_by(sa.func.count().desc(), e.carrier, e.raw_code)
+    )
+    if carrier:
+        query = query.where(e.carrier == carrier)
+    result = []
+    for c, code, subcode, count, example_id in session.execute(query):
+        example = session.get(e, example_id)
+        raw_payload = None
+        if example is not None and example.inbox_id is not None:
+            inbox = session.get(tables.CallbackInbox, example.inbox_id)
+            if inbox is not None:
+                try:
+                    raw_payload = json.loads(inbox.body)
+                except ValueError:
+                    raw_payload = inbox.body.decode("utf-8", "replace")
+        result.append(
+            {
+                "carrier": c,
+                "code": code,
+                "subcode": subcode,
+                "count": count,
+                "example": {
+                    "event_id": example_id,
+                    "tracking_number": example.tracking_number if example else None,
+                    "message": example.raw_message if example else None,
+                    "occurred_at": example.occurred_at if example else None,
+                    "payload": raw_payload,
+                },
+            }
+        )
+    return result
+
+
+def put_mapping(
+    session: Session, tenant_id: str, key_id: str, carrier: str, data: dict[str, Any]
+) -> tuple[tables.MappingOverride, int]:
+    """Add or replace an ops mapping row (a new version), then re-derive affected timelines."""
+    try:
+        base = codes.load_table(carrier)
+    except codes.MappingError:
+        raise Problem("not-found", f"No tracking code table for carrier {carrier!r}.") from None
+    subcode = (data.get("subcode") or "").strip()
+    row = {
+        "code": data["code"].strip(),
+        "subcode": subcode,
+        "milestone": data.get("milestone"),
+        "detail": data.get("detail"),
+        "reason": data.get("reason"),
+        "informational": "yes" if data.get("informational") else "no",
+        "note": data.get("note") or "",
+    }
+    try:
+        parsed = codes.parse_row(carrier, row, origin="override")
+    except codes.MappingError as exc:
+        raise Problem("validation-error", str(exc), errors={"_schema": [str(exc)]}) from None
+    current = [
+        o
+        for o in _override_rows(session, tenant_id, carrier)
+        if o.code == parsed.code and o.subcode == subcode
+    ]
+    previous: dict[str, Any] | None = None
+    now = utcnow()
+    if current:
+        previous = {**_as_row(current[-1]), "origin": "override", "version": current[-1].version}
+        for o in current:
+            o.superseded_at = now
+    else:
+        file_row = base.rows()
+        match = next((r for r in file_row if r.key == parsed.key), None)
+        if match is not None:
+            previous = {
+                "code": match.code,
+                "subcode": match.subcode or "",
+                "milestone": match.milestone.value if match.milestone else None,
+                "detail": match.detail,
+                "reason": match.reason.value if match.reason else None,
+                "informational": "yes" if match.informational else "no",
+                "note": match.note,
+                "origin": "file",
+            }
+    version = (
+        session.execute(
+            sa.select(sa.func.max(tables.MappingOverride.version)).where(
+                tables.MappingOverride.tenant_id == tenant_id,
+                tables.MappingOverride.carrier == carrier,
+                tables.MappingOverride.code == parsed.code,
+                tables.MappingOverride.subcode == subcode,
+            )
+        ).scalar()
+        or 0
+    ) + 1
+    session.flush()
+    override = tables.MappingOverride(
+        tenant_id=tenant_id,
+        carrier=carrier,
+        code=parsed.code,
+        subcode=subcode,
+        version=version,
+        milestone=parsed.milestone.value if parsed.milestone else None,
+        detail=parsed.detail,
+        reason=parsed.reason.value if parsed.reason else None,
+        informational=parsed.informational,
+        note=parsed.note,
+        previous=previous,
+        created_by=key_id,
+        created_at=now,
+    )
+    session.add(override)
+    session.flush()
+    return override, remap_tenant(session, tenant_id, carrier, parsed.code)
+
+
+def remap_tenant(session: Session, tenant_id: str, carrier: str, code: str) -> int:
+    """Re-translate the tenant's stored events with this code and re-derive their shipments."""
+    table = Tables(session).for_tenant(tenant_id, carrier) or codes.load_table(carrier)
+    e = tables.TrackingEvent
+    query = sa.select(e).where(e.tenant_id == tenant_id, e.carrier == carrier)
+    if code != codes.WILDCARD:
+        query = query.where(e.raw_code == code)
+    touched = set()
+    for row in session.execute(query).scalars():
+        old = events.CanonicalEvent.from_dict(row.event)
+        if old.raw_code == "pod_check":
+            continue  # gateway-raised, not a carrier code
+        new = codes.remap_event(table, old)
+        if new == old:
+            continue
+        data = new.to_dict()
+        row.event = data
+        row.milestone, row.detail, row.reason = data["milestone"], new.detail, data["reason"]
+        row.mapping, row.unmapped = new.mapping.value, new.unmapped
+        touched.add(row.shipment_id)
+    session.flush()
+    rederive(session, touched)
+    return len(touched)
+
+
+def open_exceptions(
+    session: Session,
+    tenant_id: str,
+    *,
+    reason: str | None = None,
+    carrier: str | None = None,
+    older_than_hours: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Return shipments whose derived status is an exception that waits for someone to act."""
+    t = tables.ShipmentTracking
+    query = (
+        sa.select(t)
+        .where(
+            t.tenant_id == tenant_id,
+            t.action_required.is_(True),
+            t.milestone.in_([taxonomy.Milestone.EXCEPTION.value, taxonomy.Milestone.ATTEMPT_FAILED.value]),
+        )
+        .order_by(t.status_at.asc(), t.shipment_id)
+        .limit(limit)
+    )
+    if reason:
+        query = query.where(t.reason == reason)
+    if carrier:
+        query = query.where(t.carrier == carrier)
+    now = utcnow()
+    if older_than_hours:
+        query = query.where(t.status_at <= now - timedelta(hours=older_than_hours))
+    result = []
+    for row in session.execute(query).scalars():
+        result.append(
+            {
+                "shipment_id": row.shipment_id,
+                "tracking_number": row.tracking_number,
+                "carrier": row.carrier,
+                "milestone": row.milestone,
+                "detail": row.detail,
+                "reason": row.reason,
+                "action_party": row.action_party,
+                "since": row.status_at,
+                "age_hours": int((now - row.status_at).total_seconds() // 3600) if row.status_at else None,
+                "pod_flags": list(row.pod_flags or []),
+            }
+        )
+    return result
+
+
+# -- polling ------------------------------------------------------------------------------------------
+
+# How often to ask a carrier without push, by the shipment's derived milestone (None: stop polling).
+POLL_INTERVALS: dict[taxonomy.Milestone, timedelta | None] = {
+    taxonomy.Milestone.PENDING: timedelta(hours=6),
+    taxonomy.Milestone.INFO_RECEIVED: timedelta(hours=4),
+    taxonomy.Milestone.IN_TRANSIT: timedelta(hours=2),
+    taxonomy.Milestone.OUT_FOR_DELIVERY: timedelta(minutes=30),
+    taxonomy.Milestone.AVAILABLE_FOR_PICKUP: timedelta(hours=6),
+    taxonomy.Milestone.ATTEMPT_FAILED: timedelta(hours=1),
+    taxonomy.Milestone.EXCEPTION: timedelta(hours=1),
+    taxonomy.Milestone.RETURNING: timedelta(hours=4),
+}
+
+
+def poll_interval(milestone: taxonomy.Milestone) -> timedelta | None:
+    """Return how long to wait before polling a shipment in this state again (None: never)."""
+    if milestone.terminal:
+        return None
+    return POLL_INTERVALS.get(milestone, timedelta(hours=4))
