@@ -83,8 +83,12 @@ def partner_options(pkg: model.Package) -> tuple[model.PartnerOption, ...]:
     return tuple(out)
 
 
-def default_rules() -> model.RuleSet:
-    """Return the ops rules of the generated day, as an ops team might write them."""
+def default_rules(packages: int = 2000) -> model.RuleSet:
+    """Return the ops rules of the generated day, as an ops team might write them.
+
+    The ParcelCo monthly commitment scales with the day so that its daily share stays a tenth
+    of the packages (see ``generate_day``'s period progress).
+    """
     return rules.parse(
         {
             "version": 1,
@@ -125,7 +129,7 @@ def default_rules() -> model.RuleSet:
                         "type": "commit",
                         "carrier": "ParcelCo",
                         "period": "2026-11",
-                        "min_packages": 6000,
+                        "min_packages": 3 * packages,
                     },
                 },
             ],
@@ -223,9 +227,9 @@ def generate_day(
         vehicles=vehicles,
         packages=tuple(pkgs),
         options={p.id: partner_options(p) for p in pkgs},
-        rules=default_rules() if with_rules else model.RuleSet(),
+        rules=default_rules(packages) if with_rules else model.RuleSet(),
         currency=CURRENCY,
         distance_model="euclidean",
         road_factor=Decimal("1.3"),
-        progress=(model.PeriodProgress("ParcelCo", shipped_packages=4400, days_left=8),),
+        progress=(model.PeriodProgress("ParcelCo", shipped_packages=packages * 22 // 10, days_left=8),),
     )

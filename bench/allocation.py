@@ -230,7 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day-seconds", type=float, default=60.0)
     parser.add_argument("--sizes", default="500,1000,2000,5000", help="package counts for the scale section")
     parser.add_argument("--scale-seconds", default="", help="comma list of time limits per size (default 60)")
-    parser.add_argument("--scale-engines", default="pyvrp", help="engines for the scale section")
+    parser.add_argument("--scale-engines", default="pyvrp,ortools", help="engines for the scale section")
+    parser.add_argument(
+        "--ortools-max-packages",
+        type=int,
+        default=1000,
+        help="largest scale-section day given to OR-Tools, whose Python-built matrices grow quadratically",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -251,9 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     if "scale" in sections:
         sizes = [int(s) for s in args.sizes.split(",") if s]
         limits = [float(s) for s in args.scale_seconds.split(",") if s] or [60.0] * len(sizes)
+        if len(limits) != len(sizes):
+            parser.error("--scale-seconds needs one time limit per size")
         for size, limit in zip(sizes, limits, strict=True):
             problem = generator.generate_day(packages=size, seed=args.seed)
+            rate_shopping = baselines.cheapest_partner(problem).total_cost.amount
             for engine in [e for e in args.scale_engines.split(",") if e]:
+                if engine == "ortools" and size > args.ortools_max_packages:
+                    continue
                 started = time.perf_counter()
                 plan = solver.solve(
                     problem, model.SolveOptions(engine=engine, time_limit_s=limit, seed=args.seed)
@@ -267,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
                         engine,
                         f"{wall:.1f}",
                         f"{plan.total_cost.amount:.2f}",
-                        f"limit {limit:.0f} s",
-                        f"{used} vans, {plan.fleet_share_percent():.0f} % fleet",
+                        f"{rate_shopping:.2f}",
+                        f"{(rate_shopping - plan.total_cost.amount) / rate_shopping * 100:.1f} % below cheapest"
+                        f" partner; {used} vans, {plan.fleet_share_percent():.0f} % fleet, limit {limit:.0f} s",
                     )
                 )
                 print("  ", *rows[-1], file=sys.stderr, flush=True)
