@@ -1,0 +1,311 @@
+"""Tracking over the API: parked events, unmapped codes and their remapping, timelines, exceptions, fleet proofs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from gateway.db import models
+from gateway.db import tracking as tables
+from gateway.services import tracking as service
+from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixture configures the secrets
+    callback_secrets,
+    dhl_checkpoint,
+    new_number,
+    post_signed,
+    post_ups,
+    run_worker,
+    shipment_with_number,
+    track_alert,
+)
+
+
+def timeline(client: Any, tenant: Any, shipment_id: str) -> dict[str, Any]:
+    response = client.get(f"/v1/shipments/{shipment_id}/events", headers=tenant.headers)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_events_for_an_unknown_tracking_number_are_parked_and_attached_when_the_label_appears(
+    app, client, platform
+):
+    number = new_number()
+    assert post_ups(client, track_alert(number, "I", "OT")).status_code == 202
+    run_worker(app)
+    container = app.extensions["handoff"]
+    with container.sessions() as session:
+        parked = session.execute(
+            sa.select(tables.ParkedEvent).where(tables.ParkedEvent.tracking_number == number)
+        ).scalar_one()
+        assert parked.attached_at is None
+
+    shipment_id = shipment_with_number(app, client, platform, "ups", number)
+    with container.sessions() as session:
+        attached = service.attach_parked(session, session.get(models.Shipment, shipment_id))
+        session.commit()
+
+    assert attached == 1
+    body = timeline(client, platform, shipment_id)
+    assert body["milestone"] == "out_for_delivery"
+    assert [e["raw"]["code"] for e in body["events"]] == ["I"]
+
+
+def test_an_unknown_code_is_kept_unmapped_listed_for_ops_and_fixed_by_remapping_through_the_api(
+    app, client, make_tenant
+):
+    tenant = make_tenant(("platform", "ops"))
+    awb = new_number("DHL")
+    shipment_id = shipment_with_number(app, client, tenant, "dhl_express", awb)
+    assert post_signed(client, "dhl_express", dhl_checkpoint(awb, "PU", "07:00:00")).status_code == 202
+    assert post_signed(client, "dhl_express", dhl_checkpoint(awb, "ZQ", "09:00:00")).status_code == 202
+    run_worker(app)
+
+    before = timeline(client, tenant, shipment_id)
+    unknown = [e for e in before["events"] if e["raw"]["code"] == "ZQ"]
+    assert unknown and unknown[0]["mapping"] == "unmapped" and unknown[0]["milestone"] is None
+    assert before["unmapped_count"] == 1
+    assert before["milestone"] == "in_transit"  # never defaulted: the unknown code did not move it
+
+    listed = client.get("/v1/tracking/unmapped", headers=tenant.headers).get_json()["data"]
+    [row] = [r for r in listed if r["code"] == "ZQ"]
+    assert row["carrier"] == "dhl_express" and row["count"] == 1
+    assert row["example"]["payload"]["awb"] == awb
+
+    put = client.put(
+        "/v1/tracking/mappings/dhl_express",
+        json={
+            "code": "ZQ",
+            "milestone": "out_for_delivery",
+            "detail": "out_for_delivery",
+            "note": "new DHL code",
+        },
+        headers=tenant.headers,
+    )
+    assert put.status_code == 200, put.get_json()
+    assert put.get_json()["version"] == 1
+    assert put.get_json()["previous"] is None
+    assert put.get_json()["shipments_rederived"] == 1
+
+    after = timeline(client, tenant, shipment_id)
+    assert after["milestone"] == "out_for_delivery"
+    assert after["unmapped_count"] == 0
+    assert all(
+        r["code"] != "ZQ"
+        for r in client.get("/v1/tracking/unmapped", headers=tenant.headers).get_json()["data"]
+    )
+
+    second = client.put(
+        "/v1/tracking/mappings/dhl_express",
+        json={"code": "ZQ", "informational": True, "note": "turned out to be a notice"},
+        headers=tenant.headers,
+    )
+    assert second.get_json()["version"] == 2
+    assert second.get_json()["previous"]["milestone"] == "out_for_delivery"
+    assert timeline(client, tenant, shipment_id)["milestone"] == "in_transit"
+    with app.extensions["handoff"].sessions() as session:
+        versions = session.execute(
+            sa.select(tables.MappingOverride.version, tables.MappingOverride.superseded_at).where(
+                tables.MappingOverride.tenant_id == tenant.tenant_id
+            )
+        ).all()
+    assert sorted(v for v, _ in versions) == [1, 2]
+    assert [v for v, superseded in versions if superseded is None] == [2]
+
+
+def test_a_mapping_that_breaks_the_taxonomy_is_a_422_and_needs_the_ops_role(client, make_tenant, platform):
+    ops = make_tenant(("ops",))
+    bad = client.put(
+        "/v1/tracking/mappings/ups",
+        json={"code": "ZZ", "milestone": "delivered", "detail": "nonsense"},
+        headers=ops.headers,
+    )
+    assert bad.status_code == 422
+    assert (
+        client.put(
+            "/v1/tracking/mappings/ups",
+            json={"code": "ZZ", "milestone": "in_transit"},
+            headers=platform.headers,
+        ).status_code
+        == 403
+    )
+    assert (
+        client.put(
+            "/v1/tracking/mappings/nowhere",
+            json={"code": "ZZ", "milestone": "in_transit"},
+            headers=ops.headers,
+        ).status_code
+        == 404
+    )
+
+
+def test_a_late_older_event_takes_its_place_and_never_moves_the_status_backwards(app, client, platform):
+    number = new_number()
+    shipment_id = shipment_with_number(app, client, platform, "ups", number)
+    delivered = track_alert(number, "D", "FS", "150000")
+    delivered["activityStatus"]["description"] = "DELIVERED"
+    assert post_ups(client, delivered).status_code == 202
+    run_worker(app)
+    assert post_ups(client, track_alert(number, "I", "OT", "080000")).status_code == 202
+    run_worker(app)
+
+    body = timeline(client, platform, shipment_id)
+    assert body["milestone"] == "delivered"
+    assert [e["raw"]["subcode"] for e in body["events"]] == ["OT", "FS"]
+
+
+def test_the_timeline_by_tracking_number_is_tenant_scoped(app, client, platform, make_tenant):
+    number = new_number()
+    shipment_id = shipment_with_number(app, client, platform, "ups", number)
+    assert post_ups(client, track_alert(number)).status_code == 202
+    run_worker(app)
+
+    mine = client.get(f"/v1/tracking/{number}", headers=platform.headers)
+    assert mine.status_code == 200 and mine.get_json()["shipment_id"] == shipment_id
+    other = make_tenant(("platform",))
+    assert client.get(f"/v1/tracking/{number}", headers=other.headers).status_code == 404
+    assert client.get(f"/v1/shipments/{shipment_id}/events", headers=other.headers).status_code == 404
+
+
+def checkpoint_at(awb: str, code: str, when: datetime) -> dict[str, Any]:
+    payload = dhl_checkpoint(awb, code)
+    payload["event"]["date"], payload["event"]["time"] = when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S")
+    return payload
+
+
+def test_ops_see_open_exceptions_filtered_by_reason_carrier_and_age(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    bad_address, not_home = new_number("DHL"), new_number("DHL")
+    first = shipment_with_number(app, client, tenant, "dhl_express", bad_address)
+    second = shipment_with_number(app, client, tenant, "dhl_express", not_home)
+    now = datetime.now(UTC)
+    assert (
+        post_signed(
+            client, "dhl_express", checkpoint_at(bad_address, "BA", now - timedelta(hours=5))
+        ).status_code
+        == 202
+    )
+    assert (
+        post_signed(
+            client, "dhl_express", checkpoint_at(not_home, "NH", now - timedelta(minutes=30))
+        ).status_code
+        == 202
+    )
+    run_worker(app)
+
+    def listed(**query: Any) -> list[str]:
+        response = client.get("/v1/tracking/exceptions", query_string=query, headers=tenant.headers)
+        assert response.status_code == 200
+        return [row["shipment_id"] for row in response.get_json()["data"]]
+
+    assert listed() == [first, second]  # oldest first
+    assert listed(reason="address_issue") == [first]
+    assert listed(reason="recipient_unavailable", carrier="dhl_express") == [second]
+    assert listed(carrier="ups") == []
+    assert listed(older_than_hours=2) == [first]
+    bogus = client.get("/v1/tracking/exceptions", query_string={"reason": "bogus"}, headers=tenant.headers)
+    assert bogus.status_code == 422
+
+
+def test_the_taxonomy_is_published(client, platform):
+    body = client.get("/v1/taxonomy", headers=platform.headers).get_json()
+    assert "delivered" in str(body)
+    assert "pod_suspicious" in str(body)
+
+
+def driver_event(number: str, type_: str, when: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": type_,
+        "tracking_number": number,
+        "occurred_at": when,
+        "driver_id": "drv-17",
+        "route_id": "R-2026-11-20-A",
+        **extra,
+    }
+
+
+def fleet_shipment(app: Any, client: Any, tenant: Any, number: str, code: str) -> str:
+    shipment_id = shipment_with_number(app, client, tenant, "fleet", number)
+    with app.extensions["handoff"].sessions() as session:
+        shipment = session.get(models.Shipment, shipment_id)
+        shipment.metadata_ = {"one_time_code": code}
+        shipment.destination.latitude, shipment.destination.longitude = 40.7606, -73.9777
+        session.commit()
+    return shipment_id
+
+
+def test_a_suspicious_fleet_delivery_is_stored_flagged_and_listed_for_ops(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    number = new_number("FL")
+    shipment_id = fleet_shipment(app, client, tenant, number, "4711")
+    batch = {
+        "schema_version": "1",
+        "device_id": "android-5f2c",
+        "events": [
+            driver_event(number, "loaded", "2026-11-20T07:05:00+01:00", stop_sequence=3),
+            driver_event(
+                number,
+                "delivered",
+                "2026-11-20T10:40:00+01:00",
+                stop_sequence=3,
+                # About 4 km from the address, with the wrong one-time code, never out for delivery.
+                position={"lat": 40.7306, "lon": -73.9352, "accuracy_m": 8},
+                delivery={"handed_to": "recipient", "one_time_code": "9999", "photo_sha256": "a" * 64},
+            ),
+        ],
+    }
+    assert post_signed(client, "fleet", batch).status_code == 202
+    run_worker(app)
+
+    body = timeline(client, tenant, shipment_id)
+    codes = {e["raw"]["code"] for e in body["events"]}
+    assert {"loaded", "delivered", "pod_check"} <= codes
+    assert body["milestone"] == "exception" and body["reason"] == "pod_suspicious"
+    flags = {f["code"] for f in body["pod_flags"]}
+    assert {"code_mismatch", "gps_too_far", "no_out_for_delivery"} <= flags
+
+    listed = client.get(
+        "/v1/tracking/exceptions", query_string={"reason": "pod_suspicious"}, headers=tenant.headers
+    ).get_json()["data"]
+    [row] = [r for r in listed if r["shipment_id"] == shipment_id]
+    assert {f["code"] for f in row["pod_flags"]} == flags
+
+
+def test_an_honest_fleet_delivery_raises_no_flag(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    number = new_number("FL")
+    shipment_id = fleet_shipment(app, client, tenant, number, "4711")
+    batch = {
+        "schema_version": "1",
+        "events": [
+            driver_event(number, "loaded", "2026-11-20T07:05:00+01:00", stop_sequence=1),
+            driver_event(number, "out_for_delivery", "2026-11-20T08:00:00+01:00", stop_sequence=1),
+            driver_event(
+                number,
+                "delivered",
+                "2026-11-20T09:10:00+01:00",
+                stop_sequence=1,
+                position={"lat": 40.7607, "lon": -73.9778, "accuracy_m": 6},
+                delivery={"handed_to": "recipient", "one_time_code": "4711", "signature_sha256": "b" * 64},
+            ),
+        ],
+    }
+    assert post_signed(client, "fleet", batch).status_code == 202
+    run_worker(app)
+
+    body = timeline(client, tenant, shipment_id)
+    assert body["milestone"] == "delivered"
+    assert body["pod_flags"] == []
+
+
+def test_poll_intervals_depend_on_the_shipment_state():
+    from schemas import taxonomy
+
+    assert service.poll_interval(taxonomy.Milestone.DELIVERED) is None
+    assert service.poll_interval(taxonomy.Milestone.OUT_FOR_DELIVERY) < service.poll_interval(
+        taxonomy.Milestone.IN_TRANSIT
+    )
+    assert service.poll_interval(taxonomy.Milestone.PENDING) >= timedelta(hours=1)
