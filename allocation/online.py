@@ -143,8 +143,9 @@ def decide(
     problem: model.Problem, current: model.Plan, pkg: model.Package, options: tuple[model.PartnerOption, ...]
 ) -> OnlineDecision:
     """Decide one new booking against the current plan by cheapest insertion versus partner price."""
-    day = replace(problem, packages=(*problem.packages, pkg), options={**problem.options, pkg.id: options})
-    single = replace(day, packages=(pkg,), options={pkg.id: options})
+    if any(p.id == pkg.id for p in problem.packages):
+        raise model.ModelError(f"package {pkg.id} is already in the day's plan")
+    single = replace(problem, packages=(pkg,), options={pkg.id: options})
     ev = rules.evaluate(single)
     allowed = ev.allowed[pkg.id]
     rule_ids = tuple(sorted({r for ids in allowed.removed_by.values() for r in ids}))
@@ -170,10 +171,10 @@ def decide(
     fleet_best: Insertion | None = None
     if allowed.fleet:
         by_van = {r.vehicle_id: [s.package_id for s in r.stops] for r in current.routes}
-        index = {p.id: p for p in day.packages}
+        index = {p.id: p for p in problem.packages}
         for van in problem.vehicles:
-            state = prepare(day, van, by_van.get(van.id, []), index)
-            ins = best_insertion(day, state, pkg)
+            state = prepare(problem, van, by_van.get(van.id, []), index)
+            ins = best_insertion(problem, state, pkg)
             if ins is not None and (fleet_best is None or ins.cost < fleet_best.cost):
                 fleet_best = ins
     fleet_cost = None if fleet_best is None else money.Money(fleet_best.cost, cur)

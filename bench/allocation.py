@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import itertools
 import sys
 import time
@@ -24,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from allocation import baselines, generator, model, solver  # noqa: E402
+from allocation import baselines, generator, model, online, solver  # noqa: E402
 
 SHARED = ROOT / ".." / "shared" / "bench"
 SECTIONS = ("solomon", "vrppc", "day", "scale")
@@ -205,7 +206,30 @@ def run_day(packages: int, engines: list[str], seconds: float, seed: int) -> lis
             )
         )
         print("  ", *rows[-1], file=sys.stderr, flush=True)
+        if engine == engines[0]:
+            rows.append(_online_row(problem, plan, packages, seed))
     return rows
+
+
+def _online_row(problem: model.Problem, plan: model.Plan, packages: int, seed: int) -> Row:
+    """Time 50 single bookings decided against the batch plan by cheapest insertion."""
+    newcomers = generator.generate_day(packages=50, vans=1, seed=seed + 1000).packages
+    times = []
+    for p in newcomers:
+        booking = dataclasses.replace(p, id=f"NEW-{p.id}")
+        started = time.perf_counter()
+        online.decide(problem, plan, booking, generator.partner_options(booking))
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return (
+        "online",
+        f"{packages} pkgs",
+        "cheapest insertion",
+        "",
+        "",
+        "target < 100 ms",
+        f"median {times[len(times) // 2]:.1f} ms, max {times[-1]:.1f} ms over {len(times)} bookings",
+    )
 
 
 def print_table(rows: list[Row]) -> None:
