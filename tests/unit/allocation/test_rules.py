@@ -39,7 +39,7 @@ def test_money_as_float_and_unknown_condition_field_are_both_reported():
     with pytest.raises(rules.RulesError) as err:
         rules.parse(bad)
     text = "\n".join(err.value.errors)
-    assert "rules/0/action/bias" in text
+    assert 'rules/0/action/bias: write -1.5 as a decimal string ("-1.5")' in text
     assert "rules/0/when" in text and "colour" in text
 
 
@@ -56,7 +56,10 @@ def test_duplicate_ids_and_inverted_ranges_are_rejected():
 
 
 def test_fleet_cannot_be_capped_like_a_carrier():
-    assert rules.validate(doc(rule("c", {"type": "cap", "carrier": "fleet", "max_packages": 3})))
+    errors = rules.validate(doc(rule("c", {"type": "cap", "carrier": "fleet", "max_packages": 3})))
+    assert errors == [
+        "rules/0/action/carrier: 'fleet' is not allowed here: caps and commitments apply to partner carriers"
+    ]
 
 
 def test_document_round_trips_through_parse_and_to_document():
