@@ -10,9 +10,11 @@ from flask.views import MethodView
 from gateway import auth, idempotency
 from gateway.api import Blueprint
 from gateway.db import models
+from gateway.services import rates
 from gateway.services import shipments as service
-from gateway.web import db
+from gateway.web import container, db
 from schemas import money
+from schemas.api import rates as rate_schema
 from schemas.api import shipments as schema
 
 blp = Blueprint("shipments", __name__, url_prefix="/v1/shipments", description="Book and read shipments")
@@ -84,14 +86,25 @@ class Shipments(MethodView):
     @auth.require("platform")
     @idempotency.write_endpoint
     @blp.arguments(schema.ShipmentCreateSchema)
-    @blp.response(201, schema.ShipmentSchema)
+    @blp.response(201, rate_schema.ShipmentCreatedSchema)
     @blp.alt_response(409, description="Same Idempotency-Key still in progress")
     @blp.alt_response(422, description="Validation failed, or Idempotency-Key reused with another body")
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a draft shipment."""
-        shipment = service.create_shipment(db(), auth.current().tenant_id, data)
+        """Create a draft shipment and return the rates it can ship at."""
+        tenant_id = auth.current().tenant_id
+        shipment = service.create_shipment(db(), tenant_id, data)
+        outcome = rates.shop_rates(
+            db(),
+            container(),
+            tenant_id,
+            rates.spec_from_body(data),
+            promise_date=data.get("promise_date"),
+            shipment_id=shipment.id,
+        )
+        dumped = rate_schema.RateShopSchema().dump(rates.present_outcome(outcome))
+        rates.remember_for_shipment(db(), tenant_id, shipment.id, dumped)
         return (
-            present(shipment),
+            {**present(shipment), "rates": rate_schema.RateShopSchema().load(dumped)},
             201,
             {"Location": url_for("shipments.ShipmentById", shipment_id=shipment.id)},
         )
@@ -109,7 +122,12 @@ class Shipments(MethodView):
 @blp.route("/<string:shipment_id>")
 class ShipmentById(MethodView):
     @auth.require("platform", "ops", "finance")
-    @blp.response(200, schema.ShipmentSchema)
+    @blp.response(200, rate_schema.ShipmentCreatedSchema(partial=("rates",)))
     def get(self, shipment_id: str) -> Any:
-        """Read one shipment."""
-        return present(service.get_shipment(db(), auth.current().tenant_id, shipment_id))
+        """Read one shipment, with the rates it was quoted at creation."""
+        shipment = service.get_shipment(db(), auth.current().tenant_id, shipment_id)
+        quoted = rates.rates_at_creation(db(), shipment.id)
+        body = present(shipment)
+        if quoted is not None:
+            body["rates"] = rate_schema.RateShopSchema().load(quoted)
+        return body

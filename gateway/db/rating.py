@@ -93,3 +93,16 @@ class ShipmentQuoteSnapshot(Base):
     total_sell_minor: Mapped[int] = mapped_column(sa.BigInteger)
     estimated_delivery: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ShipmentRateResult(Base):
+    """The rate shop answer given when a shipment was created, so reading the shipment shows it again."""
+
+    __tablename__ = "shipment_rate_results"
+
+    shipment_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType)  # as dumped by RateShopSchema
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -155,11 +155,12 @@ def spec_from_shipment(s: models.Shipment) -> types.ShipmentSpec:
 def spec_hash(spec: types.ShipmentSpec) -> str:
     """Hash what determines a price (addresses and normalised parcels), not references."""
 
-    def addr(a: types.Address) -> list[Any]:
-        return [a.country_code, a.postal_code, a.city, a.residential, str(a.latitude), str(a.longitude)]
-
     def norm(d: Decimal) -> str:
         return format(d.normalize(), "f")
+
+    def addr(a: types.Address) -> list[Any]:
+        coords = [None if c is None else norm(c) for c in (a.latitude, a.longitude)]
+        return [a.country_code, a.postal_code, a.city, a.residential, *coords]
 
     parcels = [
         [
@@ -512,6 +513,18 @@ def select_rate(
     shipment.service = rate.service_code
     session.flush()
     return shipment, snapshot
+
+
+def remember_for_shipment(session: Session, tenant_id: str, shipment_id: str, dumped: dict[str, Any]) -> None:
+    """Keep the rate shop answer given at shipment creation, already dumped for the API."""
+    session.add(tables.ShipmentRateResult(shipment_id=shipment_id, tenant_id=tenant_id, result=dumped))
+    session.flush()
+
+
+def rates_at_creation(session: Session, shipment_id: str) -> dict[str, Any] | None:
+    """Return the dumped rate shop answer given when the shipment was created, if any."""
+    row = session.get(tables.ShipmentRateResult, shipment_id)
+    return None if row is None else row.result
 
 
 def present_money(minor: int, currency: str) -> dict[str, Any]:

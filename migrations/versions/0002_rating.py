@@ -139,8 +139,39 @@ def upgrade() -> None:
             batch_op.f("ix_shipment_quote_snapshots_tenant_id"), ["tenant_id"], unique=False
         )
 
+    op.create_table(
+        "shipment_rate_results",
+        sa.Column("shipment_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "result",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["shipment_id"],
+            ["shipments.id"],
+            name=op.f("fk_shipment_rate_results_shipment_id_shipments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_shipment_rate_results_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("shipment_id", name=op.f("pk_shipment_rate_results")),
+    )
+    with op.batch_alter_table("shipment_rate_results", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_shipment_rate_results_tenant_id"), ["tenant_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("shipment_rate_results", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shipment_rate_results_tenant_id"))
+
+    op.drop_table("shipment_rate_results")
     with op.batch_alter_table("shipment_quote_snapshots", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_shipment_quote_snapshots_tenant_id"))
 

@@ -94,3 +94,9 @@ class QuoteSnapshotSchema(Schema):
     total_sell = fields.Nested(common.MoneySchema, required=True)
     lines = fields.List(fields.Nested(ChargeLineSchema), required=True)
     selected_at = fields.DateTime(required=True)
+
+
+class ShipmentCreatedSchema(shipment_schemas.ShipmentSchema):
+    """A created shipment with the rates it was quoted at creation."""
+
+    rates = fields.Nested(RateShopSchema, required=True)
