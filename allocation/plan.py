@@ -116,6 +116,9 @@ def build_plan(
             continue
         van = vehicles[vid]
         times, depart, back, km_f, feasible = simulate(problem, van, pids, (departs or {}).get(vid))
+        if not feasible and departs and vid in departs:
+            # The engine's departure rounds travel times its own way; the earliest start is safe.
+            times, depart, back, km_f, feasible = simulate(problem, van, pids)
         if not feasible:
             all_issues.append(
                 model.Issue("no_feasible_option", f"route of {vid} breaks a van limit", (), tuple(pids))
