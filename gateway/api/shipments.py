@@ -122,7 +122,7 @@ class Shipments(MethodView):
 @blp.route("/<string:shipment_id>")
 class ShipmentById(MethodView):
     @auth.require("platform", "ops", "finance")
-    @blp.response(200, rate_schema.ShipmentCreatedSchema(partial=("rates",)))
+    @blp.response(200, rate_schema.ShipmentWithRatesSchema)
     def get(self, shipment_id: str) -> Any:
         """Read one shipment, with the rates it was quoted at creation."""
         shipment = service.get_shipment(db(), auth.current().tenant_id, shipment_id)

@@ -100,3 +100,9 @@ class ShipmentCreatedSchema(shipment_schemas.ShipmentSchema):
     """A created shipment with the rates it was quoted at creation."""
 
     rates = fields.Nested(RateShopSchema, required=True)
+
+
+class ShipmentWithRatesSchema(shipment_schemas.ShipmentSchema):
+    """A shipment as read back: the rates quoted at its creation, when it was rated."""
+
+    rates = fields.Nested(RateShopSchema)
