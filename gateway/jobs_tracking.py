@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from gateway import worker
 from gateway.services import callbacks
@@ -26,3 +27,16 @@ def drain_inbox(batch_size: int = 500, max_batches: int = 1000) -> int:
                 break
         log.info("tracking inbox drained", extra={"rows": total})
         return total
+
+
+def poll_carriers(reschedule_seconds: int = 300, limit: int = 200) -> int:
+    """Poll carriers without push for due shipments, then schedule the next round with RQ's scheduler."""
+    with worker.app_context() as container:
+        with container.sessions() as session:
+            polled = service.poll_due(session, container.carriers, limit=limit)
+            session.commit()
+        if reschedule_seconds > 0:
+            container.queue("tracking").enqueue_in(
+                timedelta(seconds=reschedule_seconds), poll_carriers, reschedule_seconds, limit
+            )
+        return polled

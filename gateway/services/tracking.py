@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from adapters import codes
+from adapters import base, codes
 from adapters.fleet import driver
 from adapters.ups import mapping as ups_mapping
 from gateway.db import models
@@ -30,7 +30,7 @@ from gateway.db import tracking as tables
 from gateway.db.types import new_id, utcnow
 from gateway.errors import Problem
 from gateway.tracking import pod, timeline
-from schemas import events, taxonomy
+from schemas import carrier, events, taxonomy
 from schemas import types as canonical
 
 log = logging.getLogger(__name__)
@@ -64,25 +64,24 @@ def _location(loc: Any) -> events.Location | None:
     )
 
 
+def from_raw(raw: carrier.RawTrackingEvent, source: events.EventSource) -> events.CanonicalEvent:
+    """Translate an adapter's raw event with the carrier's file table (unknown codes stay unmapped)."""
+    return codes.to_event(
+        codes.load_table(raw.carrier),
+        tracking_number=raw.tracking_number,
+        occurred_at=raw.occurred_at,
+        code=raw.code,
+        subcode=raw.subcode,
+        message=raw.description or None,
+        location=_location(raw.location),
+        estimated_delivery=raw.estimated_delivery,
+        source_event_id=raw.source_event_id,
+        source=source,
+    )
+
+
 def _ups(payload: dict[str, Any]) -> list[events.CanonicalEvent]:
-    table = codes.load_table("ups")
-    result = []
-    for raw in ups_mapping.parse_track_alert_push(payload):
-        result.append(
-            codes.to_event(
-                table,
-                tracking_number=raw.tracking_number,
-                occurred_at=raw.occurred_at,
-                code=raw.code,
-                subcode=raw.subcode,
-                message=raw.description or None,
-                location=_location(raw.location),
-                estimated_delivery=raw.estimated_delivery,
-                source_event_id=raw.source_event_id,
-                source=events.EventSource.WEBHOOK,
-            )
-        )
-    return result
+    return [from_raw(raw, events.EventSource.WEBHOOK) for raw in ups_mapping.parse_track_alert_push(payload)]
 
 
 def _dhl(payload: dict[str, Any]) -> list[events.CanonicalEvent]:
@@ -760,3 +759,56 @@ def poll_interval(milestone: taxonomy.Milestone) -> timedelta | None:
     if milestone.terminal:
         return None
     return POLL_INTERVALS.get(milestone, timedelta(hours=4))
+
+
+def _pollable(registry: Any) -> dict[str, Any]:
+    """Return carrier name -> adapter for enabled adapters that can be polled and do not push."""
+    found: dict[str, Any] = {}
+    for key in registry:
+        adapter = registry.get(key)
+        if adapter.supports(base.Capability.TRACK_POLL) and not adapter.supports(base.Capability.TRACK_PUSH):
+            found.setdefault(adapter.name, adapter)
+    return found
+
+
+def poll_due(session: Session, registry: Any, now: datetime | None = None, limit: int = 200) -> int:
+    """Poll carriers without push for shipments whose next poll is due; return how many were polled."""
+    now = now or utcnow()
+    adapters = _pollable(registry)
+    if not adapters:
+        return 0
+    s, t = models.Shipment, tables.ShipmentTracking
+    terminal = [m.value for m in taxonomy.TERMINAL_MILESTONES]
+    due = session.execute(
+        sa.select(s, t)
+        .outerjoin(t, t.shipment_id == s.id)
+        .where(
+            s.tracking_number.is_not(None),
+            s.carrier.in_(sorted(adapters)),
+            sa.or_(
+                t.shipment_id.is_(None),
+                sa.and_(
+                    t.milestone.not_in(terminal), sa.or_(t.next_poll_at.is_(None), t.next_poll_at <= now)
+                ),
+            ),
+        )
+        .order_by(t.next_poll_at.asc().nulls_first(), s.id)
+        .limit(limit)
+    ).all()
+    for shipment, _status in due:
+        adapter = adapters[shipment.carrier]
+        retry = timedelta(minutes=15)
+        try:
+            result = adapter.track(carrier.TrackRequest(tracking_number=shipment.tracking_number or ""))
+            ingest(session, [from_raw(raw, events.EventSource.POLL) for raw in result.events])
+            retry = None
+        except base.AdapterError as exc:  # a carrier outage delays this shipment, never the others
+            log.warning("tracking poll failed", extra={"shipment_id": shipment.id, "error": str(exc)})
+        row = _status_row(session, shipment)
+        if row.milestone is None:
+            row.milestone = taxonomy.Milestone.PENDING.value
+        interval = retry or poll_interval(taxonomy.Milestone(row.milestone))
+        row.last_polled_at = now
+        row.next_poll_at = now + interval if interval is not None else None
+    session.flush()
+    return len(due)

@@ -1,0 +1,128 @@
+"""Polling carriers without push, at a rate that depends on the shipment's derived state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rq.registry import ScheduledJobRegistry
+
+from adapters import base
+from gateway import jobs_tracking
+from gateway.db import tracking as tables
+from gateway.services import tracking as service
+from schemas import carrier
+from tests.integration.test_callbacks import new_number, run_worker, shipment_with_number
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+class PollOnlyCarrier:
+    """A DHL-like adapter that can be polled and does not push; its script is what the carrier knows."""
+
+    name = "dhl_express"
+
+    def __init__(self, number: str) -> None:
+        self.number = number  # other tests' shipments get an outage, so their timelines stay untouched
+        self.script: list[tuple[str, datetime]] = []
+        self.calls: list[str] = []
+        self.down = False
+
+    def supports(self, capability: base.Capability) -> bool:
+        return capability is base.Capability.TRACK_POLL
+
+    def track(self, request: carrier.TrackRequest, *, timeout: float | None = None) -> carrier.TrackResult:
+        self.calls.append(request.tracking_number)
+        if self.down or request.tracking_number != self.number:
+            raise base.CarrierUnavailable("dhl_express", "tracking endpoint timed out")
+        events = tuple(
+            carrier.RawTrackingEvent(
+                carrier="dhl_express",
+                tracking_number=request.tracking_number,
+                code=code,
+                subcode=None,
+                description=code,
+                occurred_at=when,
+                source_event_id=f"{request.tracking_number}:{code}:{when.isoformat()}",
+            )
+            for code, when in self.script
+        )
+        return carrier.TrackResult("dhl_express", request.tracking_number, events)
+
+
+class Registry:
+    def __init__(self, *adapters: Any) -> None:
+        self._adapters = {a.name: a for a in adapters}
+
+    def __iter__(self) -> Any:
+        return iter(self._adapters)
+
+    def get(self, key: str) -> Any:
+        return self._adapters[key]
+
+
+def poll(app: Any, registry: Registry, now: datetime) -> None:
+    with app.extensions["handoff"].sessions() as session:
+        service.poll_due(session, registry, now=now, limit=100_000)
+        session.commit()
+
+
+def status(app: Any, shipment_id: str) -> tables.ShipmentTracking:
+    with app.extensions["handoff"].sessions() as session:
+        return session.get(tables.ShipmentTracking, shipment_id)
+
+
+def test_a_shipment_is_polled_faster_when_out_for_delivery_and_never_after_delivery(app, client, platform):
+    awb = new_number("DHL")
+    shipment_id = shipment_with_number(app, client, platform, "dhl_express", awb)
+    dhl = PollOnlyCarrier(awb)
+    registry = Registry(dhl)
+
+    dhl.script = [("PU", T0)]
+    poll(app, registry, T0 + timedelta(minutes=5))
+    row = status(app, shipment_id)
+    assert row.milestone == "in_transit"
+    assert row.next_poll_at == T0 + timedelta(minutes=5) + timedelta(hours=2)
+
+    dhl.calls.clear()
+    poll(app, registry, T0 + timedelta(hours=1))
+    assert awb not in dhl.calls  # not due yet
+
+    dhl.script.append(("WC", T0 + timedelta(hours=2)))
+    poll(app, registry, T0 + timedelta(hours=3))
+    row = status(app, shipment_id)
+    assert row.milestone == "out_for_delivery"
+    assert row.next_poll_at == T0 + timedelta(hours=3, minutes=30)
+
+    dhl.script.append(("OK", T0 + timedelta(hours=3, minutes=10)))
+    poll(app, registry, T0 + timedelta(hours=4))
+    row = status(app, shipment_id)
+    assert row.milestone == "delivered" and row.next_poll_at is None
+
+    dhl.calls.clear()
+    poll(app, registry, T0 + timedelta(days=3))
+    assert awb not in dhl.calls
+
+
+def test_a_carrier_outage_retries_that_shipment_soon_without_failing_the_round(app, client, platform):
+    awb = new_number("DHL")
+    shipment_id = shipment_with_number(app, client, platform, "dhl_express", awb)
+    dhl = PollOnlyCarrier(awb)
+    dhl.down = True
+    poll(app, Registry(dhl), T0)
+    row = status(app, shipment_id)
+    assert row.milestone == "pending"
+    assert row.next_poll_at == T0 + timedelta(minutes=15)
+
+
+def test_the_polling_job_schedules_its_next_round(app):
+    container = app.extensions["handoff"]
+    queue = container.queue("tracking")
+    before = set(ScheduledJobRegistry(queue=queue).get_job_ids())
+    queue.enqueue(jobs_tracking.poll_carriers, 3600)
+    run_worker(app)
+    scheduled = set(ScheduledJobRegistry(queue=queue).get_job_ids()) - before
+    assert len(scheduled) == 1
+    job = queue.fetch_job(scheduled.pop())
+    assert job.func_name == "gateway.jobs_tracking.poll_carriers"
+    job.delete()
