@@ -241,19 +241,21 @@ def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[st
     return max(result.rowcount or 0, 0)
 
 
-def _shipments_by_number(session: Session, numbers: Iterable[str]) -> dict[str, list[models.Shipment]]:
-    found: dict[str, list[models.Shipment]] = defaultdict(list)
+def _shipments_by_number(session: Session, numbers: Iterable[str]) -> dict[str, list[Any]]:
+    """Return tracking number -> shipment heads (id, tenant_id, carrier, tracking_number)."""
+    found: dict[str, list[Any]] = defaultdict(list)
     wanted = sorted(set(numbers))
+    s = models.Shipment
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for s in session.execute(
-            sa.select(models.Shipment).where(models.Shipment.tracking_number.in_(chunk))
-        ).scalars():
-            found[s.tracking_number or ""].append(s)
+        for head in session.execute(
+            sa.select(s.id, s.tenant_id, s.carrier, s.tracking_number).where(s.tracking_number.in_(chunk))
+        ):
+            found[head.tracking_number or ""].append(head)
     return found
 
 
-def _matches(shipment: models.Shipment, carrier: str) -> bool:
+def _matches(shipment: Any, carrier: str) -> bool:
     return shipment.carrier is None or shipment.carrier == carrier
 
 
@@ -285,7 +287,7 @@ def store_events(session: Session, incoming: Sequence[Incoming]) -> tuple[set[st
             values = _event_values(shipment, event, item.inbox_id)
             attached.setdefault((shipment.id, values["dedup_key"]), values)
             if item.fleet is not None and event.milestone is taxonomy.Milestone.DELIVERED:
-                deliveries.append((shipment, item, event))
+                deliveries.append((session.get(models.Shipment, shipment.id), item, event))
     stored = _insert_ignoring_duplicates(session, tables.TrackingEvent.__table__, list(attached.values()))
     n_parked = _insert_ignoring_duplicates(session, tables.ParkedEvent.__table__, list(parked.values()))
     touched = {shipment_id for shipment_id, _ in attached}
@@ -377,7 +379,8 @@ def check_proofs(
 
 
 def _status_row(session: Session, shipment: models.Shipment) -> tables.ShipmentTracking:
-    row = session.get(tables.ShipmentTracking, shipment.id)
+    # populate_existing: rederive writes with a Core upsert, so a row already in the session may be stale.
+    row = session.get(tables.ShipmentTracking, shipment.id, populate_existing=True)
     if row is None:
         row = tables.ShipmentTracking(
             shipment_id=shipment.id,
@@ -404,20 +407,47 @@ def load_events(session: Session, shipment_id: str) -> list[events.CanonicalEven
     ]
 
 
+_DERIVED = (
+    "carrier",
+    "tracking_number",
+    "milestone",
+    "detail",
+    "reason",
+    "action_required",
+    "action_party",
+    "status_at",
+    "estimated_delivery",
+    "delivered_at",
+    "event_count",
+    "unmapped_count",
+    "updated_at",
+)
+
+
+def _upsert_status(session: Session, rows: list[dict[str, Any]]) -> None:
+    table = tables.ShipmentTracking.__table__
+    dialect = session.get_bind().dialect.name
+    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["shipment_id"], set_={name: stmt.excluded[name] for name in _DERIVED}
+    )
+    session.execute(stmt, rows)
+
+
 def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
     """Re-derive each shipment's status from all its events and store it."""
     ids = sorted(set(shipment_ids))
     if not ids:
         return
+    session.flush()
+    s = models.Shipment
     # Lock the shipments (PostgreSQL) so that two workers never write a stale status over a fresh one.
-    shipments = list(
-        session.execute(
-            sa.select(models.Shipment)
-            .where(models.Shipment.id.in_(ids))
-            .order_by(models.Shipment.id)
-            .with_for_update(of=models.Shipment)
-        ).scalars()
-    )
+    heads = session.execute(
+        sa.select(s.id, s.tenant_id, s.carrier, s.tracking_number)
+        .where(s.id.in_(ids))
+        .order_by(s.id)
+        .with_for_update()
+    ).all()
     grouped: dict[str, list[events.CanonicalEvent]] = defaultdict(list)
     for shipment_id, data in session.execute(
         sa.select(tables.TrackingEvent.shipment_id, tables.TrackingEvent.event).where(
@@ -425,22 +455,32 @@ def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
         )
     ):
         grouped[shipment_id].append(events.CanonicalEvent.from_dict(data))
-    for shipment in shipments:
-        state = timeline.derive(grouped.get(shipment.id, []))
-        row = _status_row(session, shipment)
-        row.carrier = shipment.carrier or (state.events[-1].carrier if state.events else None)
-        row.tracking_number = shipment.tracking_number
-        row.milestone = state.milestone.value
-        row.detail = state.detail
-        row.reason = state.reason.value if state.reason else None
-        row.action_required = state.action_required
-        row.action_party = state.action_party.value if state.action_party else None
-        row.status_at = state.status_event.occurred_at if state.status_event else None
-        row.estimated_delivery = state.estimated_delivery
-        row.delivered_at = state.delivered_at
-        row.event_count = len(state.events)
-        row.unmapped_count = state.unmapped_count
-    session.flush()
+    now = utcnow()
+    rows = []
+    for shipment_id, tenant_id, carrier_name, number in heads:
+        state = timeline.derive(grouped.get(shipment_id, []))
+        rows.append(
+            {
+                "shipment_id": shipment_id,
+                "tenant_id": tenant_id,
+                "carrier": carrier_name or (state.events[-1].carrier if state.events else None),
+                "tracking_number": number,
+                "milestone": state.milestone.value,
+                "detail": state.detail,
+                "reason": state.reason.value if state.reason else None,
+                "action_required": state.action_required,
+                "action_party": state.action_party.value if state.action_party else None,
+                "status_at": state.status_event.occurred_at if state.status_event else None,
+                "estimated_delivery": state.estimated_delivery,
+                "delivered_at": state.delivered_at,
+                "event_count": len(state.events),
+                "unmapped_count": state.unmapped_count,
+                "pod_flags": [],
+                "updated_at": now,
+            }
+        )
+    if rows:
+        _upsert_status(session, rows)
 
 
 # -- the inbox ----------------------------------------------------------------------------------------
@@ -448,29 +488,38 @@ def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
 
 def normalise_pending(session: Session, limit: int = 500) -> int:
     """Normalise up to ``limit`` pending inbox rows in one transaction; return how many were taken."""
-    rows = list(
-        session.execute(
-            sa.select(tables.CallbackInbox)
-            .where(tables.CallbackInbox.state == "pending")
-            .order_by(tables.CallbackInbox.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+    inbox = tables.CallbackInbox
+    rows = session.execute(
+        sa.select(inbox.id, inbox.carrier, inbox.body)
+        .where(inbox.state == "pending")
+        .order_by(inbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
     if not rows:
         return 0
     incoming: list[Incoming] = []
     now = utcnow()
+    done: list[int] = []
     for row in rows:
-        row.attempts = (row.attempts or 0) + 1
         try:
             incoming.extend(parse(row.carrier, row.body, row.id))
         except PayloadError as exc:
-            row.state, row.error, row.processed_at = "failed", str(exc)[:2000], now
+            session.execute(
+                sa.update(inbox)
+                .where(inbox.id == row.id)
+                .values(state="failed", error=str(exc)[:2000], processed_at=now, attempts=inbox.attempts + 1)
+            )
             continue
-        row.state, row.error, row.processed_at = "done", None, now
+        done.append(row.id)
     touched, _stored, _parked = store_events(session, incoming)
     rederive(session, touched)
+    if done:
+        session.execute(
+            sa.update(inbox)
+            .where(inbox.id.in_(done))
+            .values(state="done", error=None, processed_at=now, attempts=inbox.attempts + 1)
+        )
     return len(rows)
 
 

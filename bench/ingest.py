@@ -1,0 +1,324 @@
+"""Tracking ingestion benchmark on PostgreSQL: normalisation throughput vs a plain batched insert, and callbacks/s.
+
+Usage: python bench/ingest.py [--shipments 2000] [--dup-share 0.2] [--batch 1000] [--http-requests 2000]
+
+It creates a scratch database next to ``DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5432/test),
+migrates it, books shipments, and builds a stream of UPS Track Alert pushes (six per shipment) in which
+``--dup-share`` of the items are re-deliveries, shuffled. In the same run it measures:
+
+1. baseline: a plain batched INSERT of the same rows (one canonical row per stream item) into an
+   unconstrained temporary copy of ``tracking_events``;
+2. normalisation: the stream loaded into the inbox, then ``normalise_pending`` in batches until drained
+   (parse, translate, deduplicate, attach, re-derive every touched shipment's status);
+3. the callback endpoint under gunicorn (2 workers x 4 threads), signed DHL-style pushes from 8 client
+   threads: requests per second answered 202.
+
+The scratch database is dropped at the end. Nothing is printed that was not measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from gateway import create_app, migrate  # noqa: E402
+from gateway.db import models  # noqa: E402
+from gateway.db import tracking as tables  # noqa: E402
+from gateway.services import callbacks  # noqa: E402
+from gateway.services import tracking as service  # noqa: E402
+
+STEPS = (("M", "MP"), ("I", "OR"), ("I", "DP"), ("I", "AR"), ("I", "OT"), ("D", "FS"))
+T0 = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
+SECRETS = {"ups": "bench-credential", "dhl_express": "bench-dhl-key", "fleet": "bench-fleet-key"}
+
+
+def push(number: str, step: int, when: datetime) -> dict[str, Any]:
+    """A Track Alert TrackingEventRequest for one activity."""
+    type_, code = STEPS[step]
+    return {
+        "trackingNumber": number,
+        "localActivityDate": when.strftime("%Y%m%d"),
+        "localActivityTime": when.strftime("%H%M%S"),
+        "activityLocation": {"city": "SECAUCUS", "stateProvince": "NJ", "country": "US"},
+        "activityStatus": {"type": type_, "code": code, "description": f"{type_}/{code}"},
+        "gmtActivityDate": when.strftime("%Y%m%d"),
+        "gmtActivityTime": when.strftime("%H%M%S"),
+        "gmtOffset": "+00.00",
+        "scheduledDeliveryDate": (T0 + timedelta(days=3)).strftime("%Y%m%d"),
+    }
+
+
+def scratch_database(admin_url: str) -> tuple[sa.Engine, str]:
+    admin = sa.make_url(admin_url).set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    name = f"handoff_bench_{uuid.uuid4().hex[:10]}"
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return engine, admin.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(engine: sa.Engine, url: str) -> None:
+    name = sa.make_url(url).database
+    with engine.connect() as conn:
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    engine.dispose()
+
+
+def seed(session: Any, count: int) -> tuple[str, list[models.Shipment]]:
+    tenant = models.Tenant(name="bench", slug=f"bench-{uuid.uuid4().hex[:8]}")
+    session.add(tenant)
+    session.flush()
+    shipments = []
+    for i in range(count):
+        origin = models.Address(
+            tenant_id=tenant.id, street1="1 Dock", city="Secaucus", postal_code="07094", country_code="US"
+        )
+        dest = models.Address(
+            tenant_id=tenant.id, street1=f"{i} Main", city="New York", postal_code="10019", country_code="US"
+        )
+        session.add_all([origin, dest])
+        session.flush()
+        shipment = models.Shipment(
+            tenant_id=tenant.id,
+            reference=f"B-{i}",
+            status="purchased",
+            carrier="ups",
+            tracking_number=f"1ZBENCH{i:010d}",
+            origin_id=origin.id,
+            destination_id=dest.id,
+            metadata_={},
+        )
+        session.add(shipment)
+        shipments.append(shipment)
+    session.flush()
+    return tenant.id, shipments
+
+
+def stream(shipments: list[models.Shipment], dup_share: float, rng: random.Random) -> tuple[list[bytes], int]:
+    distinct = []
+    for s in shipments:
+        for step in range(len(STEPS)):
+            when = T0 + timedelta(hours=5 * step, minutes=rng.randrange(60))
+            distinct.append(json.dumps(push(s.tracking_number or "", step, when)).encode())
+    extra = round(len(distinct) * dup_share / (1 - dup_share))
+    items = distinct + [rng.choice(distinct) for _ in range(extra)]
+    rng.shuffle(items)
+    return items, len(distinct)
+
+
+def baseline(session: Any, shipments: list[models.Shipment], bodies: list[bytes], batch: int) -> float:
+    """Plain batched INSERT of one canonical row per stream item; return seconds."""
+    by_number = {s.tracking_number: s for s in shipments}
+    rows = []
+    for body in bodies:
+        for item in service.parse("ups", body):
+            values = service._event_values(by_number[item.event.tracking_number], item.event, None)
+            rows.append(values)
+    session.execute(sa.text("CREATE TEMP TABLE bench_plain (LIKE tracking_events)"))
+    plain = sa.Table(
+        "bench_plain",
+        sa.MetaData(),
+        *(sa.Column(c.name, c.type) for c in tables.TrackingEvent.__table__.columns),
+    )
+    session.commit()
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch):
+        session.execute(plain.insert(), rows[start : start + batch])
+        session.commit()
+    return time.perf_counter() - started
+
+
+def normalise(container: Any, bodies: list[bytes], batch: int) -> tuple[float, float]:
+    """Load the stream into the inbox, then drain it; return (load seconds, normalise seconds)."""
+    started = time.perf_counter()
+    with container.sessions() as session:
+        for start in range(0, len(bodies), batch):
+            session.execute(
+                sa.insert(tables.CallbackInbox),
+                [
+                    {
+                        "carrier": "ups",
+                        "headers": {},
+                        "body": b,
+                        "state": "pending",
+                        "attempts": 0,
+                        "received_at": datetime.now(UTC),
+                    }
+                    for b in bodies[start : start + batch]
+                ],
+            )
+        session.commit()
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    while True:
+        with container.sessions() as session:
+            taken = service.normalise_pending(session, limit=batch)
+            session.commit()
+        if taken == 0:
+            break
+    return loaded, time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_bench(url: str, redis_url: str, requests_total: int, concurrency: int) -> tuple[float, int, int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "GATEWAY_CALLBACK_SECRETS": json.dumps(SECRETS),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_BIND": f"127.0.0.1:{port}",
+        "GATEWAY_WEB_WORKERS": "2",
+        "GATEWAY_WEB_THREADS": "4",
+        "GATEWAY_DATA_DIR": tempfile.mkdtemp(prefix="handoff-bench-"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not come up")
+        secret = SECRETS["dhl_express"]
+
+        def one(i: int, session: requests.Session) -> int:
+            payload = {
+                "carrier": "dhl_express",
+                "awb": f"BENCH{i:08d}",
+                "event": {"date": "2026-11-20", "time": "08:30:00", "code": "WC", "description": "x"},
+            }
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            stamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Handoff-Timestamp": stamp,
+                "X-Handoff-Signature": callbacks.sign(secret, stamp, body),
+            }
+            return session.post(
+                f"{base}/v1/callbacks/dhl_express", data=body, headers=headers, timeout=30
+            ).status_code
+
+        def worker(chunk: range) -> list[int]:
+            with requests.Session() as session:
+                return [one(i, session) for i in chunk]
+
+        per = requests_total // concurrency
+        chunks = [range(k * per, (k + 1) * per) for k in range(concurrency)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            codes = [c for result in pool.map(worker, chunks) for c in result]
+        elapsed = time.perf_counter() - started
+        return elapsed, sum(1 for c in codes if c == 202), len(codes)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/8")
+    parser.add_argument("--shipments", type=int, default=2000)
+    parser.add_argument("--dup-share", type=float, default=0.2)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--http-requests", type=int, default=2000)
+    parser.add_argument("--http-concurrency", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    admin, url = scratch_database(args.database_url)
+    try:
+        migrate.upgrade(url, "heads")
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "REDIS_URL": args.redis_url,
+                "DATA_DIR": tempfile.mkdtemp(prefix="handoff-bench-"),
+                "LOG_LEVEL": "WARNING",
+                "RATE_LIMIT_PER_MINUTE": 0,
+            }
+        )
+        container = app.extensions["handoff"]
+        rng = random.Random(args.seed)
+        with container.sessions() as session:
+            _tenant, shipments = seed(session, args.shipments)
+            session.commit()
+            bodies, distinct = stream(shipments, args.dup_share, rng)
+            plain_s = baseline(session, shipments, bodies, args.batch)
+        load_s, norm_s = normalise(container, bodies, args.batch)
+        with container.sessions() as session:
+            stored = session.execute(
+                sa.select(sa.func.count()).select_from(tables.TrackingEvent)
+            ).scalar_one()
+            delivered = session.execute(
+                sa.select(sa.func.count()).where(tables.ShipmentTracking.milestone == "delivered")
+            ).scalar_one()
+        print(
+            f"stream: {len(bodies)} pushes, {distinct} distinct events, {len(bodies) - distinct} duplicates, shuffled"
+        )
+        print(
+            f"baseline plain batched insert: {len(bodies)} rows in {plain_s:.2f}s = {len(bodies) / plain_s:,.0f} rows/s"
+        )
+        print(f"inbox load: {len(bodies)} rows in {load_s:.2f}s")
+        print(
+            f"normalisation: {len(bodies)} pushes -> {stored} canonical events in {norm_s:.2f}s = "
+            f"{stored / norm_s:,.0f} canonical events/s ({len(bodies) / norm_s:,.0f} pushes/s); "
+            f"{delivered}/{len(shipments)} shipments derived delivered"
+        )
+        assert stored == distinct, f"expected {distinct} distinct events, stored {stored}"
+        if args.http_requests:
+            elapsed, ok, total = http_bench(url, args.redis_url, args.http_requests, args.http_concurrency)
+            print(
+                f"callbacks under gunicorn (2 workers x 4 threads, {args.http_concurrency} client threads): "
+                f"{ok}/{total} answered 202 in {elapsed:.2f}s = {total / elapsed:,.0f} requests/s"
+            )
+            container.queue("tracking").empty()
+            container.redis.delete(callbacks.DRAIN_FLAG)
+        container.dispose()
+    finally:
+        drop_database(admin, url)
+
+
+if __name__ == "__main__":
+    main()
