@@ -35,8 +35,20 @@ def poll_carriers(reschedule_seconds: int = 300, limit: int = 200) -> int:
         with container.sessions() as session:
             polled = service.poll_due(session, container.carriers, limit=limit)
             session.commit()
+        sweep_inbox()
         if reschedule_seconds > 0:
             container.queue("tracking").enqueue_in(
                 timedelta(seconds=reschedule_seconds), poll_carriers, reschedule_seconds, limit
             )
         return polled
+
+
+def sweep_inbox(older_than_seconds: int = 60) -> int:
+    """Queue a drain when pending inbox rows have waited too long (a lost job); return how many wait."""
+    with worker.app_context() as container:
+        with container.sessions() as session:
+            waiting = service.stale_pending(session, timedelta(seconds=older_than_seconds))
+        if waiting:
+            container.redis.delete(callbacks.DRAIN_FLAG)
+            callbacks.schedule_drain(container)
+        return waiting

@@ -523,6 +523,14 @@ def normalise_pending(session: Session, limit: int = 500) -> int:
     return len(rows)
 
 
+def stale_pending(session: Session, age: timedelta) -> int:
+    """Return how many inbox rows have been pending for longer than ``age``."""
+    inbox = tables.CallbackInbox
+    return session.execute(
+        sa.select(sa.func.count()).where(inbox.state == "pending", inbox.received_at < utcnow() - age)
+    ).scalar_one()
+
+
 def attach_parked(session: Session, shipment: models.Shipment) -> int:
     """Attach the events parked for this shipment's tracking number and re-derive it; return how many."""
     if not shipment.tracking_number:

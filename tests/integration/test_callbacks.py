@@ -214,3 +214,34 @@ def test_a_signed_body_that_is_not_json_is_a_clear_400(app, client):
     }
     response = client.post("/v1/callbacks/fleet", data=body, headers=headers, content_type="application/json")
     assert response.status_code == 400
+
+
+def test_a_push_whose_drain_job_was_lost_is_picked_up_by_the_sweep(app, platform, client):
+    from datetime import timedelta
+
+    from gateway import jobs_tracking
+    from gateway.db.types import utcnow
+
+    number = new_number()
+    shipment_id = shipment_with_number(app, client, platform, "ups", number)
+    container = app.extensions["handoff"]
+    with container.sessions() as session:
+        session.add(
+            tables.CallbackInbox(
+                carrier="ups",
+                headers={},
+                body=json.dumps(track_alert(number)).encode(),
+                state="pending",
+                attempts=0,
+                received_at=utcnow() - timedelta(minutes=5),
+            )
+        )
+        session.commit()
+    container.redis.set(callbacks.DRAIN_FLAG, "1", ex=60)  # as if a job had been queued, then lost
+
+    worker.set_app(app)
+    assert jobs_tracking.sweep_inbox() >= 1
+    run_worker(app)
+
+    timeline = client.get(f"/v1/shipments/{shipment_id}/events", headers=platform.headers).get_json()
+    assert timeline["milestone"] == "out_for_delivery"
