@@ -309,3 +309,37 @@ def test_poll_intervals_depend_on_the_shipment_state():
         taxonomy.Milestone.IN_TRANSIT
     )
     assert service.poll_interval(taxonomy.Milestone.PENDING) >= timedelta(hours=1)
+
+
+def test_the_same_pushes_in_any_order_and_with_duplicates_give_the_same_timeline(app, client, platform):
+    import random
+
+    steps = [("M", "MP", "060000"), ("I", "OR", "090000"), ("I", "AR", "130000"), ("X", "UR", "150000")]
+    steps += [("I", "OT", "180000"), ("D", "FS", "200000")]
+    results = []
+    for seed in (1, 2, 3):
+        number = new_number()
+        shipment_id = shipment_with_number(app, client, platform, "ups", number)
+        rng = random.Random(seed)
+        pushes = [track_alert(number, t, c, when) for t, c, when in steps]
+        pushes += [rng.choice(pushes) for _ in range(3)]
+        rng.shuffle(pushes)
+        for i, payload in enumerate(pushes):
+            assert post_ups(client, payload).status_code == 202
+            if i % 3 == 2:
+                run_worker(app)  # some arrive after others were already normalised
+        run_worker(app)
+        body = timeline(client, platform, shipment_id)
+        results.append(
+            (
+                body["milestone"],
+                body["estimated_delivery"],
+                [
+                    (e["raw"]["code"], e["raw"]["subcode"], e["occurred_at"], e["milestone"])
+                    for e in body["events"]
+                ],
+            )
+        )
+    assert results[0] == results[1] == results[2]
+    assert results[0][0] == "delivered"
+    assert len(results[0][2]) == len(steps)
