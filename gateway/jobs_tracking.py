@@ -12,7 +12,7 @@ from gateway.services import tracking as service
 log = logging.getLogger(__name__)
 
 
-def drain_inbox(batch_size: int = 500, max_batches: int = 1000) -> int:
+def drain_inbox(batch_size: int = 1000, max_batches: int = 1000) -> int:
     """Normalise every pending inbox row, ``batch_size`` rows per transaction; return how many."""
     with worker.app_context() as container:
         # Cleared first: a callback stored while we drain queues another job rather than being missed.

@@ -356,18 +356,20 @@ def check_proofs(
             flagged = pod.flag_event(event, mine, now)
             rows.append(_event_values(shipment, flagged, None))
             status = _status_row(session, shipment)
-            status.pod_flags = [
-                *(status.pod_flags or []),
-                *(
-                    {
-                        "code": f.code.value,
-                        "message": f.message,
-                        "event_id": event.source_event_id,
-                        "flagged_at": now.isoformat(),
-                    }
-                    for f in mine
-                ),
+            known = {(f.get("code"), f.get("event_id")) for f in status.pod_flags or []}
+            # A re-delivered proof is checked again but must not list its flags twice.
+            fresh = [
+                {
+                    "code": f.code.value,
+                    "message": f.message,
+                    "event_id": event.source_event_id,
+                    "flagged_at": now.isoformat(),
+                }
+                for f in mine
+                if (f.code.value, event.source_event_id) not in known
             ]
+            if fresh:
+                status.pod_flags = [*(status.pod_flags or []), *fresh]
         _insert_ignoring_duplicates(session, tables.TrackingEvent.__table__, rows)
         return flags
     except Exception:  # a broken check must never lose the delivery itself

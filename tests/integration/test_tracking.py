@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -343,3 +344,32 @@ def test_the_same_pushes_in_any_order_and_with_duplicates_give_the_same_timeline
     assert results[0] == results[1] == results[2]
     assert results[0][0] == "delivered"
     assert len(results[0][2]) == len(steps)
+
+
+def test_a_resent_fleet_batch_flags_its_delivery_once(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    number = new_number("FL")
+    shipment_id = fleet_shipment(app, client, tenant, number, "4711")
+    batch = {
+        "schema_version": "1",
+        "events": [
+            driver_event(
+                number,
+                "delivered",
+                "2026-11-20T10:40:00+01:00",
+                position={"lat": 40.7607, "lon": -73.9778, "accuracy_m": 5},
+                delivery={"handed_to": "recipient", "one_time_code": "0000", "photo_sha256": "c" * 64},
+            )
+        ],
+    }
+    assert post_signed(client, "fleet", batch).status_code == 202
+    run_worker(app)
+    # The app resends the same batch later (new timestamp, so a new signature): a re-delivery, not a replay.
+    assert post_signed(client, "fleet", batch, stamp=int(time.time()) + 1).status_code == 202
+    run_worker(app)
+
+    body = timeline(client, tenant, shipment_id)
+    codes = [f["code"] for f in body["pod_flags"]]
+    assert sorted(codes) == sorted(set(codes))
+    assert "code_mismatch" in codes
+    assert [e["raw"]["code"] for e in body["events"]].count("pod_check") == 1
