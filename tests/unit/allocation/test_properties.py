@@ -93,6 +93,16 @@ def named(issues: tuple[model.Issue, ...], package_id: str) -> bool:
 @given(days())
 def test_every_rule_is_respected_or_the_violation_is_reported(problem):
     result = solver.solve(problem, model.SolveOptions(time_limit_s=0.3, max_iterations=50, seed=0))
+    check_plan(problem, result)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(days())
+def test_the_ortools_engine_respects_every_rule_too(problem):
+    check_plan(problem, solver.solve(problem, model.SolveOptions(engine="ortools", time_limit_s=0.2, seed=0)))
+
+
+def check_plan(problem: model.Problem, result: model.Plan) -> None:
     ev = rules.evaluate(problem)
     weights = {p.id: p.weight_kg for p in problem.packages}
     assert Counter(d.package_id for d in result.decisions) == Counter(p.id for p in problem.packages)
