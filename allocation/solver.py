@@ -74,6 +74,9 @@ class RoutingProblem:
     vehicle_types: Sequence[RoutingVehicleType]
     depot_window: tuple[int, int] = (0, 2**40)
     coords: Sequence[tuple[float, float]] | None = None  # node 0..n, only to guide PyVRP
+    # Cap on PyVRP's adaptive penalty per unit of excess load or time warp. Its default (1e5)
+    # is too small when prizes are large integers: late routes then look worth their prizes.
+    max_penalty: float | None = None
 
     @property
     def num_clients(self) -> int:
@@ -197,7 +200,10 @@ def _route_pyvrp(
     stop: pyvrp.stop.StoppingCriterion = pyvrp.stop.MaxRuntime(seconds)
     if max_iterations is not None:
         stop = pyvrp.stop.MultipleCriteria([stop, pyvrp.stop.MaxIterations(max_iterations)])
-    result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
+    params = pyvrp.SolveParams()
+    if problem.max_penalty is not None:
+        params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=problem.max_penalty))
+    result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False, params=params)
     best = result.best
     routes: list[RoutedVehicle] = []
     for r in best.routes():
@@ -435,6 +441,8 @@ def _routing_instance(
             (problem.depot.location.x, problem.depot.location.y),
             *((p.location.x, p.location.y) for p in pkgs),
         ],
+        # One second late or one gram over must cost more than any prize it could collect.
+        max_penalty=float(max(1e5, 10 * max(prizes, default=0))),
     )
     return _Instance(routing, candidates, list(groups.values()), km)
 
