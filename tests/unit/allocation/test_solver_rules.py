@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allocation import model, rules, solver
+from allocation import generator, model, rules, solver
 from tests.unit.allocation import helpers as h
 
 QUICK = model.SolveOptions(time_limit_s=1.0, max_iterations=300, seed=0)
@@ -81,3 +81,10 @@ def test_decisions_explain_rule_cost_and_eligibility():
     assert (heavy.assignee, heavy.reason) == ("A", "eligibility")
     assert [h_.carrier for h_ in plan.handovers] == ["A"]
     assert plan.handovers[0].package_ids == ("haz", "heavy")
+
+
+def test_same_seed_and_iteration_cap_give_the_same_plan():
+    day = generator.generate_day(60, vans=2, seed=4)
+    options = model.SolveOptions(time_limit_s=30, max_iterations=200, seed=3)
+    first, second = solver.solve(day, options), solver.solve(day, options)
+    assert first.decisions == second.decisions and first.routes == second.routes
