@@ -69,9 +69,9 @@ def _message(err: jsonschema.ValidationError) -> str:
     if err.validator == "pattern" and isinstance(err.instance, str):
         if list(err.absolute_path)[-1:] == ["id"]:
             return f"{err.instance!r} is not a valid rule id (letters, digits, _ . : -; at most 64)"
-        return f"{err.instance!r} is not a decimal string such as \"12.50\""
+        return f'{err.instance!r} is not a decimal string such as "12.50"'
     if err.validator == "type" and err.validator_value == "string" and isinstance(err.instance, int | float):
-        return f"write {err.instance!r} as a decimal string (\"{err.instance}\"); floats lose cents"
+        return f'write {err.instance!r} as a decimal string ("{err.instance}"); floats lose cents'
     if err.validator == "not":
         return f"{err.instance!r} is not allowed here: caps and commitments apply to partner carriers"
     if err.validator == "anyOf":
