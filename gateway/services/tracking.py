@@ -568,6 +568,16 @@ def ingest(session: Session, evts: Sequence[events.CanonicalEvent]) -> set[str]:
 # -- reading ------------------------------------------------------------------------------------------
 
 
+def _mask_codes(node: Any) -> Any:
+    """Replace captured one-time codes with whether one was given: they prove delivery, so
+    they must not be readable back through the API (driver apps and logs are the only holders)."""
+    if isinstance(node, dict):
+        return {k: (v is not None if k == "one_time_code" else _mask_codes(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mask_codes(v) for v in node]
+    return node
+
+
 def _present_event(e: events.CanonicalEvent) -> dict[str, Any]:
     data = e.to_dict()
     data["canonical"] = {
@@ -588,7 +598,7 @@ def timeline_for(session: Session, shipment: models.Shipment) -> dict[str, Any]:
     body["tracking_number"] = shipment.tracking_number
     body["carrier"] = shipment.carrier
     body["pod_flags"] = list(status.pod_flags or []) if status else []
-    return body
+    return _mask_codes(body)
 
 
 def shipment_for_tracking_number(session: Session, tenant_id: str, tracking_number: str) -> models.Shipment:

@@ -300,6 +300,11 @@ def test_an_honest_fleet_delivery_raises_no_flag(app, client, make_tenant):
     body = timeline(client, tenant, shipment_id)
     assert body["milestone"] == "delivered"
     assert body["pod_flags"] == []
+    # The code the recipient gave the driver proves delivery: the API says one was given, never which.
+    raw = client.get(f"/v1/shipments/{shipment_id}/events", headers=tenant.headers).get_data(as_text=True)
+    assert "4711" not in raw
+    delivered = [e for e in body["events"] if e.get("milestone") == "delivered"]
+    assert delivered and delivered[0]["pod"]["one_time_code"] is True
 
 
 def test_poll_intervals_depend_on_the_shipment_state():
