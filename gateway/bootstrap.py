@@ -88,6 +88,8 @@ class Container:
     _redis: redis.Redis | None = None
     _embedded: EmbeddedRedis | None = None
     _carriers: Any = None
+    # The adapters' exchange recorder (gateway.services.exchanges.install sets it).
+    exchange_recorder: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -101,7 +103,11 @@ class Container:
     @property
     def sessions(self) -> sessionmaker[Session]:
         if self._sessions is None:
-            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            from gateway import outbox
+
+            made = sessionmaker(self.engine, expire_on_commit=False)
+            outbox.install(made, self)
+            self._sessions = made
         return self._sessions
 
     @property
@@ -133,7 +139,7 @@ class Container:
 
                     raw = self.settings.get("CARRIERS") or "[]"
                     entries = json.loads(raw) if isinstance(raw, str) else raw
-                    self._carriers = registry.load(entries)
+                    self._carriers = registry.load(entries, recorder=self.exchange_recorder)
         return self._carriers
 
     def queue(self, name: str = "default") -> Queue:

@@ -121,6 +121,16 @@ def worker_command(burst: bool) -> None:
     worker.run(current_app, burst=burst)
 
 
+@click.command("scheduler")
+def scheduler_command() -> None:
+    """Run the periodic tasks: the outbox relay and sweeper, polling, retention."""
+    import threading
+
+    from gateway import scheduler
+
+    scheduler.run(current_app.extensions["handoff"], stop=threading.Event())
+
+
 def register(app: Flask) -> None:
-    for group in (tenants_cli, keys_cli, db_cli, worker_command):
+    for group in (tenants_cli, keys_cli, db_cli, worker_command, scheduler_command):
         app.cli.add_command(group)

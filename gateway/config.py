@@ -34,6 +34,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_JSON": True,
     # RQ
     "QUEUES": "default,labels,tracking,webhooks,reconciliation,allocation",
+    # Outbox: a started job with no heartbeat for this long is re-driven (its worker died).
+    "OUTBOX_STALE_SECONDS": 120,
+    "OUTBOX_MAX_ATTEMPTS": 20,  # failures before a row is dead and shown to ops
+    "OUTBOX_JOB_TIMEOUT_SECONDS": 300,
     "SECRET_PEPPER": "",  # optional extra secret mixed into API key hashes
     # Carrier callbacks: JSON object carrier -> shared credential (UPS) or HMAC key (dhl_express, fleet).
     "CALLBACK_SECRETS": "{}",
@@ -43,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_DEADLINE_MS": 2000,  # the whole POST /v1/rates call, live carriers included
     "RATE_CACHE_TTL_SECONDS": 300,  # live carrier answers are reused for identical shipments
     "RATE_QUOTE_TTL_MINUTES": 60,  # how long a returned rate id can be selected
+    # Raw carrier exchanges (redacted) are kept this many days for disputes, then purged by a job.
+    "EXCHANGE_RETENTION_DAYS": 30,
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}

@@ -9,3 +9,7 @@ def purge_expired_idempotency_records() -> int:
     """Delete idempotency records past their retention."""
     with worker.app_context() as container, container.sessions() as session:
         return idempotency.purge_expired(session)
+
+
+def noop(*_ids: str | int) -> None:
+    """Do nothing: the baseline job for benchmarks, and a harmless target for checking the pipeline."""

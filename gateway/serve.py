@@ -1,4 +1,4 @@
-"""Run the whole gateway locally: embedded services, migrations, web server and a worker.
+"""Run the whole gateway locally: embedded services, migrations, web server, a worker and the scheduler.
 
 ``python -m gateway.serve`` (what ``make demo``/``make serve`` run). With no DATABASE_URL and
 REDIS_URL it uses the embedded default: a SQLite file and a real embedded Redis under the data
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
     )
     worker = subprocess.Popen([python, "-m", "gateway.worker"], cwd=ROOT, env=env)  # noqa: S603
-    children = [web, worker]
+    scheduler = subprocess.Popen([python, "-m", "gateway.scheduler"], cwd=ROOT, env=env)  # noqa: S603
+    children = [web, worker, scheduler]
     url = f"http://127.0.0.1:{args.port}"
     try:
         _wait_ready(url)
