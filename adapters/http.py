@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -14,6 +15,8 @@ from typing import Any
 import requests
 
 from adapters import base
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "Handoff/0.1 (+https://github.com/handoff)"
@@ -280,7 +283,10 @@ class CarrierHttp:
             },
             "error": None if error is None else str(error),
         }
-        self.recorder(self.redact(exchange))
+        try:
+            self.recorder(self.redact(exchange))
+        except Exception:  # noqa: BLE001 - keeping a copy must never fail the carrier call itself
+            log.warning("exchange recorder failed", extra={"carrier": self.carrier, "operation": operation})
 
 
 def _body_of(response: requests.Response) -> Any:

@@ -69,6 +69,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.before_request(_start_request)
     app.after_request(_finish_request)
+    from gateway.services import exchanges
+
+    exchanges.install(app)  # before close_session: teardowns run in reverse, so it flushes after it
     app.teardown_appcontext(web.close_session)
 
     from gateway import cli

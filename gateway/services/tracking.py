@@ -29,6 +29,7 @@ from gateway.db import models
 from gateway.db import tracking as tables
 from gateway.db.types import new_id, utcnow
 from gateway.errors import Problem
+from gateway.services import exchanges
 from gateway.tracking import pod, timeline
 from schemas import carrier, events, taxonomy
 from schemas import types as canonical
@@ -868,7 +869,8 @@ def poll_due(session: Session, registry: Any, now: datetime | None = None, limit
         adapter = adapters[shipment.carrier]
         retry = timedelta(minutes=15)
         try:
-            result = adapter.track(carrier.TrackRequest(tracking_number=shipment.tracking_number or ""))
+            with exchanges.scope(tenant_id=shipment.tenant_id, shipment_id=shipment.id):
+                result = adapter.track(carrier.TrackRequest(tracking_number=shipment.tracking_number or ""))
             ingest(session, [from_raw(raw, events.EventSource.POLL) for raw in result.events])
             retry = None
         except base.AdapterError as exc:  # a carrier outage delays this shipment, never the others
