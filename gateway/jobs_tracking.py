@@ -1,4 +1,7 @@
-"""RQ jobs for tracking: drain the callback inbox, sweep forgotten rows, poll carriers without push."""
+"""RQ jobs for tracking: drain the callback inbox, sweep forgotten rows, poll carriers without push.
+
+``poll_carriers`` and ``sweep_inbox`` are periodic: ``gateway.scheduler`` enqueues them.
+"""
 
 from __future__ import annotations
 
@@ -29,17 +32,11 @@ def drain_inbox(batch_size: int = 1000, max_batches: int = 1000) -> int:
         return total
 
 
-def poll_carriers(reschedule_seconds: int = 300, limit: int = 200) -> int:
-    """Poll carriers without push for due shipments, then schedule the next round with RQ's scheduler."""
-    with worker.app_context() as container:
-        with container.sessions() as session:
-            polled = service.poll_due(session, container.carriers, limit=limit)
-            session.commit()
-        sweep_inbox()
-        if reschedule_seconds > 0:
-            container.queue("tracking").enqueue_in(
-                timedelta(seconds=reschedule_seconds), poll_carriers, reschedule_seconds, limit
-            )
+def poll_carriers(limit: int = 200) -> int:
+    """Poll carriers without push for due shipments (run every few minutes by ``gateway.scheduler``)."""
+    with worker.app_context() as container, container.sessions() as session:
+        polled = service.poll_due(session, container.carriers, limit=limit)
+        session.commit()
         return polled
 
 

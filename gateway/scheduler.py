@@ -41,6 +41,9 @@ TASKS: list[Task] = [
     Task("outbox-sweep", 15, "gateway.outbox.sweep"),
     Task("outbox-purge", 3600, "gateway.outbox.purge_done"),
     Task("idempotency-purge", 3600, "gateway.jobs.purge_expired_idempotency_records", queue="default"),
+    Task("tracking-poll", 300, "gateway.jobs_tracking.poll_carriers", queue="tracking"),
+    Task("tracking-inbox-sweep", 60, "gateway.jobs_tracking.sweep_inbox", queue="tracking"),
+    Task("carrier-exchanges-purge", 3600, "gateway.jobs_exchanges.purge_expired", queue="default"),
 ]
 
 

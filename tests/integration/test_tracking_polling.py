@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rq.registry import ScheduledJobRegistry
+import pytest
 
 from adapters import base
-from gateway import jobs_tracking
+from gateway import scheduler
 from gateway.db import tracking as tables
 from gateway.services import tracking as service
 from schemas import carrier
@@ -115,14 +115,17 @@ def test_a_carrier_outage_retries_that_shipment_soon_without_failing_the_round(a
     assert row.next_poll_at == T0 + timedelta(minutes=15)
 
 
-def test_the_polling_job_schedules_its_next_round(app):
-    container = app.extensions["handoff"]
-    queue = container.queue("tracking")
-    before = set(ScheduledJobRegistry(queue=queue).get_job_ids())
-    queue.enqueue(jobs_tracking.poll_carriers, 3600)
+@pytest.mark.parametrize(
+    "target",
+    [
+        "gateway.jobs_tracking.poll_carriers",
+        "gateway.jobs_tracking.sweep_inbox",
+        "gateway.jobs_exchanges.purge_expired",
+    ],
+)
+def test_the_scheduler_runs_polling_the_inbox_sweep_and_exchange_retention(app, target):
+    task = next(t for t in scheduler.TASKS if t.target == target)
+    assert task.seconds <= 3600
+    job = scheduler.run_once(app.extensions["handoff"], task)
     run_worker(app)
-    scheduled = set(ScheduledJobRegistry(queue=queue).get_job_ids()) - before
-    assert len(scheduled) == 1
-    job = queue.fetch_job(scheduled.pop())
-    assert job.func_name == "gateway.jobs_tracking.poll_carriers"
-    job.delete()
+    assert job.get_status(refresh=True) == "finished", job.exc_info
