@@ -31,6 +31,7 @@ from gateway.db.types import new_id, utcnow
 from gateway.errors import Problem
 from gateway.services import exchanges
 from gateway.tracking import pod, timeline
+from gateway.webhooks import tracking as tracking_webhooks
 from schemas import carrier, events, taxonomy
 from schemas import types as canonical
 
@@ -451,6 +452,7 @@ def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
         .order_by(s.id)
         .with_for_update()
     ).all()
+    before = tracking_webhooks.previous(session, heads)  # {} unless the tenant has a tracking webhook
     grouped: dict[str, list[events.CanonicalEvent]] = defaultdict(list)
     for shipment_id, data in session.execute(
         sa.select(tables.TrackingEvent.shipment_id, tables.TrackingEvent.event).where(
@@ -484,6 +486,7 @@ def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
         )
     if rows:
         _upsert_status(session, rows)
+        tracking_webhooks.emit_changes(session, before, rows)
 
 
 # -- the inbox ----------------------------------------------------------------------------------------
