@@ -95,6 +95,7 @@ class LabelJob(Base):
     last_error_code: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     outbox_id: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

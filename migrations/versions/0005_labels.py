@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("last_error_code", sa.String(length=100), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("outbox_id", sa.BigInteger(), nullable=True),
+        sa.Column("next_attempt_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),

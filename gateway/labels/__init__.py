@@ -1,0 +1,1 @@
+"""Label documents: storage (``storage``) and rendering/conversion (``render``). No Flask, no database."""
