@@ -10,8 +10,9 @@ from flask.views import MethodView
 from gateway import auth, idempotency
 from gateway.api import Blueprint
 from gateway.db import models
-from gateway.services import rates
+from gateway.services import allocation, rates
 from gateway.services import shipments as service
+from gateway.services import tracking as tracking_service
 from gateway.web import container, db
 from schemas import money
 from schemas.api import rates as rate_schema
@@ -37,8 +38,13 @@ def present_address(a: models.Address) -> dict[str, Any]:
     }
 
 
-def present(s: models.Shipment) -> dict[str, Any]:
-    """Shape a shipment row as the API shows it."""
+_LOAD: Any = object()
+
+
+def present(s: models.Shipment, tracking: dict[str, Any] | None = _LOAD) -> dict[str, Any]:
+    """Shape a shipment row as the API shows it (``tracking`` preloaded by lists, else read here)."""
+    if tracking is _LOAD:
+        tracking = tracking_service.summaries(db(), [s])[s.id]
     parcels = []
     for p in s.parcels:
         declared = None
@@ -69,6 +75,7 @@ def present(s: models.Shipment) -> dict[str, Any]:
         "carrier": s.carrier,
         "service": s.service,
         "tracking_number": s.tracking_number,
+        "tracking": tracking,
         "promise_date": s.promise_date,
         "metadata": s.metadata_ or {},
         "created_at": s.created_at,
@@ -103,6 +110,7 @@ class Shipments(MethodView):
         )
         dumped = rate_schema.RateShopSchema().dump(rates.present_outcome(outcome))
         rates.remember_for_shipment(db(), tenant_id, shipment.id, dumped)
+        allocation.decide_at_booking(db(), tenant_id, shipment)
         return (
             {**present(shipment), "rates": rate_schema.RateShopSchema().load(dumped)},
             201,
@@ -116,7 +124,8 @@ class Shipments(MethodView):
         """List shipments, newest first, with cursor pagination and filters."""
         limit = query.pop("limit", None) or current_app.config["PAGE_SIZE_DEFAULT"]
         rows, next_cursor = service.list_shipments(db(), auth.current().tenant_id, limit=limit, **query)
-        return {"data": [present(r) for r in rows], "next_cursor": next_cursor}
+        tracking = tracking_service.summaries(db(), rows)
+        return {"data": [present(r, tracking[r.id]) for r in rows], "next_cursor": next_cursor}
 
 
 @blp.route("/<string:shipment_id>")

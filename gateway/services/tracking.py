@@ -605,6 +605,35 @@ def timeline_for(session: Session, shipment: models.Shipment) -> dict[str, Any]:
     return _mask_codes(body)
 
 
+def summaries(session: Session, shipments: Sequence[models.Shipment]) -> dict[str, dict[str, Any] | None]:
+    """Return each shipment's current canonical milestone and reason (one query), None before any label."""
+    ids = [s.id for s in shipments]
+    t = tables.ShipmentTracking
+    rows = (
+        {r.shipment_id: r for r in session.execute(sa.select(t).where(t.shipment_id.in_(ids))).scalars()}
+        if ids
+        else {}
+    )
+    result: dict[str, dict[str, Any] | None] = {}
+    for shipment in shipments:
+        row = rows.get(shipment.id)
+        if row is None:
+            pending = {"milestone": taxonomy.Milestone.PENDING.value, "action_required": False}
+            result[shipment.id] = pending if shipment.tracking_number else None
+            continue
+        result[shipment.id] = {
+            "milestone": row.milestone,
+            "detail": row.detail,
+            "reason": row.reason,
+            "action_required": row.action_required,
+            "action_party": row.action_party,
+            "status_at": row.status_at,
+            "estimated_delivery": row.estimated_delivery,
+            "delivered_at": row.delivered_at,
+        }
+    return result
+
+
 def shipment_for_tracking_number(session: Session, tenant_id: str, tracking_number: str) -> models.Shipment:
     """Return the tenant's shipment with this tracking number, or a 404."""
     shipment = (

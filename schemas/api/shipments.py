@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from schemas import units
 from schemas.api import common
+from schemas.api import tracking as tracking_schemas
 
 
 class WeightSchema(Schema):
@@ -69,6 +70,7 @@ class ShipmentSchema(Schema):
     carrier = fields.String(allow_none=True)
     service = fields.String(allow_none=True)
     tracking_number = fields.String(allow_none=True)
+    tracking = fields.Nested(tracking_schemas.TrackingSummarySchema, allow_none=True)
     promise_date = fields.Date(allow_none=True)
     metadata = fields.Dict(keys=fields.String(), values=fields.String())
     created_at = fields.DateTime(required=True)

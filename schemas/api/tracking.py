@@ -50,6 +50,19 @@ class EventSchema(Schema):
     attributes = fields.Dict()
 
 
+class TrackingSummarySchema(Schema):
+    """A shipment's current canonical milestone, derived from its events (null before any label)."""
+
+    milestone = fields.String(metadata={"example": "out_for_delivery"})
+    detail = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "Exception reason code, if any"})
+    action_required = fields.Boolean()
+    action_party = fields.String(allow_none=True)
+    status_at = fields.DateTime(allow_none=True, metadata={"description": "Carrier time of that status"})
+    estimated_delivery = fields.Date(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
 class TimelineSchema(Schema):
     shipment_id = fields.String()
     tracking_number = fields.String(allow_none=True)

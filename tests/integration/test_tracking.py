@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from gateway.db import models
 from gateway.db import tracking as tables
 from gateway.services import tracking as service
+from tests.helpers import shipment_body
 from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixture configures the secrets
     callback_secrets,
     dhl_checkpoint,
@@ -378,3 +379,28 @@ def test_a_resent_fleet_batch_flags_its_delivery_once(app, client, make_tenant):
     assert sorted(codes) == sorted(set(codes))
     assert "code_mismatch" in codes
     assert [e["raw"]["code"] for e in body["events"]].count("pod_check") == 1
+
+
+def test_a_shipment_shows_its_current_milestone_and_reason_when_read_and_listed(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    awb = new_number("DHL")
+    shipment_id = shipment_with_number(app, client, tenant, "dhl_express", awb)
+    draft_id = client.post("/v1/shipments", json=shipment_body(), headers=tenant.headers).get_json()["id"]
+    before = client.get(f"/v1/shipments/{shipment_id}", headers=tenant.headers).get_json()
+    assert before["tracking"]["milestone"] == "pending"
+    assert post_signed(client, "dhl_express", dhl_checkpoint(awb, "BA")).status_code == 202
+    run_worker(app)
+
+    one = client.get(f"/v1/shipments/{shipment_id}", headers=tenant.headers)
+    page = client.get("/v1/shipments", headers=tenant.headers)
+
+    assert one.status_code == 200 and page.status_code == 200
+    tracking = one.get_json()["tracking"]
+    assert (tracking["milestone"], tracking["reason"], tracking["action_required"]) == (
+        "exception",
+        "address_issue",
+        True,
+    )
+    listed = {s["id"]: s["tracking"] for s in page.get_json()["data"]}
+    assert listed[shipment_id] == tracking
+    assert listed[draft_id] is None  # no label, no tracking yet
