@@ -62,7 +62,7 @@ class Api(_SmorestApi):
 
 def register(api: Api) -> None:
     """Register every blueprint (imported here so nothing loads at import time)."""
-    from gateway.api import callbacks, exchanges, health, rates, shipments, tracking
+    from gateway.api import allocation, callbacks, exchanges, health, rates, shipments, tracking
 
-    for module in (health, shipments, rates, callbacks, tracking, exchanges):
+    for module in (health, shipments, rates, callbacks, tracking, exchanges, allocation):
         api.register_blueprint(module.blp)

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from gateway import auth, idempotency
 from gateway.api import Blueprint
 from gateway.db import models
-from gateway.services import rates
+from gateway.services import allocation, rates
 from gateway.services import shipments as service
 from gateway.services import tracking as tracking_service
 from gateway.web import container, db
@@ -110,6 +110,7 @@ class Shipments(MethodView):
         )
         dumped = rate_schema.RateShopSchema().dump(rates.present_outcome(outcome))
         rates.remember_for_shipment(db(), tenant_id, shipment.id, dumped)
+        allocation.decide_at_booking(db(), tenant_id, shipment)
         return (
             {**present(shipment), "rates": rate_schema.RateShopSchema().load(dumped)},
             201,
