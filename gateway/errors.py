@@ -41,6 +41,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "service-unavailable": (503, "Service unavailable"),
     "carrier-rejected": (422, "Carrier rejected the request"),
     "rate-expired": (422, "The selected rate has expired"),
+    "webhook-url-refused": (422, "The webhook URL is not allowed"),
 }
 
 _BY_STATUS = {

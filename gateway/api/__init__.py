@@ -62,7 +62,7 @@ class Api(_SmorestApi):
 
 def register(api: Api) -> None:
     """Register every blueprint (imported here so nothing loads at import time)."""
-    from gateway.api import allocation, callbacks, exchanges, health, rates, shipments, tracking
+    from gateway.api import allocation, callbacks, exchanges, health, rates, shipments, tracking, webhooks
 
-    for module in (health, shipments, rates, callbacks, tracking, exchanges, allocation):
+    for module in (health, shipments, rates, callbacks, tracking, exchanges, allocation, webhooks):
         api.register_blueprint(module.blp)

@@ -1,0 +1,173 @@
+"""Where webhooks may go: public addresses only, unless the mode or an allowlist says otherwise.
+
+A destination whose name resolves to a private, loopback, link-local, multicast, reserved or
+otherwise non-global address is refused when ``ENV`` is ``production`` (the default), unless its
+host or address is in ``WEBHOOK_ALLOWLIST`` (``GATEWAY_WEBHOOK_ALLOWLIST``: comma- or
+space-separated host names, addresses or CIDR networks). The check runs when an endpoint is
+saved and again on every delivery, on the very addresses the connection then uses
+(``GuardedAdapter``), so a name that re-resolves to an internal address later (DNS rebinding)
+is still refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.connection import create_connection
+
+_PERMISSIVE_ENVS = frozenset({"test", "development"})
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeDestination(ValueError):
+    """The URL or the address it resolves to is not allowed. ``reason`` is a stable slug."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Policy:
+    permissive: bool  # test/development: any address, http allowed
+    hosts: frozenset[str]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
+        env = str(settings.get("ENV", "production")).strip().lower()
+        hosts: set[str] = set()
+        networks = []
+        for item in str(settings.get("WEBHOOK_ALLOWLIST", "") or "").replace(",", " ").split():
+            try:
+                networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+            except ValueError:
+                hosts.add(item.lower().rstrip("."))
+        return cls(env in _PERMISSIVE_ENVS, frozenset(hosts), tuple(networks))
+
+    def host_allowed(self, host: str) -> bool:
+        return self.permissive or host.lower().rstrip(".") in self.hosts
+
+    def address_allowed(self, host: str, address: IPAddress) -> bool:
+        if self.host_allowed(host) or is_public(address):
+            return True
+        return any(address in net for net in self.networks if net.version == address.version)
+
+
+def is_public(address: IPAddress) -> bool:
+    """Return whether an address is globally routable unicast (not private, loopback, link-local, ...)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_url(url: str, policy: Policy) -> tuple[str, int]:
+    """Refuse a URL that is malformed or not allowed by its form; return (host, port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeDestination("invalid", f"Not a valid URL: {exc}.") from exc
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host:
+        raise UnsafeDestination("invalid", "The URL must be an absolute http(s) URL with a host.")
+    if parts.username or parts.password:
+        raise UnsafeDestination("credentials", "The URL must not carry credentials; sign-verify instead.")
+    if scheme == "http" and not policy.host_allowed(host):
+        raise UnsafeDestination("insecure", "Webhook URLs must use https.")
+    return host, port or (443 if scheme == "https" else 80)
+
+
+def resolve(host: str, port: int, policy: Policy) -> list[str]:
+    """Resolve ``host`` and return its addresses, refusing if any of them is not allowed."""
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UnsafeDestination("unresolvable", f"The host {host} does not resolve.") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
+    for text in addresses:
+        if not policy.address_allowed(host, ipaddress.ip_address(text)):
+            raise UnsafeDestination(
+                "private_address",
+                f"The host {host} resolves to a private, loopback or link-local address, which is refused.",
+            )
+    return addresses
+
+
+def check(url: str, policy: Policy) -> None:
+    """Refuse a URL by its form or by what it resolves to now (used when an endpoint is saved).
+
+    In test/development mode any address is allowed, so the name is not looked up at all.
+    """
+    host, port = check_url(url, policy)
+    if not policy.permissive:
+        resolve(host, port, policy)
+
+
+# -- the connection guard -------------------------------------------------------------------------
+
+
+def _connect(conn: HTTPConnection, policy: Policy) -> socket.socket:
+    """Resolve, check every address, then connect to the checked addresses only."""
+    addresses = resolve(conn.host, conn.port or 0, policy)
+    last: OSError | None = None
+    for address in addresses:
+        try:
+            return create_connection(
+                (address, conn.port),
+                conn.timeout,
+                source_address=conn.source_address,
+                socket_options=conn.socket_options,
+            )
+        except OSError as exc:
+            last = exc
+    raise last or OSError(f"could not connect to {conn.host}")
+
+
+def _connection_classes(policy: Policy) -> tuple[type[HTTPConnection], type[HTTPSConnection]]:
+    class GuardedHTTPConnection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return _connect(self, policy)
+
+    class GuardedHTTPSConnection(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return _connect(self, policy)
+
+    return GuardedHTTPConnection, GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections go only to addresses the policy allows."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        super().__init__(max_retries=0, pool_connections=4, pool_maxsize=4)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        http_cls, https_cls = _connection_classes(self._policy)
+
+        class HTTPPool(HTTPConnectionPool):
+            ConnectionCls = http_cls
+
+        class HTTPSPool(HTTPSConnectionPool):
+            ConnectionCls = https_cls
+
+        self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
