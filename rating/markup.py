@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -42,3 +42,22 @@ def sell_amounts(markup: Markup | None, costs: Sequence[Decimal], currency: str)
             )
         sells[0] = (sells[0] + markup.fixed.amount).quantize(quantum, rounding=ROUND_HALF_EVEN)
     return sells
+
+
+ANY = "*"  # a markup rule's carrier or service that matches every carrier or service
+
+
+def choose(rules: Mapping[tuple[str, str], Markup], carrier: str, service_code: str) -> Markup | None:
+    """Return the tenant's markup for a carrier service: the most specific rule wins.
+
+    ``rules`` maps ``(carrier, service_code)`` to a markup, with ``ANY`` as a wildcard:
+    ``(carrier, service)`` beats ``(carrier, ANY)``, which beats the default ``(ANY, ANY)``.
+    A rule of zero percent and no fixed amount is a real rule (no markup), not a miss.
+    """
+    if not rules:
+        return None
+    for key in ((carrier, service_code), (carrier, ANY), (ANY, ANY)):
+        found = rules.get(key)
+        if found is not None:
+            return found
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -281,3 +282,18 @@ def price(
         estimated_delivery=eta,
         guaranteed=card.guaranteed,
     )
+
+
+def with_markup(q: Quote, m: markup.Markup | None) -> Quote:
+    """Return the quote with each line's sell price recomputed from its cost under ``m``.
+
+    For quotes priced elsewhere (a carrier's live rate arrives with cost only); cards priced
+    here take the markup in ``price()`` directly. The cost of each line never changes.
+    """
+    costs = [line.cost.amount for line in q.lines]
+    sells = _sell_amounts(m, costs, q.currency)
+    lines = tuple(
+        ChargeLine(line.code, line.description, line.cost, money.Money(sell, q.currency))
+        for line, sell in zip(q.lines, sells, strict=True)
+    )
+    return dataclasses.replace(q, lines=lines)

@@ -62,7 +62,29 @@ class Api(_SmorestApi):
 
 def register(api: Api) -> None:
     """Register every blueprint (imported here so nothing loads at import time)."""
-    from gateway.api import allocation, callbacks, exchanges, health, rates, shipments, tracking, webhooks
+    from gateway.api import (
+        allocation,
+        callbacks,
+        exchanges,
+        health,
+        markups,
+        rate_cards,
+        rates,
+        shipments,
+        tracking,
+        webhooks,
+    )
 
-    for module in (health, shipments, rates, callbacks, tracking, exchanges, allocation, webhooks):
+    for module in (
+        health,
+        shipments,
+        rates,
+        callbacks,
+        tracking,
+        exchanges,
+        allocation,
+        webhooks,
+        rate_cards,
+        markups,
+    ):
         api.register_blueprint(module.blp)

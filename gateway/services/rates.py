@@ -8,6 +8,7 @@ freezes the selected one onto the shipment.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,7 +30,8 @@ from gateway.db import models
 from gateway.db import rating as tables
 from gateway.db.types import utcnow
 from gateway.errors import Problem
-from rating import cards, errors, quote, shop
+from gateway.services import markups
+from rating import cards, errors, markup, quote, shop
 from schemas import carrier, money, types, units
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,9 @@ SOURCE_LIVE = "live"
 
 _POOL: futures.ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
-# Card documents never change once uploaded, so compiled cards are kept per row id.
-_COMPILED: dict[str, cards.RateCard] = {}
+# Card documents never change once uploaded, so compiled cards are kept per row id (and the
+# row's effective dates, which activation may set or clip).
+_COMPILED: dict[tuple[str, date, date | None], cards.RateCard] = {}
 _COMPILED_MAX = 2000
 _SAMPLES: list[cards.RateCard] | None = None
 
@@ -180,19 +183,33 @@ def spec_hash(spec: types.ShipmentSpec) -> str:
 
 
 def compiled(row: tables.RateCardVersion) -> cards.RateCard:
-    """Return the compiled card of a stored version (cached: documents never change)."""
-    card = _COMPILED.get(row.id)
+    """Return the compiled card of a stored version, in force on the row's effective dates.
+
+    Cached: documents never change. The row's dates win over the document's because
+    activation may set them, and clips a predecessor's end when a successor takes over.
+    """
+    key = (row.id, row.effective_from, row.effective_to)
+    card = _COMPILED.get(key)
     if card is None:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
-        card = _COMPILED[row.id] = cards.parse(row.document)
+        card = cards.parse(row.document)
+        if (card.effective_from, card.effective_to) != (row.effective_from, row.effective_to):
+            card = dataclasses.replace(card, effective_from=row.effective_from, effective_to=row.effective_to)
+        _COMPILED[key] = card
     return card
 
 
 def local_cards(session: Session, tenant_id: str, on: date) -> tuple[list[cards.RateCard], str]:
-    """Return the cards to price locally and where they came from (contract, or sample on a fresh install)."""
+    """Return the cards to price locally and where they came from (contract, or sample on a fresh install).
+
+    A tenant leaves the samples when it first activates a card; uploading drafts to dry-run
+    them does not change what it is quoted.
+    """
     any_card = session.execute(
-        sa.select(tables.RateCardVersion.id).where(tables.RateCardVersion.tenant_id == tenant_id).limit(1)
+        sa.select(tables.RateCardVersion.id)
+        .where(tables.RateCardVersion.tenant_id == tenant_id, tables.RateCardVersion.status != "draft")
+        .limit(1)
     ).first()
     if any_card is None:
         return cards.effective(_samples(), on), SOURCE_SAMPLE
@@ -346,11 +363,13 @@ def shop_rates(
                 live[_pool().submit(_ask_live, container, key, adapter, spec, digest, timeout)] = key
 
     card_list, source = local_cards(session, tenant_id, now.date())
+    rules = markups.table(session, tenant_id)
     results: list[quote.Quote | quote.Ineligible] = []
     carrier_errors: list[shop.CarrierError] = []
     for card in card_list:
         try:
-            results.append(quote.price(card, spec, now, promise_date=promise_date))
+            m = markup.choose(rules, card.carrier, card.service_code)
+            results.append(quote.price(card, spec, now, promise_date=promise_date, markup=m))
         except (errors.RatingError, money.CurrencyError) as exc:
             carrier_errors.append(shop.CarrierError(card.carrier, "cannot_price", f"{card.id}: {exc}"))
 
@@ -379,6 +398,11 @@ def shop_rates(
                             key, "incomplete", f"{r.service_code}: no delivery estimate returned"
                         )
                     )
+                    continue
+                try:
+                    q = quote.with_markup(q, markup.choose(rules, q.carrier, q.service_code))
+                except money.CurrencyError as exc:
+                    carrier_errors.append(shop.CarrierError(key, "cannot_price", f"{r.service_code}: {exc}"))
                     continue
                 if promise_date is not None and q.estimated_delivery > promise_date:
                     results.append(
