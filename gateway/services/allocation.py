@@ -686,23 +686,40 @@ def _unpack(row: list[Any]) -> model.Package:
     )
 
 
-_PACKED: OrderedDict[str, tuple[model.Package, ...]] = OrderedDict()
-_PACKED_LOCK = threading.Lock()
+@dataclass(frozen=True)
+class Dispatch:
+    """A finished plan as online decisions need it: packages, stops per van, packages per partner."""
+
+    packages: tuple[model.Package, ...]
+    routes: dict[str, tuple[str, ...]]
+    handovers: dict[str, tuple[str, ...]]
 
 
-def _plan_packages(row: tables.PlanRun) -> tuple[model.Package, ...]:
-    """Return a finished plan's packages (cached: a plan's problem never changes)."""
-    with _PACKED_LOCK:
-        cached = _PACKED.get(row.id)
+_DISPATCH: OrderedDict[str, Dispatch] = OrderedDict()
+_DISPATCH_LOCK = threading.Lock()
+
+
+def _dispatch(session: Session, plan_id: str) -> Dispatch:
+    """Return a finished plan's dispatch (cached by id: a plan's problem and routes never change)."""
+    with _DISPATCH_LOCK:
+        cached = _DISPATCH.get(plan_id)
         if cached is not None:
-            _PACKED.move_to_end(row.id)
+            _DISPATCH.move_to_end(plan_id)
             return cached
-    packed = tuple(_unpack(r) for r in (row.problem or {}).get("packages", []))
-    with _PACKED_LOCK:
-        _PACKED[row.id] = packed
-        while len(_PACKED) > 16:
-            _PACKED.popitem(last=False)
-    return packed
+    stored = session.execute(
+        sa.select(tables.PlanRun.problem).where(tables.PlanRun.id == plan_id)
+    ).scalar_one()
+    stored = stored or {}
+    made = Dispatch(
+        packages=tuple(_unpack(r) for r in stored.get("packages", [])),
+        routes={k: tuple(v) for k, v in (stored.get("routes") or {}).items()},
+        handovers={k: tuple(v) for k, v in (stored.get("handovers") or {}).items()},
+    )
+    with _DISPATCH_LOCK:
+        _DISPATCH[plan_id] = made
+        while len(_DISPATCH) > 16:
+            _DISPATCH.popitem(last=False)
+    return made
 
 
 # --- plans and simulations: requests ----------------------------------------------------------
@@ -952,7 +969,12 @@ def run_plan(container: Container, run_id: str) -> str:
         baseline = baselines.cheapest_partner(problem)
         result = plan_result(problem, plan, baseline, built, depot, fleet_used)
         result["configuration"] = {"rule_sets": used_rules, **fleet_used}
-        packed = {"packages": [_pack(p) for p in problem.packages], "currency": problem.currency}
+        packed = {
+            "currency": problem.currency,
+            "packages": [_pack(p) for p in problem.packages],
+            "routes": {r.vehicle_id: [st.package_id for st in r.stops] for r in plan.routes},
+            "handovers": {h.carrier: list(h.package_ids) for h in plan.handovers},
+        }
     except (model.ModelError, rules.RulesError, solver.SolverError, Problem) as exc:
         _fail(stage, exc)
         return "failed"
@@ -1406,6 +1428,24 @@ def _latest_plan(session: Session, tenant_id: str, depot_id: str, day: date) -> 
     ).scalar_one_or_none()
 
 
+def _latest_plan_ref(
+    session: Session, tenant_id: str, depot_id: str, day: date
+) -> tuple[str, datetime] | None:
+    row = session.execute(
+        sa.select(tables.PlanRun.id, tables.PlanRun.finished_at)
+        .where(
+            tables.PlanRun.tenant_id == tenant_id,
+            tables.PlanRun.depot_id == depot_id,
+            tables.PlanRun.kind == "plan",
+            tables.PlanRun.day == day,
+            tables.PlanRun.state.in_(("done", "applied")),
+        )
+        .order_by(tables.PlanRun.finished_at.desc(), tables.PlanRun.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.id, row.finished_at)
+
+
 def _day_state(
     session: Session,
     tenant_id: str,
@@ -1415,25 +1455,24 @@ def _day_state(
     exclude: str,
 ) -> tuple[list[model.Package], dict[str, list[str]], dict[str, list[str]]]:
     """Return the day's planned packages, van routes and partner handovers, plus later online decisions."""
-    plan_row = _latest_plan(session, tenant_id, depot.id, day)
+    plan_ref = _latest_plan_ref(session, tenant_id, depot.id, day)
     vans = {v.id for v in vehicles}
     packages: dict[str, model.Package] = {}
     by_van: dict[str, list[str]] = defaultdict(list)
     by_carrier: dict[str, list[str]] = defaultdict(list)
     since: datetime | None = None
-    if plan_row is not None and plan_row.result is not None:
-        since = plan_row.finished_at
-        packages = {p.id: p for p in _plan_packages(plan_row) if p.id != exclude}
-        for r in plan_row.result["routes"]:
-            if r["vehicle_id"] in vans:
-                by_van[r["vehicle_id"]] = [
-                    s["shipment_id"] for s in r["stops"] if s["shipment_id"] != exclude
-                ]
+    if plan_ref is not None:
+        plan_id, since = plan_ref
+        dispatch = _dispatch(session, plan_id)
+        packages = {p.id: p for p in dispatch.packages if p.id != exclude}
+        for vid, stops in dispatch.routes.items():
+            if vid in vans:
+                by_van[vid] = [i for i in stops if i != exclude]
             else:  # the van was retired since: its stops are unplanned until the next batch
-                for s in r["stops"]:
-                    packages.pop(s["shipment_id"], None)
-        for h in plan_row.result["handovers"]:
-            by_carrier[h["carrier"]] = [i for i in h["shipment_ids"] if i != exclude]
+                for i in stops:
+                    packages.pop(i, None)
+        for carrier, ids in dispatch.handovers.items():
+            by_carrier[carrier] = [i for i in ids if i != exclude]
     query = (
         sa.select(tables.ShipmentAllocation)
         .where(
