@@ -55,7 +55,14 @@ class Policy:
         return cls(env in _PERMISSIVE_ENVS, frozenset(hosts), tuple(networks))
 
     def host_allowed(self, host: str) -> bool:
-        return self.permissive or host.lower().rstrip(".") in self.hosts
+        """Whether the host itself is allowlisted (by name, or as an address in an allowlisted network)."""
+        if self.permissive or host.lower().rstrip(".") in self.hosts:
+            return True
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return False
+        return any(literal in net for net in self.networks if net.version == literal.version)
 
     def address_allowed(self, host: str, address: IPAddress) -> bool:
         if self.host_allowed(host) or is_public(address):
