@@ -67,6 +67,7 @@ def register(api: Api) -> None:
         callbacks,
         exchanges,
         health,
+        kpis,
         markups,
         rate_cards,
         rates,
@@ -86,5 +87,6 @@ def register(api: Api) -> None:
         webhooks,
         rate_cards,
         markups,
+        kpis,
     ):
         api.register_blueprint(module.blp)

@@ -1,0 +1,192 @@
+"""GET /v1/kpis: what ops see per carrier and day, computed from labels, tracking, plans and invoices."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gateway.db import labels as label_tables
+from gateway.db import models
+from tests.helpers import shipment_body
+from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixture configures the secrets
+    callback_secrets,
+    new_number,
+    post_signed,
+    run_worker,
+)
+
+pytestmark = pytest.mark.integration
+
+TODAY = datetime.now(UTC).date()
+
+
+def book(app: Any, client: Any, tenant: Any, carrier: str, promise: date | None) -> tuple[str, str]:
+    """Book a shipment and give it a label's carrier and tracking number, as the label flow does."""
+    body = shipment_body(f"KPI-{uuid.uuid4().hex[:8]}")
+    if promise is not None:
+        body["promise_date"] = promise.isoformat()
+    created = client.post("/v1/shipments", json=body, headers=tenant.headers)
+    assert created.status_code == 201, created.get_json()
+    shipment_id, number = created.get_json()["id"], new_number("HF" if carrier == "fleet" else "1Z")
+    with app.extensions["handoff"].sessions() as session:
+        shipment = session.get(models.Shipment, shipment_id)
+        shipment.carrier, shipment.service = carrier, "van" if carrier == "fleet" else "03"
+        shipment.tracking_number, shipment.status = number, "purchased"
+        session.commit()
+    return shipment_id, number
+
+
+def driver_event(kind: str, number: str, at: datetime, **extra: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "type": kind,
+        "tracking_number": number,
+        "occurred_at": at.isoformat(timespec="seconds"),
+        "driver_id": "drv-7",
+        "route_id": "r-1",
+    }
+    if kind in ("arrived", "delivered", "attempt"):
+        event["position"] = {"lat": 40.7596, "lon": -73.9799, "accuracy_m": 8.0}
+    if kind == "attempt":
+        event["attempt"] = {"reason": extra["reason"]}
+    if kind == "delivered":
+        event["delivery"] = {
+            "handed_to": "recipient",
+            "photo_sha256": hashlib.sha256(number.encode()).hexdigest(),
+        }
+    return event
+
+
+def send_driver_batch(client: Any, events: list[dict[str, Any]]) -> None:
+    batch = {"schema_version": "1", "device_id": "android-kpi", "events": events}
+    assert post_signed(client, "fleet", batch).status_code == 202
+
+
+def kpis(client: Any, tenant: Any, **params: Any) -> Any:
+    query = {"from": TODAY.isoformat(), "to": TODAY.isoformat(), "tz": "UTC", **params}
+    return client.get("/v1/kpis", query_string=query, headers=tenant.headers)
+
+
+def test_kpis_count_on_time_first_attempt_exceptions_and_costs_per_carrier(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    morning = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    smooth, smooth_no = book(app, client, tenant, "fleet", TODAY + timedelta(days=1))
+    late, late_no = book(app, client, tenant, "fleet", TODAY)
+    stuck, stuck_no = book(app, client, tenant, "fleet", TODAY + timedelta(days=2))
+    partner, _ = book(app, client, tenant, "ups", TODAY + timedelta(days=2))
+    with app.extensions["handoff"].sessions() as session:
+        session.add(
+            label_tables.Label(
+                tenant_id=tenant.tenant_id,
+                shipment_id=partner,
+                carrier="ups",
+                service="03",
+                tracking_number=new_number(),
+                status="purchased",
+                cost_minor=1234,
+                currency="USD",
+            )
+        )
+        session.commit()
+
+    send_driver_batch(
+        client,
+        [
+            driver_event("out_for_delivery", smooth_no, morning),
+            driver_event("arrived", smooth_no, morning + timedelta(hours=1)),
+            driver_event("delivered", smooth_no, morning + timedelta(hours=1, minutes=3)),
+            driver_event("out_for_delivery", late_no, morning),
+            driver_event("attempt", late_no, morning + timedelta(hours=2), reason="recipient_unavailable"),
+            driver_event("out_for_delivery", stuck_no, morning),
+            driver_event("attempt", stuck_no, morning + timedelta(hours=3), reason="address_issue"),
+        ],
+    )
+    send_driver_batch(
+        client,
+        [
+            driver_event("out_for_delivery", late_no, morning + timedelta(days=1)),
+            driver_event("delivered", late_no, morning + timedelta(days=1, hours=1)),
+        ],
+    )
+    run_worker(app)
+
+    response = kpis(client, tenant)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    totals = body["totals"]
+    assert (totals["shipments"], totals["tracked"], totals["delivered"]) == (4, 3, 2)
+    assert (totals["delivered_on_time"], totals["delivered_with_promise"], totals["on_time_percent"]) == (
+        1,
+        2,
+        "50.0",
+    )
+    assert (totals["first_attempt"], totals["first_attempt_percent"]) == (1, "50.0")
+    assert (totals["failed_attempts"], totals["with_exception"], totals["exception_rate_percent"]) == (
+        2,
+        2,
+        "66.7",
+    )
+    assert totals["in_flight"] == 1
+    assert {r["reason"]: r["shipments"] for r in totals["exceptions_by_reason"]} == {
+        "recipient_unavailable": 1,
+        "address_issue": 1,
+    }
+    assert totals["cost"] == {"amount": "12.34", "currency": "USD"}
+    by_carrier = {c["carrier"]: c for c in body["by_carrier"]}
+    assert set(by_carrier) == {"fleet", "ups"}
+    assert by_carrier["fleet"]["shipments"] == 3 and by_carrier["fleet"]["delivered"] == 2
+    assert by_carrier["ups"]["cost"]["amount"] == "12.34" and by_carrier["ups"]["labelled"] == 1
+    assert by_carrier["ups"]["cost_per_delivery"] is None  # nothing delivered yet
+    assert [d["day"] for d in body["by_day"]] == [TODAY.isoformat()]
+    assert body["by_day"][0]["shipments"] == 4
+
+    only_ups = kpis(client, tenant, carrier="ups").get_json()
+    assert only_ups["totals"]["shipments"] == 1 and [c["carrier"] for c in only_ups["by_carrier"]] == ["ups"]
+    assert only_ups["fleet"] is None
+
+
+def test_kpis_are_per_tenant_and_need_the_ops_or_finance_role(app, client, make_tenant):
+    mine = make_tenant(("platform", "ops"))
+    other = make_tenant(("finance",))
+    book(app, client, mine, "ups", None)
+
+    assert kpis(client, other).get_json()["totals"]["shipments"] == 0
+    assert kpis(client, mine).get_json()["totals"]["shipments"] == 1
+    platform_only = make_tenant(("platform",))
+    denied = kpis(client, platform_only)
+    assert denied.status_code == 403
+    assert denied.headers["Content-Type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"tz": "Mars/Olympus"},
+        {"from": "2026-11-20", "to": "2026-11-01"},
+        {"from": "2026-01-01", "to": "2026-12-31"},
+        {"from": "yesterday"},
+    ],
+)
+def test_bad_kpi_queries_are_422_problems(client, make_tenant, params):
+    tenant = make_tenant(("ops",))
+    response = client.get("/v1/kpis", query_string=params, headers=tenant.headers)
+    assert response.status_code == 422
+    assert response.get_json()["type"].endswith("/validation-error")
+
+
+def test_days_are_counted_in_the_callers_time_zone(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    book(app, client, tenant, "ups", None)
+    # Far to the east the booking may already be tomorrow; it is one shipment on one day either way.
+    body = client.get(
+        "/v1/kpis",
+        query_string={"tz": "Pacific/Kiritimati", "from": TODAY.isoformat(), "to": (TODAY + timedelta(days=1)).isoformat()},
+        headers=tenant.headers,
+    ).get_json()
+    assert body["tz"] == "Pacific/Kiritimati"
+    assert sum(d["shipments"] for d in body["by_day"]) == 1
+    assert body["by_day"][0]["day"] in (TODAY.isoformat(), (TODAY + timedelta(days=1)).isoformat())
