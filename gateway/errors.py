@@ -41,6 +41,9 @@ TYPES: dict[str, tuple[int, str]] = {
     "service-unavailable": (503, "Service unavailable"),
     "carrier-rejected": (422, "Carrier rejected the request"),
     "rate-expired": (422, "The selected rate has expired"),
+    "invoice-unreadable": (422, "The invoice file cannot be read"),
+    "invoice-malformed": (422, "Rows of the invoice file are malformed"),
+    "invoice-duplicate": (409, "This invoice was already uploaded"),
     "webhook-url-refused": (422, "The webhook URL is not allowed"),
 }
 

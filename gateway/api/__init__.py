@@ -67,6 +67,7 @@ def register(api: Api) -> None:
         callbacks,
         exchanges,
         health,
+        invoices,
         kpis,
         markups,
         rate_cards,
@@ -87,6 +88,7 @@ def register(api: Api) -> None:
         webhooks,
         rate_cards,
         markups,
+        invoices,
         kpis,
     ):
         api.register_blueprint(module.blp)

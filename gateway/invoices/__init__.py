@@ -1,0 +1,103 @@
+"""Carrier invoice parsers: UPS Billing Data CSV, FedEx invoice CSV, and a mapped generic CSV.
+
+Pure and streaming: a parser takes an iterator of text lines and yields one canonical
+:class:`Line` (one charge) or :class:`RowError` (row number and reason) at a time, so memory
+does not grow with the file. Nothing here touches Flask or the database.
+
+``parse(lines, fmt, mapping=None)`` picks the parser; ``sniff(first_line)`` guesses the layout
+of a file from its first physical line. A file that cannot be read at all (unknown layout,
+missing required columns, a line longer than ``MAX_LINE_CHARS``) raises :class:`LayoutError`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+FORMATS = ("ups", "fedex", "generic")
+MAX_LINE_CHARS = 65536
+csv.field_size_limit(MAX_LINE_CHARS)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One charge of an invoice, in canonical form (amounts in the invoice currency, exact)."""
+
+    row: int  # 1-based physical line of the file where the record ends
+    invoice_number: str
+    tracking_number: str | None  # None only for invoice-level charges (service fees)
+    charge_code: str  # the carrier's own code, e.g. "RES", "FSC", "ADC", "FRT"
+    charge_class: str  # canonical class, see charges.CLASSES
+    description: str
+    amount: Decimal
+    currency: str
+    billed_weight: Decimal | None = None
+    weight_unit: str | None = None  # "lb" | "kg"
+    weight_type: str | None = None  # "actual" | "dimensional"
+    length: Decimal | None = None
+    width: Decimal | None = None
+    height: Decimal | None = None
+    dimension_unit: str | None = None  # "in" | "cm"
+    zone: str | None = None
+    service: str | None = None
+    ship_date: date | None = None
+    invoice_date: date | None = None
+    account_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A row that could not be read, with its 1-based line number and the reason."""
+
+    row: int
+    reason: str
+
+
+class LayoutError(ValueError):
+    """The file as a whole cannot be read in the given layout."""
+
+
+def bounded_lines(lines: Iterable[str], max_chars: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """Yield lines, refusing one longer than ``max_chars`` (a binary or broken file)."""
+    for number, line in enumerate(lines, start=1):
+        if len(line) > max_chars:
+            raise LayoutError(f"line {number} is longer than {max_chars} characters; is this a CSV file?")
+        yield line
+
+
+def sniff(first_line: str) -> str | None:
+    """Guess the layout from the first line: "ups", "fedex", or None when unsure."""
+    try:
+        cells = next(csv.reader([first_line]))
+    except (csv.Error, StopIteration):
+        return None
+    lowered = {c.strip().lower() for c in cells}
+    if "express or ground tracking id" in lowered:
+        return "fedex"
+    from gateway.invoices import ups
+
+    if ups.looks_like(cells):
+        return "ups"
+    return None
+
+
+def parse(
+    lines: Iterable[str], fmt: str, mapping: Mapping[str, Any] | None = None
+) -> Iterator[Line | RowError]:
+    """Parse an invoice file given as text lines in layout ``fmt``."""
+    from gateway.invoices import fedex, generic, ups
+
+    source = bounded_lines(lines)
+    if fmt == "ups":
+        return ups.parse(source)
+    if fmt == "fedex":
+        return fedex.parse(source)
+    if fmt == "generic":
+        if mapping is None:
+            raise LayoutError("the generic layout needs a saved column mapping for this carrier")
+        return generic.parse(source, mapping)
+    raise LayoutError(f"unknown invoice format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,619 @@
+"""Reconciliation: every discrepancy class is caught from a realistic invoice line, clean lines raise nothing.
+
+Each test books real shipments through the API (rated under the bundled UPS sample cards and
+frozen with POST /v1/shipments/{id}/rate), gives them the label and tracking state the scenario
+needs, uploads a UPS Billing Data file through POST /v1/invoices, runs the reconciliation job
+and reads the outcome back through the API.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.db import labels as label_tables
+from gateway.db import models
+from gateway.db import rating as rating_tables
+from gateway.db import tracking as tracking_tables
+from gateway.db.types import utcnow
+from gateway.services import reconciliation
+from tests.helpers import shipment_body
+from tests.unit.reconciliation.invoice_files import UPS_CODES, to_csv, ups_row
+
+GROUND, NEXT_DAY_AIR_SAVER = "03", "13"
+
+
+@dataclass
+class Booked:
+    id: str
+    tracking: str
+    service_code: str
+    lines: dict[str, int]  # quote line code -> cost in cents
+    zone: str
+    billable_weight: Decimal
+    estimated_delivery: date
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def _cents(minor: int) -> str:
+    return str(Decimal(minor).scaleb(-2))
+
+
+def _fuel(cents: int) -> int:
+    """The sample UPS cards' 15.25 % fuel on a billed base, rounded like the carrier."""
+    return int((Decimal(cents) * Decimal("0.1525")).quantize(Decimal(1), rounding="ROUND_HALF_EVEN"))
+
+
+class World:
+    """One tenant (platform + finance) with booked shipments, and helpers to invoice them."""
+
+    def __init__(self, app: Any, client: Any, make_tenant: Any) -> None:
+        self.app, self.client = app, client
+        self.container = app.extensions["handoff"]
+        self.tenant = make_tenant(("platform", "finance"))
+        self.headers = self.tenant.headers
+        self.invoice_number = f"0000A1B2C3{uuid.uuid4().hex[:6].upper()}"
+
+    # --- shipments ---------------------------------------------------------------------------
+
+    def book(
+        self,
+        service_code: str = GROUND,
+        *,
+        residential: bool | None = True,
+        weight: str = "2.5",
+        dims: tuple[str, str, str] = ("12", "9", "4"),
+        scanned: bool = True,
+    ) -> Booked:
+        body = shipment_body(reference=f"ORD-{uuid.uuid4().hex[:8]}")
+        body["destination"]["residential"] = residential
+        if residential is None:
+            del body["destination"]["residential"]
+        body["parcels"][0]["weight"]["value"] = weight
+        body["parcels"][0]["dimensions"].update(length=dims[0], width=dims[1], height=dims[2])
+        created = self.client.post("/v1/shipments", json=body, headers=self.headers)
+        assert created.status_code == 201, created.get_json()
+        shipment = created.get_json()
+        rate = next(
+            r
+            for r in shipment["rates"]["rates"]
+            if r["carrier"] == "ups" and r["service_code"] == service_code
+        )
+        selected = self.client.post(
+            f"/v1/shipments/{shipment['id']}/rate", json={"rate_id": rate["id"]}, headers=self.headers
+        )
+        assert selected.status_code == 200, selected.get_json()
+        tracking = "1Z" + uuid.uuid4().hex[:16].upper()
+        with self.container.sessions() as session:
+            session.execute(
+                sa.update(models.Shipment)
+                .where(models.Shipment.id == shipment["id"])
+                .values(status="purchased", tracking_number=tracking)
+            )
+            snap = session.execute(
+                sa.select(rating_tables.ShipmentQuoteSnapshot).where(
+                    rating_tables.ShipmentQuoteSnapshot.shipment_id == shipment["id"]
+                )
+            ).scalar_one()
+            session.add(
+                label_tables.Label(
+                    tenant_id=self.tenant.tenant_id,
+                    shipment_id=shipment["id"],
+                    carrier="ups",
+                    service=service_code,
+                    tracking_number=tracking,
+                    status="purchased",
+                    cost_minor=snap.total_cost_minor,
+                    currency="USD",
+                    purchased_at=utcnow() - timedelta(days=3),
+                )
+            )
+            lines = {line["code"]: line["cost_minor"] for line in snap.lines}
+            session.commit()
+        booked = Booked(
+            id=shipment["id"],
+            tracking=tracking,
+            service_code=service_code,
+            lines=lines,
+            zone=rate["zone"],
+            billable_weight=Decimal(rate["billable_weight"]),
+            estimated_delivery=date.fromisoformat(rate["estimated_delivery"]),
+        )
+        if scanned:
+            self.event(booked, "in_transit", utcnow() - timedelta(days=2))
+        return booked
+
+    def event(
+        self,
+        booked: Booked,
+        milestone: str,
+        at: datetime,
+        *,
+        carrier: str = "ups",
+        reason: str | None = None,
+    ) -> None:
+        with self.container.sessions() as session:
+            session.add(
+                tracking_tables.TrackingEvent(
+                    tenant_id=self.tenant.tenant_id,
+                    shipment_id=booked.id,
+                    carrier=carrier,
+                    tracking_number=booked.tracking,
+                    milestone=milestone,
+                    reason=reason,
+                    mapping="mapped",
+                    occurred_at=at,
+                    raw_code="D" if milestone == "delivered" else "I",
+                    source="push",
+                    dedup_key=uuid.uuid4().hex,
+                    event={"milestone": milestone},
+                )
+            )
+            if milestone == "delivered":
+                state = session.get(tracking_tables.ShipmentTracking, booked.id)
+                if state is None:
+                    state = tracking_tables.ShipmentTracking(
+                        shipment_id=booked.id, tenant_id=self.tenant.tenant_id
+                    )
+                    session.add(state)
+                state.carrier, state.tracking_number = carrier, booked.tracking
+                state.milestone, state.delivered_at, state.status_at = "delivered", at, at
+            session.commit()
+
+    def update_shipment(self, booked: Booked, **values: Any) -> None:
+        with self.container.sessions() as session:
+            session.execute(
+                sa.update(models.Shipment).where(models.Shipment.id == booked.id).values(**values)
+            )
+            session.commit()
+
+    # --- invoices ----------------------------------------------------------------------------
+
+    def row(self, booked: Booked, code: str, amount: int | str, **overrides: Any) -> list[str]:
+        """An invoice row for one quote line code of a shipment, billed at ``amount`` (cents or text)."""
+        fields: dict[str, Any] = dict(UPS_CODES[code])
+        if code == "BASE":
+            fields.update(
+                weight=str(booked.billable_weight),
+                weight_type="1",
+                dimensions="12.0x 9.0x 4.0",
+                zone=booked.zone,
+            )
+        fields.update(overrides)
+        text = _cents(amount) if isinstance(amount, int) else amount
+        return ups_row(invoice_number=self.invoice_number, tracking=booked.tracking, amount=text, **fields)
+
+    def clean_rows(self, booked: Booked) -> list[list[str]]:
+        """The rows a correct invoice has for a shipment: exactly its quote lines."""
+        return [self.row(booked, code, cost) for code, cost in booked.lines.items()]
+
+    def rebill(self, booked: Booked, base: int, **overrides: Any) -> list[list[str]]:
+        """A shipment's rows with another base amount, and fuel on it as the carrier computes it."""
+        rows = []
+        fuel_base = base + sum(
+            c for code, c in booked.lines.items() if code not in ("BASE", "FSC", "SIG", "DV")
+        )
+        for code, cost in booked.lines.items():
+            if code == "BASE":
+                rows.append(self.row(booked, "BASE", base, **overrides))
+            elif code == "FSC":
+                rows.append(self.row(booked, "FSC", _fuel(fuel_base)))
+            else:
+                rows.append(self.row(booked, code, cost))
+        return rows
+
+    def upload(self, rows: list[list[str]], *, filename: str = "invoice.csv") -> Any:
+        return self.client.post(
+            "/v1/invoices",
+            data={"file": (io.BytesIO(to_csv(rows)), filename)},
+            headers=self.headers,
+            content_type="multipart/form-data",
+        )
+
+    def reconcile(self, invoice_id: str) -> dict[str, Any]:
+        reconciliation.run(self.container.sessions, invoice_id, settings=self.container.settings)
+        resp = self.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=self.headers)
+        assert resp.status_code == 200
+        body = resp.get_json()
+        assert body["status"] == "reconciled", body
+        return body
+
+    def run(self, rows: list[list[str]]) -> tuple[str, dict[str, Any]]:
+        resp = self.upload(rows)
+        assert resp.status_code == 201, resp.get_json()
+        invoice_id = resp.get_json()["id"]
+        return invoice_id, self.reconcile(invoice_id)
+
+    def lines(self, invoice_id: str, **params: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        after = None
+        while True:
+            query = dict(params, limit=500)
+            if after is not None:
+                query["after"] = after
+            resp = self.client.get(
+                f"/v1/invoices/{invoice_id}/lines", query_string=query, headers=self.headers
+            )
+            assert resp.status_code == 200, resp.get_json()
+            body = resp.get_json()
+            out.extend(body["data"])
+            after = body["next_after"]
+            if after is None:
+                return out
+
+    def findings(self, invoice_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """(tracking number, class) -> the discrepancy, for every flagged line."""
+        found = {}
+        for line in self.lines(invoice_id, flagged="true"):
+            for d in line["discrepancies"]:
+                found[(line["tracking_number"], d["class"])] = {**d, "line": line}
+        return found
+
+
+@pytest.fixture
+def world(app: Any, client: Any, make_tenant: Any) -> World:
+    return World(app, client, make_tenant)
+
+
+def _classes(found: dict[tuple[str, str], Any], tracking: str) -> set[str]:
+    return {cls for (t, cls) in found if t == tracking}
+
+
+# --- clean lines ----------------------------------------------------------------------------
+
+
+def test_an_invoice_that_bills_exactly_the_quotes_raises_nothing(world: World) -> None:
+    shipments = [world.book(), world.book(residential=False), world.book(NEXT_DAY_AIR_SAVER)]
+    rows = [r for b in shipments for r in world.clean_rows(b)]
+    invoice_id, body = world.run(rows)
+
+    report = body["report"]
+    assert report["totals"]["lines"] == len(rows)
+    assert report["totals"]["flagged_lines"] == 0
+    assert report["by_class"] == {}
+    assert report["totals"]["billed"] == report["totals"]["expected"]
+    assert report["totals"]["recoverable"] == {"amount": "0", "currency": "USD"}
+    assert world.findings(invoice_id) == {}
+    assert all(line["shipment_id"] for line in world.lines(invoice_id))
+
+
+# --- whole-line classes ---------------------------------------------------------------------
+
+
+def test_an_unknown_tracking_number_is_caught_with_the_full_amount_recoverable(world: World) -> None:
+    known = world.book()
+    stranger = Booked("none", "1Z" + "9" * 16, GROUND, {"BASE": 1249}, "2", Decimal(3), date.today())
+    invoice_id, body = world.run([*world.clean_rows(known), world.row(stranger, "BASE", 1249)])
+    found = world.findings(invoice_id)
+    assert set(found) == {(stranger.tracking, "unknown_tracking")}
+    assert found[(stranger.tracking, "unknown_tracking")]["recoverable"] == {
+        "amount": "12.49",
+        "currency": "USD",
+    }
+    assert body["report"]["by_class"]["unknown_tracking"]["recoverable"]["amount"] == "12.49"
+
+
+def test_a_charge_billed_twice_is_a_duplicate_within_an_invoice_and_across_invoices(world: World) -> None:
+    booked = world.book()
+    base = world.row(booked, "BASE", booked.lines["BASE"])
+    invoice_id, _ = world.run([*world.clean_rows(booked), base])
+    found = world.findings(invoice_id)
+    assert _classes(found, booked.tracking) == {"duplicate_charge"}
+    evidence = found[(booked.tracking, "duplicate_charge")]["evidence"]
+    assert evidence["duplicate_of_invoice_id"] == invoice_id and evidence["duplicate_of_row"] == 1
+
+    world.invoice_number += "B"
+    again = world.row(booked, "BASE", booked.lines["BASE"])
+    second_id, body = world.run([again])
+    found = world.findings(second_id)
+    assert _classes(found, booked.tracking) == {"duplicate_charge"}
+    assert found[(booked.tracking, "duplicate_charge")]["evidence"]["duplicate_of_invoice_id"] == invoice_id
+    assert body["report"]["totals"]["recoverable"]["amount"] == _cents(booked.lines["BASE"])
+
+
+def test_charges_for_a_voided_label_are_caught(world: World) -> None:
+    booked = world.book(scanned=False)
+    world.update_shipment(booked, status="voided")
+    with world.container.sessions() as session:
+        session.execute(
+            sa.update(label_tables.Label)
+            .where(label_tables.Label.shipment_id == booked.id)
+            .values(status="voided", voided_at=utcnow() - timedelta(days=2))
+        )
+        session.commit()
+    invoice_id, body = world.run(world.clean_rows(booked))
+    found = world.findings(invoice_id)
+    assert _classes(found, booked.tracking) == {"voided_label"}
+    assert all(cls == "voided_label" for (_, cls) in found)
+    assert body["report"]["by_class"]["voided_label"]["lines"] == len(booked.lines)
+    evidence = next(iter(found.values()))["evidence"]
+    assert evidence["label_voided_at"] and evidence["carrier_scans"] == 0
+
+
+def test_a_label_the_carrier_never_scanned_is_caught(world: World) -> None:
+    scanned, unscanned = world.book(), world.book(scanned=False)
+    invoice_id, _ = world.run(world.clean_rows(scanned) + world.clean_rows(unscanned))
+    found = world.findings(invoice_id)
+    assert {cls for (_, cls) in found} == {"never_scanned"}
+    assert _classes(found, unscanned.tracking) == {"never_scanned"}
+    assert _classes(found, scanned.tracking) == set()
+
+
+def test_a_partner_charge_for_a_package_the_own_fleet_delivered_is_caught(world: World) -> None:
+    booked = world.book(scanned=False)
+    world.update_shipment(booked, carrier="fleet")
+    world.event(booked, "delivered", utcnow() - timedelta(days=1), carrier="fleet")
+    invoice_id, _ = world.run(world.clean_rows(booked))
+    found = world.findings(invoice_id)
+    assert _classes(found, booked.tracking) == {"fleet_delivered"}
+    evidence = found[(booked.tracking, "fleet_delivered")]["evidence"]
+    assert evidence["delivered_by"] == "fleet" and evidence["delivered_event_id"].startswith("tev_")
+
+
+def test_a_late_guaranteed_delivery_makes_every_charge_of_the_package_a_refund_claim(world: World) -> None:
+    late, on_time, waived = (world.book(NEXT_DAY_AIR_SAVER) for _ in range(3))
+    for booked, hours in ((late, 30), (on_time, 12), (waived, 30)):
+        eta = datetime.combine(booked.estimated_delivery, datetime.min.time(), tzinfo=UTC)
+        world.event(booked, "delivered", eta + timedelta(hours=hours))
+    world.event(waived, "exception", utcnow() - timedelta(days=1), reason="weather_delay")
+    rows = world.clean_rows(late) + world.clean_rows(on_time) + world.clean_rows(waived)
+    invoice_id, body = world.run(rows)
+    found = world.findings(invoice_id)
+    assert {t for (t, _) in found} == {late.tracking}
+    assert _classes(found, late.tracking) == {"late_delivery"}
+    assert body["report"]["by_class"]["late_delivery"]["recoverable"]["amount"] == _cents(
+        sum(late.lines.values())
+    )
+    evidence = found[(late.tracking, "late_delivery")]["evidence"]
+    assert evidence["estimated_delivery"] == late.estimated_delivery.isoformat()
+    assert evidence["commit_deadline"] < evidence["delivered_at"]
+
+
+# --- amount classes -------------------------------------------------------------------------
+
+
+def test_a_billed_weight_above_the_quoted_billable_weight_is_caught(world: World) -> None:
+    heavier, within = world.book(), world.book()
+    base = heavier.lines["BASE"] + 620
+    rows = [
+        world.row(heavier, "BASE", base, weight="9", weight_type="8"),
+        world.row(heavier, "RES", heavier.lines["RES"]),
+        world.row(heavier, "FSC", _fuel(base + heavier.lines["RES"])),
+    ]
+    slightly = str(within.billable_weight + Decimal("0.1"))
+    rows += [world.row(within, "BASE", within.lines["BASE"], weight=slightly)]
+    rows += [r for r in world.clean_rows(within)[1:]]
+    invoice_id, _ = world.run(rows)
+    found = world.findings(invoice_id)
+    assert _classes(found, heavier.tracking) == {"weight_over_declared"}
+    assert _classes(found, within.tracking) == set()
+    d = found[(heavier.tracking, "weight_over_declared")]
+    assert d["recoverable"]["amount"] == "6.2"
+    assert d["evidence"]["billed_weight"] == "9" and d["evidence"]["quoted_weight_unit"] == "lb"
+
+
+def test_billed_dimensions_above_the_declared_ones_are_caught(world: World) -> None:
+    booked = world.book()
+    rows = world.clean_rows(booked)
+    rows[0] = world.row(booked, "BASE", booked.lines["BASE"], dimensions="18.0x 12.0x 10.0", weight_type="9")
+    invoice_id, _ = world.run(rows)
+    found = world.findings(invoice_id)
+    assert _classes(found, booked.tracking) == {"dimensions_over_declared"}
+    evidence = found[(booked.tracking, "dimensions_over_declared")]["evidence"]
+    assert (evidence["billed_length"], evidence["declared_length"]) == ("18", "12")
+
+
+def test_a_zone_other_than_the_contracted_one_is_caught(world: World) -> None:
+    booked = world.book()
+    rows = world.rebill(booked, booked.lines["BASE"] + 250, zone="004")
+    invoice_id, _ = world.run(rows)
+    found = world.findings(invoice_id)
+    assert _classes(found, booked.tracking) == {"zone_mismatch"}
+    d = found[(booked.tracking, "zone_mismatch")]
+    assert (d["evidence"]["billed_zone"], d["evidence"]["quoted_zone"]) == ("004", booked.zone)
+    assert d["recoverable"]["amount"] == "2.5"
+
+
+def test_a_base_rate_off_the_contracted_card_is_caught_with_the_quote_as_evidence(world: World) -> None:
+    booked = world.book()
+    rows = world.rebill(booked, booked.lines["BASE"] + 75)
+    invoice_id, _ = world.run(rows)
+    found = world.findings(invoice_id)
+    assert _classes(found, booked.tracking) == {"base_rate_mismatch"}
+    d = found[(booked.tracking, "base_rate_mismatch")]
+    assert d["expected"]["amount"] == _cents(booked.lines["BASE"])
+    assert d["recoverable"]["amount"] == "0.75"
+    assert d["evidence"]["card_id"] == "ups-ground-us"
+    assert {q["code"] for q in d["evidence"]["quote_lines"]} == set(booked.lines)
+
+
+def test_a_fuel_surcharge_not_at_the_cards_percentage_is_caught(world: World) -> None:
+    booked = world.book()
+    rows = world.clean_rows(booked)
+    fuel_at = list(booked.lines).index("FSC")
+    rows[fuel_at] = world.row(booked, "FSC", booked.lines["FSC"] + 40)
+    invoice_id, _ = world.run(rows)
+    found = world.findings(invoice_id)
+    assert _classes(found, booked.tracking) == {"fuel_mismatch"}
+    d = found[(booked.tracking, "fuel_mismatch")]
+    assert d["evidence"]["card_fuel_percent"] == "15.25"
+    assert d["recoverable"]["amount"] == "0.4"
+
+
+def test_surcharges_the_quote_does_not_have_are_caught_only_when_the_shipper_knew_better(
+    world: World,
+) -> None:
+    commercial = world.book(residential=False)  # quoted without RES
+    unknown = world.book(residential=None)  # quoted without RES: the shipper did not know
+    adc = {
+        "classification": "ACC",
+        "category": "ADJ",
+        "detail": "ADC",
+        "description_code": "ADC",
+        "description": "Address Correction",
+        "weight": "",
+        "dimensions": "",
+        "zone": "",
+    }
+    rows = [
+        world.row(commercial, "BASE", commercial.lines["BASE"]),
+        world.row(commercial, "RES", 610),
+        world.row(commercial, "AHS", 1850),
+        world.row(commercial, "FSC", _fuel(commercial.lines["BASE"] + 610 + 1850)),
+        world.row(commercial, "BASE", "17.00", **adc),
+        world.row(unknown, "BASE", unknown.lines["BASE"]),
+        world.row(unknown, "RES", 610),
+        world.row(unknown, "FSC", _fuel(unknown.lines["BASE"] + 610)),
+        world.row(unknown, "BASE", "17.00", **adc),
+    ]
+    invoice_id, body = world.run(rows)
+    flagged = [
+        (line["tracking_number"], d["class"], line["charge_class"], d)
+        for line in world.lines(invoice_id, flagged="true")
+        for d in line["discrepancies"]
+    ]
+    assert sorted((cls, charge) for t, cls, charge, _ in flagged if t == commercial.tracking) == [
+        ("fuel_mismatch", "fuel"),
+        ("surcharge_not_quoted", "additional_handling"),
+        ("surcharge_not_quoted", "address_correction"),
+        ("surcharge_not_quoted", "residential"),
+    ]
+    assert [f for f in flagged if f[0] == unknown.tracking] == []
+    assert body["report"]["by_class"]["surcharge_not_quoted"]["recoverable"]["amount"] == "41.6"
+    fuel = next(d for _, cls, _, d in flagged if cls == "fuel_mismatch")
+    assert fuel["recoverable"]["amount"] == str(
+        Decimal(_fuel(commercial.lines["BASE"] + 2460) - _fuel(commercial.lines["BASE"])).scaleb(-2)
+    )
+    reasons = {charge: d["reason"] for _, cls, charge, d in flagged}
+    assert "commercial" in reasons["residential"] and "validated" in reasons["address_correction"]
+    assert {q["code"] for q in flagged[0][3]["evidence"]["quote_lines"]} == set(commercial.lines)
+
+
+# --- results: report, lines, disputes, credits ----------------------------------------------
+
+
+def test_the_report_totals_agree_with_the_lines_by_class_and_by_carrier(world: World) -> None:
+    good, unknown_base = world.book(), 1249
+    stranger = Booked("none", "1Z" + "8" * 16, GROUND, {}, "2", Decimal(3), date.today())
+    rows = world.rebill(good, good.lines["BASE"] + 100)
+    rows.append(world.row(stranger, "BASE", unknown_base))
+    invoice_id, body = world.run(rows)
+    lines = world.lines(invoice_id)
+    report = body["report"]
+    billed = sum(Decimal(line["amount"]["amount"]) for line in lines)
+    expected = sum(Decimal(line["expected"]["amount"]) for line in lines)
+    recoverable = sum(Decimal(line["recoverable"]["amount"]) for line in lines)
+    assert Decimal(report["totals"]["billed"]["amount"]) == billed
+    assert Decimal(report["totals"]["expected"]["amount"]) == expected
+    assert Decimal(report["totals"]["variance"]["amount"]) == billed - expected
+    assert Decimal(report["totals"]["recoverable"]["amount"]) == recoverable == Decimal("13.49")
+    assert report["by_carrier"]["ups"]["recoverable"]["amount"] == "13.49"
+    assert set(report["by_class"]) == {"base_rate_mismatch", "unknown_tracking"}
+    across = world.client.get("/v1/reconciliation/report", headers=world.headers).get_json()
+    assert across["totals"]["recoverable"]["amount"] == "13.49" and across["invoices"] == 1
+
+
+def test_finance_disputes_lines_exports_a_claim_file_and_a_later_credit_closes_the_dispute(
+    world: World,
+) -> None:
+    booked = world.book()
+    rows = world.rebill(booked, booked.lines["BASE"] + 300, zone="005")
+    invoice_id, _ = world.run(rows)
+    (flagged,) = world.lines(invoice_id, flagged="true")
+    url = f"/v1/invoices/{invoice_id}/lines/{flagged['id']}"
+    resp = world.client.patch(
+        url, json={"resolution": "disputed", "note": "zone 2 per contract"}, headers=world.headers
+    )
+    assert resp.status_code == 200 and resp.get_json()["resolution"] == "disputed"
+
+    export = world.client.get("/v1/disputes/ups", headers=world.headers)
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    records = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
+    assert len(records) == 1
+    claim = records[0]
+    assert claim["tracking_number"] == booked.tracking
+    assert claim["invoice_number"] == world.invoice_number
+    assert claim["claim_amount"] == "3.00" and claim["discrepancy_classes"] == "zone_mismatch"
+    assert "zone 005" in claim["reason"]
+
+    world.invoice_number += "C"
+    credit = world.row(
+        booked,
+        "BASE",
+        "-3.00",
+        category="ADJ",
+        detail="CADJ",
+        classification="FRT",
+        description="Credit adjustment",
+    )
+    credit_id, _ = world.run([credit])
+    line = world.client.get(url, headers=world.headers).get_json()
+    assert line["resolution"] == "credited" and line["credited_by_line_id"] is not None
+    assert world.lines(credit_id)[0]["id"] == line["credited_by_line_id"]
+    after = list(
+        csv.DictReader(
+            io.StringIO(world.client.get("/v1/disputes/ups", headers=world.headers).get_data(as_text=True))
+        )
+    )
+    assert after == []
+
+
+def test_a_rerun_after_tracking_arrives_clears_a_finding_and_keeps_decisions(world: World) -> None:
+    booked = world.book(scanned=False)
+    invoice_id, body = world.run(world.clean_rows(booked))
+    assert set(body["report"]["by_class"]) == {"never_scanned"}
+    world.event(booked, "in_transit", utcnow() - timedelta(days=1))
+    resp = world.client.post(f"/v1/invoices/{invoice_id}/reconciliation", json={}, headers=world.headers)
+    assert resp.status_code == 202 and resp.get_json()["status"] == "queued"
+    assert (
+        world.client.post(
+            f"/v1/invoices/{invoice_id}/reconciliation", json={}, headers=world.headers
+        ).status_code
+        == 409
+    )
+    body = world.reconcile(invoice_id)
+    assert body["report"]["by_class"] == {} and body["report"]["totals"]["flagged_lines"] == 0
+
+
+def test_the_reconciliation_job_runs_on_a_worker_and_reports_progress(world: World, app: Any) -> None:
+    from rq import SimpleWorker
+
+    from gateway import outbox, worker
+
+    booked = world.book()
+    resp = world.upload(world.clean_rows(booked))
+    invoice_id = resp.get_json()["id"]
+    assert resp.get_json()["reconciliation"]["status"] == "queued"
+    outbox.relay(world.container)
+    worker.run(app, burst=True, worker_class=SimpleWorker)
+    body = world.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=world.headers).get_json()
+    assert body["status"] == "reconciled"
+    assert body["progress"]["percent"] == 100.0 and body["progress"]["step"] == "done"
+    assert body["job"]["meta"]["percent"] == 100.0
+    assert body["job"]["meta"]["lines_total"] == len(booked.lines)
+
+
+def test_another_tenant_cannot_see_or_touch_an_invoice(world: World, make_tenant: Any) -> None:
+    booked = world.book()
+    invoice_id, _ = world.run(world.clean_rows(booked))
+    other = make_tenant(("finance",))
+    for path in (
+        f"/v1/invoices/{invoice_id}",
+        f"/v1/invoices/{invoice_id}/lines",
+        f"/v1/invoices/{invoice_id}/reconciliation",
+    ):
+        assert world.client.get(path, headers=other.headers).status_code == 404
+    line_id = world.lines(invoice_id)[0]["id"]
+    resp = world.client.patch(
+        f"/v1/invoices/{invoice_id}/lines/{line_id}", json={"resolution": "accepted"}, headers=other.headers
+    )
+    assert resp.status_code == 404
+    assert world.client.get("/v1/disputes/ups", headers=other.headers).get_data(as_text=True).count("\n") == 1
