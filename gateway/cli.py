@@ -10,7 +10,7 @@ import re
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from gateway import auth, migrate
 from gateway.db import models
@@ -131,6 +131,43 @@ def scheduler_command() -> None:
     scheduler.run(current_app.extensions["handoff"], stop=threading.Event())
 
 
+@click.command("reconcile")
+@click.argument("invoice_id")
+@click.option("--again", is_flag=True, help="start over even if the invoice is already reconciled")
+@with_appcontext
+def reconcile_command(invoice_id: str, again: bool) -> None:
+    """Reconcile one carrier invoice now, with a progress bar (the code the RQ job runs)."""
+    from gateway.db.reconciliation import Invoice
+    from gateway.services import reconciliation
+
+    c = _container()
+    if again:
+        with c.sessions() as session:
+            invoice = session.get(Invoice, invoice_id)
+            if invoice is None:
+                raise click.ClickException(f"no invoice {invoice_id!r}")
+            invoice.status, invoice.progress, invoice.report, invoice.run_owner = "queued", {}, None, None
+            session.commit()
+    with click.progressbar(length=1000, label=f"reconciling {invoice_id}", show_percent=True) as bar:
+        shown = [0]
+
+        def on_progress(progress: dict) -> None:  # type: ignore[type-arg]
+            target = int(progress["percent"] * 10)
+            bar.label = f"{invoice_id} {progress['step']:<26}"
+            bar.update(max(target - shown[0], 0))
+            shown[0] = max(target, shown[0])
+
+        report = reconciliation.run(c.sessions, invoice_id, settings=c.settings, on_progress=on_progress)
+    if report is None:
+        raise click.ClickException(f"no invoice {invoice_id!r}, or another worker is reconciling it")
+    totals = report["totals"]
+    click.echo(
+        f"{totals['lines']} lines, {totals.get('flagged_lines', 0)} flagged; recoverable "
+        f"{totals['recoverable_minor']} (minor units); by class: "
+        + (", ".join(f"{k} {v['lines']}" for k, v in report["by_class"].items()) or "none")
+    )
+
+
 def register(app: Flask) -> None:
-    for group in (tenants_cli, keys_cli, db_cli, worker_command, scheduler_command):
+    for group in (tenants_cli, keys_cli, db_cli, worker_command, scheduler_command, reconcile_command):
         app.cli.add_command(group)

@@ -617,3 +617,19 @@ def test_another_tenant_cannot_see_or_touch_an_invoice(world: World, make_tenant
     )
     assert resp.status_code == 404
     assert world.client.get("/v1/disputes/ups", headers=other.headers).get_data(as_text=True).count("\n") == 1
+
+
+def test_the_cli_reconciles_an_invoice_with_a_progress_bar(world: World, app: Any) -> None:
+    booked = world.book(scanned=False)
+    resp = world.upload(world.clean_rows(booked))
+    invoice_id = resp.get_json()["id"]
+    result = app.test_cli_runner().invoke(args=["reconcile", invoice_id])
+    assert result.exit_code == 0, result.output
+    assert f"{len(booked.lines)} lines, {len(booked.lines)} flagged" in result.output
+    assert "never_scanned" in result.output
+    body = world.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=world.headers).get_json()
+    assert body["status"] == "reconciled" and body["report"]["totals"]["flagged_lines"] == len(booked.lines)
+    again = app.test_cli_runner().invoke(args=["reconcile", invoice_id, "--again"])
+    assert again.exit_code == 0, again.output
+    missing = app.test_cli_runner().invoke(args=["reconcile", "inv_nope"])
+    assert missing.exit_code != 0 and "no invoice" in missing.output
