@@ -44,6 +44,7 @@ TASKS: list[Task] = [
     Task("tracking-poll", 300, "gateway.jobs_tracking.poll_carriers", queue="tracking"),
     Task("tracking-inbox-sweep", 60, "gateway.jobs_tracking.sweep_inbox", queue="tracking"),
     Task("carrier-exchanges-purge", 3600, "gateway.jobs_exchanges.purge_expired", queue="default"),
+    Task("webhooks-purge", 3600, "gateway.jobs_webhooks.purge_old", queue="webhooks"),
 ]
 
 

@@ -200,3 +200,34 @@ def test_every_event_type_publishes_its_payload_schema(client, platform):
         webhooks.validate(row["type"], row["schema"]["examples"][0])  # the published example fits
     spec = client.get("/openapi.json").get_json()
     assert "/v1/webhook-event-types" in spec["paths"]
+
+
+def test_old_finished_events_are_purged_but_pending_ones_are_kept(app, client, make_tenant):
+    from datetime import timedelta
+
+    from gateway import jobs_webhooks, worker
+    from gateway.db.types import utcnow
+
+    tenant = make_tenant()
+    subscribe(client, tenant, "https://example.com/old")
+    container = app.extensions["handoff"]
+    with container.sessions() as session:
+        done = webhooks.emit(session, tenant.tenant_id, "label.purchased", LABEL)
+        waiting = webhooks.emit(session, tenant.tenant_id, "label.purchased", LABEL)
+        fresh = webhooks.emit(session, tenant.tenant_id, "label.purchased", LABEL)
+        for event_id in (done, waiting):
+            session.get(WebhookEvent, event_id).created_at = utcnow() - timedelta(days=31)
+        session.execute(
+            sa.update(WebhookDelivery)
+            .where(WebhookDelivery.event_id.in_([done, fresh]))
+            .values(state="succeeded")
+        )
+        session.commit()
+    worker.set_app(app)
+    assert jobs_webhooks.purge_old() >= 1
+    with container.sessions() as session:
+        left = set(
+            session.scalars(sa.select(WebhookEvent.id).where(WebhookEvent.tenant_id == tenant.tenant_id))
+        )
+        assert left == {waiting, fresh}
+        assert session.scalar(sa.select(sa.func.count()).where(WebhookDelivery.event_id == done)) == 0
