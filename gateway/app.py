@@ -18,6 +18,8 @@ from gateway import auth, bootstrap, config, errors, logs, web
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _JSON_TYPES = ("application/json",)
 _PUBLIC_PREFIXES = ("/healthz", "/readyz", "/openapi.json", "/docs", "/v1/callbacks/")
+# OAuth 2 token endpoints take application/x-www-form-urlencoded (RFC 6749), not JSON.
+_FORM_PATHS = ("/v1/callbacks/ups/token",)
 
 
 class ExactJSONProvider(DefaultJSONProvider):
@@ -86,7 +88,11 @@ def _start_request() -> None:
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     if request.method in {"POST", "PUT", "PATCH"} and request.content_length != 0:
         mimetype = request.mimetype
-        if request.path.startswith("/v1/") and not (mimetype in _JSON_TYPES or mimetype.endswith("+json")):
+        if (
+            request.path.startswith("/v1/")
+            and request.path not in _FORM_PATHS
+            and not (mimetype in _JSON_TYPES or mimetype.endswith("+json"))
+        ):
             raise errors.Problem(
                 "unsupported-media-type",
                 f"Send the body as application/json (got {mimetype or 'no Content-Type'}).",

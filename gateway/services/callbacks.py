@@ -1,9 +1,15 @@
 """Carrier callbacks: authenticate each sender its own way, persist the raw push, queue normalisation.
 
-UPS Track Alert does not sign its pushes; it echoes the shared ``credential`` we registered, which
-is compared in constant time. The DHL callback and the own fleet's driver app sign
-``"<unix timestamp>." + raw body`` with HMAC-SHA256; the timestamp must be within the tolerance
-and each signature is accepted once (remembered in Redis for twice the tolerance).
+UPS Track Alert does not sign its pushes. Version 1 echoes the opaque ``credential`` header given in
+the subscription (``CALLBACK_SECRETS["ups"]``, or an enabled UPS adapter's ``webhook_credential``),
+compared in constant time. Version 2 (the current spec: ``webhooks.TrackingEvent`` with the
+``clientOauth2`` scheme) has UPS fetch a bearer token from a token URL *we* provide, with the client
+id and secret registered in the UPS portal (HTTP Basic, ``grant_type=client_credentials``), then send
+``Authorization: Bearer <token>`` and ``x-api-key: <client id>``. ``issue_ups_token`` is that token
+endpoint; the UPS adapter (``webhook_client_id``/``webhook_client_secret``) issues and verifies the
+tokens. The DHL callback and the own fleet's driver app sign ``"<unix timestamp>." + raw body`` with
+HMAC-SHA256; the timestamp must be within the tolerance and each signature is accepted once
+(remembered in Redis for twice the tolerance).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from adapters.base import AdapterError, CarrierRejected
 from gateway.bootstrap import Container
 from gateway.db import tracking as tables
 from gateway.errors import Problem
@@ -67,6 +74,37 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def ups_adapters(registry: Any) -> list[Any]:
+    """Return the enabled UPS adapters that can authenticate Track Alert pushes (v1 credential or v2)."""
+    found = []
+    try:
+        for key in registry or ():
+            adapter = registry.get(key)
+            if adapter.name == "ups" and hasattr(adapter, "authenticate_push"):
+                found.append(adapter)
+    except AdapterError:
+        log.error("carrier registry unusable; UPS pushes fall back to CALLBACK_SECRETS", exc_info=True)
+    return found
+
+
+def _authenticate_ups(headers: Mapping[str, str], secret: str | None, adapters: list[Any]) -> None:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    given = lowered.get("credential")
+    if given is not None and secret and hmac.compare_digest(given.encode(), secret.encode()):
+        return  # v1, credential from CALLBACK_SECRETS
+    if given is None and not lowered.get("authorization"):
+        raise _refuse("Neither a credential header (Track Alert v1) nor a bearer token (v2) was sent.")
+    for adapter in adapters:
+        try:
+            adapter.authenticate_push(headers)  # v1 webhook_credential or v2 bearer token, constant-time
+            return
+        except CarrierRejected:
+            continue
+    if given is not None:
+        raise _refuse("The credential header is wrong.")
+    raise _refuse("The bearer token is missing, expired, not ours, or its x-api-key is another client's.")
+
+
 def authenticate(
     carrier: str,
     headers: Mapping[str, str],
@@ -74,19 +112,21 @@ def authenticate(
     settings: Mapping[str, Any],
     redis: Any,
     now: float | None = None,
+    registry: Any = None,
 ) -> str | None:
     """Raise a 401 Problem unless the push is genuine; return the replay key it reserved, if any."""
     scheme = SCHEMES.get(carrier)
     if scheme is None:
         raise Problem("not-found", f"No callback endpoint for carrier {carrier!r}.")
     secret = secrets_for(settings).get(carrier)
+    if scheme == CREDENTIAL:
+        adapters = ups_adapters(registry)
+        if not secret and not adapters:
+            raise _refuse(f"No callback credential is configured for {carrier!r}.")
+        _authenticate_ups(headers, secret, adapters)
+        return None
     if not secret:
         raise _refuse(f"No callback secret is configured for {carrier!r}.")
-    if scheme == CREDENTIAL:
-        given = headers.get("credential") or ""
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            raise _refuse("The credential header is missing or wrong.")
-        return None
     signature = _header(headers, SIGNATURE_HEADERS) or ""
     stamp = _header(headers, TIMESTAMP_HEADERS) or ""
     if not stamp.isdigit():
@@ -127,7 +167,8 @@ def receive(
     session: Session, container: Container, carrier: str, headers: Mapping[str, str], body: bytes
 ) -> tables.CallbackInbox:
     """Authenticate, persist and commit one push, then queue its normalisation."""
-    replay_key = authenticate(carrier, headers, body, container.settings, container.redis)
+    registry = _registry(container) if SCHEMES.get(carrier) == CREDENTIAL else None
+    replay_key = authenticate(carrier, headers, body, container.settings, container.redis, registry=registry)
     try:
         json.loads(body)
     except ValueError:
@@ -144,3 +185,31 @@ def receive(
         raise
     schedule_drain(container)
     return row
+
+
+def issue_ups_token(container: Container, authorization: str, grant_type: str | None) -> dict[str, Any]:
+    """Our Track Alert v2 token endpoint: UPS asks for a bearer token with client credentials (Basic)."""
+    if grant_type != "client_credentials":
+        raise Problem(
+            "bad-request",
+            "Only grant_type=client_credentials is supported (OAuth 2 unsupported_grant_type).",
+        )
+    adapters = [a for a in ups_adapters(_registry(container)) if hasattr(a, "issue_webhook_token")]
+    for adapter in adapters:
+        try:
+            return dict(adapter.issue_webhook_token(authorization))
+        except CarrierRejected:
+            continue
+    raise Problem(
+        "callback-unauthenticated",
+        "Unknown client or wrong secret for the Track Alert token endpoint (OAuth 2 invalid_client).",
+        headers={"WWW-Authenticate": 'Basic realm="ups-track-alert"'},
+    )
+
+
+def _registry(container: Container) -> Any:
+    try:
+        return container.carriers
+    except (AdapterError, ValueError):
+        log.error("carrier registry unusable; no Track Alert token issued", exc_info=True)
+        return None

@@ -16,6 +16,12 @@ class CallbackAcceptedSchema(Schema):
     received_at = fields.DateTime()
 
 
+class TokenSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds"})
+
+
 class RawCodeSchema(Schema):
     code = fields.String()
     subcode = fields.String(allow_none=True)
