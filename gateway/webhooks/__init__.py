@@ -95,21 +95,22 @@ def validate(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _listeners(session: Session, tenant_id: str) -> list[tuple[str, frozenset[str]]]:
     """The tenant's enabled endpoints and their types, read once per transaction."""
-    transaction = session.get_transaction()
     holder = session.info.get(_CACHE_KEY)
-    if holder is None or holder[0] is not transaction:  # a new transaction reads afresh
+    if holder is not None and holder[0] is session.get_transaction():
+        found = holder[1].get(tenant_id)
+        if found is not None:
+            return found
+    rows = session.execute(
+        sa.select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
+            WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True)
+        )
+    ).all()
+    found = [(row.id, frozenset(row.event_types or ())) for row in rows]
+    transaction = session.get_transaction()  # begun by the query above if it was not already
+    if holder is None or holder[0] is not transaction:
         holder = (transaction, {})
         session.info[_CACHE_KEY] = holder
-    cache_ = holder[1]
-    found = cache_.get(tenant_id)
-    if found is None:
-        rows = session.execute(
-            sa.select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
-                WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True)
-            )
-        ).all()
-        found = [(row.id, frozenset(row.event_types or ())) for row in rows]
-        cache_[tenant_id] = found
+    holder[1][tenant_id] = found
     return found
 
 
