@@ -64,11 +64,14 @@ def register(api: Api) -> None:
     """Register every blueprint (imported here so nothing loads at import time)."""
     from gateway.api import (
         allocation,
+        batches,
         callbacks,
         exchanges,
         health,
         invoices,
+        jobs,
         kpis,
+        labels,
         markups,
         rate_cards,
         rates,
@@ -90,5 +93,8 @@ def register(api: Api) -> None:
         markups,
         invoices,
         kpis,
+        labels,
+        jobs,
+        batches,
     ):
         api.register_blueprint(module.blp)
