@@ -185,4 +185,7 @@ class ShipmentAllocation(Base):
     reason: Mapped[str] = mapped_column(sa.String(16))
     detail: Mapped[str] = mapped_column(sa.String(500))
     rule_ids: Mapped[list[str]] = mapped_column(JSONType)
+    # Online decisions keep the package's location, size and window so later bookings can route
+    # around it without reloading the shipment.
+    package: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -121,10 +121,30 @@ def _active_sets(session: Session, tenant_id: str) -> list[tuple[tables.RuleSet,
     return [(r[0], r[1]) for r in rows]
 
 
+_PARSED: OrderedDict[tuple[str, int], tuple[model.Rule, ...]] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed(rs: tables.RuleSet, version: tables.RuleSetVersion) -> tuple[model.Rule, ...]:
+    """Return a stored version's rules (cached: versions never change once written)."""
+    key = (rs.id, version.version)
+    with _PARSED_LOCK:
+        hit = _PARSED.get(key)
+        if hit is not None:
+            return hit
+    parsed = rules.parse(version.document).rules
+    with _PARSED_LOCK:
+        _PARSED[key] = parsed
+        while len(_PARSED) > 256:
+            _PARSED.popitem(last=False)
+    return parsed
+
+
 def active_rules(session: Session, tenant_id: str) -> tuple[model.RuleSet, list[dict[str, Any]]]:
     """Return the tenant's active rules as one rule set, and which rule set versions made it."""
     sets = _active_sets(session, tenant_id)
-    return combine([v.document for _, v in sets]), [
+    merged = tuple(r for rs, v in sets for r in _parsed(rs, v))
+    return model.RuleSet(version=1, rules=merged, name="active"), [
         {"id": rs.id, "name": rs.name, "version": v.version} for rs, v in sets
     ]
 
@@ -1486,36 +1506,59 @@ def _day_state(
     )
     if since is not None:
         query = query.where(tables.ShipmentAllocation.decided_at >= since)
-    later = [a for a in session.execute(query).scalars() if a.shipment_id not in packages]
-    if later:
-        rows = {
-            s.id: s
-            for s in session.execute(
-                sa.select(models.Shipment).where(models.Shipment.id.in_([a.shipment_id for a in later]))
-            )
-            .unique()
-            .scalars()
-        }
-        for a in later:
-            s = rows.get(a.shipment_id)
-            if s is None:
-                continue
-            pkg, _, _, _ = package_for(s, depot, day, depot.currency, "", [], None)
-            if a.assignee == model.FLEET and a.vehicle_id in vans:
-                route = by_van[a.vehicle_id]
-                route.insert(min(a.sequence or 0, len(route)), pkg.id)
-                packages[pkg.id] = pkg
-            elif a.assignee and a.assignee != model.FLEET:
-                by_carrier[a.assignee].append(pkg.id)
-                packages[pkg.id] = pkg
+    for a in session.execute(query).scalars():
+        if a.shipment_id in packages or not a.package:
+            continue
+        pkg = _unpack(a.package)
+        if a.assignee == model.FLEET and a.vehicle_id in vans:
+            route = by_van[a.vehicle_id]
+            route.insert(min(a.sequence or 0, len(route)), pkg.id)
+            packages[pkg.id] = pkg
+        elif a.assignee and a.assignee != model.FLEET:
+            by_carrier[a.assignee].append(pkg.id)
+            packages[pkg.id] = pkg
     return list(packages.values()), dict(by_van), dict(by_carrier)
 
 
+NEAREST_ROUTES = 8  # routes an online booking is tried on, besides every idle van
+
+
+def _candidate_vans(
+    vehicles: Sequence[model.Vehicle],
+    by_van: dict[str, list[str]],
+    index: dict[str, model.Package],
+    here: model.Location,
+) -> list[model.Vehicle]:
+    """Return the idle vans and the vans whose routes pass nearest to a location.
+
+    Cheapest insertion is almost always next to a nearby stop, so trying only the nearest routes
+    keeps a booking's decision fast on a day of thousands of stops; the batch re-optimises anyway.
+    """
+    coslat = math.cos(math.radians(here.y))
+
+    def gap(vid: str) -> float:
+        return min(
+            ((index[p].location.x - here.x) * coslat) ** 2 + (index[p].location.y - here.y) ** 2
+            for p in by_van[vid]
+            if p in index
+        )
+
+    busy = [v for v in vehicles if any(p in index for p in by_van.get(v.id, ()))]
+    near = {v.id for v in sorted(busy, key=lambda v: gap(v.id))[:NEAREST_ROUTES]}
+    busy_ids = {v.id for v in busy}
+    return [v for v in vehicles if v.id in near or v.id not in busy_ids]
+
+
 def decide_online(
-    session: Session, tenant_id: str, shipment: models.Shipment, *, now: datetime | None = None
+    session: Session,
+    tenant_id: str,
+    shipment: models.Shipment,
+    *,
+    now: datetime | None = None,
+    depots: Sequence[tables.Depot] | None = None,
 ) -> tables.ShipmentAllocation | None:
     """Decide fleet or partner for one booking by cheap insertion against today's plan; None without a fleet."""
-    depots = fleet.list_depots(session, tenant_id)
+    depots = fleet.list_depots(session, tenant_id) if depots is None else depots
     if not depots:
         return None
     depot = depot_for(depots, shipment.destination)
@@ -1526,14 +1569,16 @@ def decide_online(
     tenant = session.get(models.Tenant, tenant_id)
     rates = _rates_for(session, [shipment.id]).get(shipment.id, [])
     snapshot = _snapshots_for(session, [shipment.id]).get(shipment.id)
-    pkg, options, meta, _ = package_for(
+    pkg, options, _, _ = package_for(
         shipment, depot, day, depot.currency, tenant.slug if tenant else tenant_id, rates, snapshot
     )
     planned, by_van, by_carrier = _day_state(session, tenant_id, depot, day, vehicles, shipment.id)
     index = {p.id: p for p in planned}
+    candidates = _candidate_vans(vehicles, by_van, index, pkg.location)
+    tried = {v.id for v in candidates}
     problem = model.Problem(
         depot=fleet.model_depot(depot),
-        vehicles=tuple(vehicles),
+        vehicles=tuple(candidates),
         packages=tuple(planned),
         options={},
         rules=rule_set,
@@ -1560,6 +1605,7 @@ def decide_online(
                 zero,
             )
             for vid, pids in by_van.items()
+            if vid in tried
         ),
         handovers=tuple(
             model.Handover(c, tuple(p for p in pids if p in index), Decimal(0), zero)
@@ -1575,7 +1621,7 @@ def decide_online(
         van = next(v for v in vehicles if v.id == decision.vehicle_id)
         ids = [s.package_id for r in current.routes if r.vehicle_id == van.id for s in r.stops]
         ids.insert(decision.position or 0, pkg.id)
-        state = online.prepare(replace(problem, packages=(*problem.packages, pkg)), van, ids)
+        state = online.prepare(problem, van, ids, {**index, pkg.id: pkg})
         eta = local_instant(depot, day, state.start[(decision.position or 0) + 1] // 60)
     carrier = decision.assignee
     service = (
@@ -1599,13 +1645,13 @@ def decide_online(
         "reason": decision.reason,
         "detail": decision.detail[:500],
         "rule_ids": list(decision.rule_ids),
+        "package": _pack(pkg),
         "decided_at": now,
     }
     alloc = _store_allocation(session, tenant_id, values)
     if carrier and shipment.status == "draft":
-        rate_id = meta.rate_ids.get(f"{carrier}/{service}")
-        if carrier == model.FLEET or not _freeze_rate(session, tenant_id, shipment, rate_id):
-            _set_carrier(session, shipment, carrier, service)
+        # Not frozen here: the platform still picks its rate (POST /rate); a plan freezes its own.
+        _set_carrier(session, shipment, carrier, service)
     if carrier:
         _emit_allocated(session, tenant_id, alloc)
     return alloc
@@ -1651,14 +1697,11 @@ def decide_at_booking(session: Session, tenant_id: str, shipment: models.Shipmen
     Never fails the booking: any error rolls back only the decision (a savepoint) and is logged;
     the next batch plan allocates the shipment anyway.
     """
-    if not session.execute(
-        sa.select(tables.Depot.id)
-        .where(tables.Depot.tenant_id == tenant_id, tables.Depot.active.is_(True))
-        .limit(1)
-    ).first():
+    depots = fleet.list_depots(session, tenant_id)
+    if not depots:
         return
     try:
         with session.begin_nested():
-            decide_online(session, tenant_id, shipment)
+            decide_online(session, tenant_id, shipment, depots=depots)
     except Exception:
         log.warning("online allocation failed; left for the next batch plan", exc_info=True)
