@@ -40,7 +40,9 @@ def run(app: Flask, *, burst: bool = False, worker_class: Any = Worker) -> bool:
     set_app(app)
     container: Container = app.extensions["handoff"]
     queues = [container.queue(name) for name in container.queue_names]
-    worker = worker_class(queues, connection=container.redis)
+    # How often a busy worker heart-beats its job; the outbox sweeper re-drives jobs whose beat goes stale.
+    interval = int(container.settings.get("WORKER_MONITORING_INTERVAL", 30))
+    worker = worker_class(queues, connection=container.redis, job_monitoring_interval=interval)
     log.info("worker starting", extra={"queues": container.queue_names})
     return worker.work(with_scheduler=True, burst=burst)
 
