@@ -33,12 +33,12 @@ FAST = {"time_limit_s": "3", "seed": 1, "max_iterations": 300}
 
 
 def book(
-    client: Any, tenant: Any, where: tuple[str, str, str], reference: str, **meta: str
+    client: Any, tenant: Any, where: tuple[str, str, str], reference: str, meta: dict[str, str] | None = None
 ) -> dict[str, Any]:
     postal, lat, lon = where
     body = shipment_body(reference)
     body["destination"].update(postal_code=postal, latitude=lat, longitude=lon)
-    body["metadata"] = meta
+    body["metadata"] = meta or {}
     resp = client.post("/v1/shipments", json=body, headers=tenant.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
@@ -159,7 +159,9 @@ def test_applying_a_plan_gives_every_shipment_its_carrier_and_is_audited(client,
         client.get(f"/v1/allocation/plans/{plan['id']}", headers=tenant.headers).get_json()["state"]
         == "applied"
     )
-    again = client.post(f"/v1/allocation/plans/{plan['id']}/apply", json={}, headers=tenant.headers).get_json()
+    again = client.post(
+        f"/v1/allocation/plans/{plan['id']}/apply", json={}, headers=tenant.headers
+    ).get_json()
     assert again["already_applied"] is True
     audit = client.get(f"/v1/allocation/audit?entity_id={plan['id']}", headers=tenant.headers).get_json()[
         "data"
@@ -324,4 +326,27 @@ def test_bad_plan_and_simulation_requests_are_422s(client, make_tenant):
         "/v1/allocation/plans", json={"day": "2026-11-20"}, headers=tenant.headers
     ).get_json()["id"]
     assert client.get(f"/v1/allocation/plans/{plan_id}", headers=other.headers).status_code == 404
-    assert client.post(f"/v1/allocation/plans/{plan_id}/apply", json={}, headers=tenant.headers).status_code == 409
+    assert (
+        client.post(f"/v1/allocation/plans/{plan_id}/apply", json={}, headers=tenant.headers).status_code
+        == 409
+    )
+
+
+def test_a_plan_can_be_limited_to_some_merchants_and_places_addresses_without_coordinates(
+    client, app, make_tenant
+):
+    tenant = make_tenant(("platform", "ops"))
+    acme = book(client, tenant, MIDTOWN[0], "ACME-1", {"tenant": "acme"})
+    book(client, tenant, MIDTOWN[1], "GLOBEX-1", {"tenant": "globex"})
+    body = shipment_body("ACME-NO-COORDS")
+    body["destination"]["postal_code"] = "10036"
+    body["metadata"] = {"tenant": "acme"}
+    no_coords = client.post("/v1/shipments", json=body, headers=tenant.headers).get_json()
+    setup_fleet(client, tenant)
+
+    result = plan_day(client, app, tenant, local_day(acme), tenants=["acme"])["result"]
+    decisions = {p["reference"]: p for p in result["packages"]}
+    assert set(decisions) == {"ACME-1", "ACME-NO-COORDS"}
+    assert decisions["ACME-NO-COORDS"]["approximate_location"] is True
+    assert decisions["ACME-1"]["approximate_location"] is False
+    assert decisions["ACME-NO-COORDS"]["shipment_id"] == no_coords["id"]
