@@ -70,13 +70,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def rule_errors(document: Any, prefix: str = "") -> dict[str, list[str]]:
+def rule_errors(document: Any) -> dict[str, list[str]]:
     """Return a rule document's JSON Schema problems as dotted-path field errors."""
     out: dict[str, list[str]] = defaultdict(list)
     for line in rules.validate(document):
         where, _, message = line.partition(": ")
-        path = "_schema" if where == "(document)" else where.replace("/", ".")
-        out[f"{prefix}{path}" if path != "_schema" or not prefix else prefix.rstrip(".")].append(message)
+        out["_schema" if where == "(document)" else where.replace("/", ".")].append(message)
     return dict(out)
 
 
@@ -881,7 +880,7 @@ def list_runs(
 def progress_of(row: tables.PlanRun, now: datetime | None = None) -> int:
     """Return the progress in percent; while solving it follows the clock against the time limit."""
     if row.state == "running" and row.stage == "solving" and row.solve_started_at is not None:
-        limit = float(row.request.get("time_limit_s") or 10) * (2 if row.kind == "simulation" else 1)
+        limit = float(row.request.get("time_limit_s") or 10)
         elapsed = ((now or utcnow()) - row.solve_started_at).total_seconds()
         return min(_SOLVE_START + _SOLVE_SPAN, _SOLVE_START + int(_SOLVE_SPAN * elapsed / max(limit, 0.1)))
     return row.progress
@@ -1038,7 +1037,9 @@ def run_simulation(container: Container, run_id: str) -> str:
                     fleet.vehicle_from_state(v["id"], v, depot.currency) for v in request["vehicles"]
                 ),
             )
-        options = _solve_options(request)
+        # The time limit covers the whole what-if: half for each configuration, so the job stays
+        # inside the outbox's job timeout like a plan does.
+        options = replace(_solve_options(request), time_limit_s=_solve_options(request).time_limit_s / 2)
         stage("solving", _SOLVE_START, solve_started_at=utcnow())
         cand_plan = solver.solve(candidate, options)
         act_plan = solver.solve(active, options)
@@ -1349,8 +1350,6 @@ def apply_plan(session: Session, tenant_id: str, actor: str | None, plan_id: str
         return {"plan_id": row.id, "state": row.state, "applied": [], "skipped": [], "already_applied": True}
     if row.state != "done" or row.result is None:
         raise Problem("conflict", f"Plan {row.id} is {row.state}; only a finished plan can be applied.")
-    depot = session.get(tables.Depot, row.depot_id)
-    assert depot is not None
     ids = [p["shipment_id"] for p in row.result["packages"]]
     shipments: dict[str, models.Shipment] = {}
     for chunk in _chunks(ids):
