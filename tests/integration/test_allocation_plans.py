@@ -350,3 +350,32 @@ def test_a_plan_can_be_limited_to_some_merchants_and_places_addresses_without_co
     assert decisions["ACME-NO-COORDS"]["approximate_location"] is True
     assert decisions["ACME-1"]["approximate_location"] is False
     assert decisions["ACME-NO-COORDS"]["shipment_id"] == no_coords["id"]
+
+
+def test_the_plan_job_reports_progress_in_its_rq_meta_and_a_redelivery_changes_nothing(
+    client, app, day_of_bookings
+):
+    import sqlalchemy as sa
+    from rq.job import Job
+
+    from gateway import jobs_allocation
+    from gateway.db.outbox import OutboxEntry
+
+    tenant, day, _ = day_of_bookings
+    setup_fleet(client, tenant)
+    plan = plan_day(client, app, tenant, day)
+    container = app.extensions["handoff"]
+    with container.sessions() as session:
+        entry = session.execute(
+            sa.select(OutboxEntry).where(
+                OutboxEntry.job == "gateway.jobs_allocation.run_plan", OutboxEntry.args == [plan["id"]]
+            )
+        ).scalar_one()
+    assert entry.state == "done"
+    job = Job.fetch(entry.rq_job_id, connection=container.redis)
+    assert job.meta["allocation"] == {"id": plan["id"], "stage": "done", "progress": 100}
+
+    worker.set_app(app)
+    assert jobs_allocation.run_plan(plan["id"]) == "skipped"
+    again = client.get(f"/v1/allocation/plans/{plan['id']}", headers=tenant.headers).get_json()
+    assert again["result"] == plan["result"] and again["finished_at"] == plan["finished_at"]
