@@ -30,9 +30,7 @@ def check_url(settings: Mapping[str, Any], url: str) -> None:
     try:
         urls.check(url, urls.Policy.from_settings(settings))
     except urls.UnsafeDestination as exc:
-        raise Problem(
-            "webhook-url-refused", exc.detail, errors={"url": [exc.detail]}, extra={"reason": exc.reason}
-        ) from exc
+        raise Problem("webhook-url-refused", exc.detail, errors={"url": [exc.detail]}) from exc
 
 
 def create_endpoint(
