@@ -1,0 +1,810 @@
+"""The day's phases, each through the public HTTP API only.
+
+A phase returns a one-line outcome or raises ``Skipped`` when the API it needs is not in this
+installation (found from the gateway's own OpenAPI document), so the run says so loudly instead of
+pretending. Each phase leaves what it learned in ``Context.data`` for the summary and the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TextIO
+
+from demo import api, day, invoices, progress
+from demo.receiver import Receiver
+
+FLEET = "fleet"
+FLEET_ALIASES = frozenset({"fleet", "own_fleet"})
+# The carriers this installation can buy labels from: the simulator's two, and the own fleet.
+LABEL_CARRIERS = frozenset({"ups", "dhl_express"})
+WEBHOOK_EVENTS = ["label.failed", "tracking.exception", "shipment.delivered", "reconciliation.completed"]
+FLEET_SECRET = "sim-fleet-secret"  # noqa: S105 - the simulator's development key (gateway.serve)
+ATTEMPT_REASONS = (
+    ("recipient_unavailable", 55),
+    ("business_closed", 15),
+    ("location_inaccessible", 10),
+    ("address_issue", 12),
+    ("refused", 8),
+)
+HANDED_TO = (("recipient", 68), ("neighbor", 10), ("safe_place", 12), ("reception", 5), ("locker", 5))
+
+
+class Skipped(Exception):
+    """The phase cannot run here; the message says which API is missing."""
+
+
+@dataclass
+class Tenant:
+    shop: day.Shop
+    tenant_id: str
+    key: str
+    client: api.Client
+    orders: list[day.Order] = field(default_factory=list)
+    depot_id: str | None = None
+    vans: int = 0
+    plan: dict[str, Any] | None = None
+    endpoint_id: str | None = None
+
+
+@dataclass
+class Context:
+    base_url: str
+    sim_url: str | None
+    the_day: day.Day
+    tenants: dict[str, Tenant]
+    receiver: Receiver | None
+    apis: set[str]
+    out: TextIO
+    workers: int = 8
+    seed: int = 7
+    plan_seconds: float = 10
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, path: str) -> bool:
+        return path in self.apis
+
+    def say(self, text: str) -> None:
+        self.out.write(f"  {text}\n")
+        self.out.flush()
+
+    @property
+    def orders(self) -> list[day.Order]:
+        return [o for t in self.tenants.values() for o in t.orders]
+
+    def sim(self) -> api.Client:
+        if not self.sim_url:
+            raise Skipped("the carrier simulator is not running")
+        return api.Client(self.sim_url)
+
+
+def _wait(
+    check: Callable[[], tuple[int, int, bool]], bar: progress.Bar, *, timeout: float, every: float = 0.5
+) -> bool:
+    """Poll ``check() -> (done, total, finished)`` into ``bar`` until finished or the timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        done, total, finished = check()
+        bar.set(done, total)
+        if finished:
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(every)
+
+
+# --- contracts -------------------------------------------------------------------------------------
+
+# The shops' negotiated cards: the sample list cards at their contract discounts (rates, accessorials).
+CONTRACTS: tuple[tuple[str, Decimal, Decimal], ...] = (
+    ("ups_ground", Decimal("0.42"), Decimal("0.50")),
+    ("ups_2nd_day_air_am", Decimal("0.45"), Decimal("0.50")),
+    ("ups_next_day_air_saver", Decimal("0.40"), Decimal("0.50")),
+    ("dhl_express_domestic", Decimal("0.48"), Decimal("0.60")),
+    ("own_fleet_metro", Decimal("1"), Decimal("1")),
+)
+CENT = Decimal("0.01")
+
+
+def _scaled(value: str, factor: Decimal) -> str:
+    return str((Decimal(value) * factor).quantize(CENT))
+
+
+def contract_card(name: str, rates: Decimal, extras: Decimal, effective_from: date) -> dict[str, Any]:
+    """A sample list card turned into a shop's contract: discounted, in force from ``effective_from``."""
+    from importlib import resources
+
+    doc = json.loads((resources.files("rating") / "cards" / f"{name}.json").read_text())
+    doc["id"] = f"{doc['id']}-contract"
+    doc["effective_from"] = effective_from.isoformat()
+    doc.pop("effective_to", None)
+    table = doc.get("rates") or {}
+    if "minimum_charge" in table:
+        table["minimum_charge"] = _scaled(table["minimum_charge"], rates)
+    for zone in (table.get("by_zone") or {}).values():
+        for brk in zone.get("breaks") or []:
+            brk["price"] = _scaled(brk["price"], rates)
+        if "per_unit_over" in zone:
+            zone["per_unit_over"] = _scaled(zone["per_unit_over"], rates)
+    for surcharge in doc.get("surcharges") or []:
+        if "amount" in surcharge:
+            surcharge["amount"] = _scaled(surcharge["amount"], extras)
+    return doc
+
+
+def contracts(ctx: Context) -> str:
+    """Ops upload each shop's negotiated rate cards and put them in force (they replace the samples)."""
+    if not ctx.has("/v1/rate-cards") or not ctx.has("/v1/rate-cards/{card_id}/versions/{version}/activate"):
+        raise Skipped("rate-card API not available; the bundled sample list prices are quoted")
+    since = ctx.the_day.date - timedelta(days=30)
+
+    def upload(slug: str) -> int:
+        tenant = ctx.tenants[slug]
+        for name, rates, extras in CONTRACTS:
+            doc = contract_card(name, rates, extras, since)
+            row = tenant.client.post("/v1/rate-cards", doc, idempotency_key=f"card-{slug}-{name}-{ctx.seed}")
+            tenant.client.post(
+                f"/v1/rate-cards/{row['card_id']}/versions/{row['version']}/activate",
+                {},
+                idempotency_key=f"activate-{slug}-{name}-{ctx.seed}",
+            )
+        return len(CONTRACTS)
+
+    cards = 0
+    for slug, result in api.parallel(upload, list(ctx.tenants), workers=len(ctx.tenants)):
+        if isinstance(result, BaseException):
+            raise RuntimeError(f"{slug}: {result}") from result
+        cards += result
+    names = ", ".join(n for n, _, _ in CONTRACTS)
+    return f"{cards} contract cards in force ({names}), beside the carriers' live list prices"
+
+
+# --- booking ---------------------------------------------------------------------------------------
+
+
+def book(ctx: Context) -> str:
+    """Every shop books its orders; each booking returns the rates it can ship at."""
+    if not ctx.has("/v1/shipments"):
+        raise Skipped("shipments API not available")
+    orders = ctx.orders
+    by_ref = {o.reference: (t, o) for t in ctx.tenants.values() for o in t.orders}
+    failures: list[str] = []
+    quoted: Counter[str] = Counter()
+    retried: list[str] = []
+
+    def one(order: day.Order) -> dict[str, Any]:
+        tenant, _ = by_ref[order.reference]
+        for attempt in range(4):
+            try:
+                return tenant.client.post(
+                    "/v1/shipments", order.body(), idempotency_key=f"book-{order.reference}"
+                )
+            except api.ApiError as exc:
+                # A 500 released its Idempotency-Key, so the same request may run again; counted, not hidden.
+                if exc.status != 500 or attempt == 3:
+                    raise
+                retried.append(order.reference)
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    with progress.Bar("Booking orders", len(orders), ctx.out) as bar:
+        for order, result in api.parallel(one, orders, workers=ctx.workers, on_done=bar.advance):
+            if isinstance(result, BaseException):
+                failures.append(f"{order.reference}: {result}")
+                continue
+            order.shipment_id = result["id"]
+            order.rates = list((result.get("rates") or {}).get("rates") or [])
+            for r in order.rates:
+                quoted[r["carrier"]] += 1
+    ctx.data["booking"] = {
+        "booked": len(orders) - len(failures),
+        "failed": failures[:20],
+        "retried_after_500": len(retried),
+        "quoted": dict(quoted),
+    }
+    if retried:
+        ctx.say(f"{len(retried)} bookings answered 500 and were sent again with the same Idempotency-Key")
+    carriers = ", ".join(f"{c} {n}" for c, n in quoted.most_common())
+    line = f"{len(orders) - len(failures)} shipments booked across {len(ctx.tenants)} tenants; rates quoted: {carriers}"
+    if failures:
+        raise RuntimeError(f"{line}; {len(failures)} bookings failed, e.g. {failures[0]}")
+    return line
+
+
+def cheapest_partner(order: day.Order) -> dict[str, Any] | None:
+    """The cheapest quoted rate of a carrier we can buy labels from: what rate shopping picks."""
+    rates = [r for r in order.rates if r["carrier"] in LABEL_CARRIERS]
+    return min(rates, key=lambda r: Decimal(r["total_cost"]["amount"]), default=None)
+
+
+# --- allocation ------------------------------------------------------------------------------------
+
+
+def _vans_for(tenant: Tenant) -> int:
+    near = sum(1 for o in tenant.orders if day.km_from_depot(o.lat, o.lon) <= 45)
+    return max(2, math.ceil(near / 95))
+
+
+def _configure_fleet(ctx: Context, tenant: Tenant) -> None:
+    depot = tenant.client.post(
+        "/v1/allocation/depots",
+        {
+            "name": "Secaucus depot",
+            "latitude": day.DEPOT["latitude"],
+            "longitude": day.DEPOT["longitude"],
+            "opens": "07:00",
+            "closes": "21:00",
+            "timezone": "America/New_York",
+            "currency": "USD",
+            "road_factor": "1.35",
+        },
+        idempotency_key=f"depot-{tenant.shop.slug}-{ctx.seed}",
+    )
+    tenant.depot_id = depot["id"]
+    tenant.vans = _vans_for(tenant)
+    for i in range(tenant.vans):
+        tenant.client.post(
+            "/v1/allocation/vehicles",
+            {
+                "depot_id": depot["id"],
+                "name": f"{tenant.shop.name.split()[0]} van {i + 1}",
+                "capacity_kg": "750",
+                "capacity_m3": "9",
+                "shift_start": "08:00",
+                "shift_end": "18:00",
+                "max_stops": 120,
+                "speed_kmh": "24",
+                "cost_per_km": "0.58",
+                "cost_per_hour": "27.50",
+                "cost_per_day": "96.00",
+            },
+            idempotency_key=f"van-{tenant.shop.slug}-{ctx.seed}-{i}",
+        )
+
+
+def allocate(ctx: Context) -> str:
+    """Ops plan the day per depot (fleet routes plus partner handovers) and apply the plan."""
+    if not ctx.has("/v1/allocation/plans") or not ctx.has("/v1/allocation/plans/{plan_id}/apply"):
+        _select_cheapest(ctx)
+        raise Skipped(
+            "allocation API not available; every shipment takes its cheapest partner rate (rate shopping)"
+        )
+    for tenant in ctx.tenants.values():
+        _configure_fleet(ctx, tenant)
+    plans: dict[str, str] = {}
+    for slug, tenant in ctx.tenants.items():
+        body = {
+            "day": ctx.the_day.date.isoformat(),
+            "depot_id": tenant.depot_id,
+            "time_limit_s": str(ctx.plan_seconds),
+            "seed": ctx.seed,
+        }
+        run = tenant.client.post("/v1/allocation/plans", body, idempotency_key=f"plan-{slug}-{ctx.seed}")
+        plans[slug] = run["id"]
+    states: dict[str, dict[str, Any]] = {}
+
+    def check() -> tuple[int, int, bool]:
+        for slug, plan_id in plans.items():
+            if states.get(slug, {}).get("state") in ("done", "failed", "applied"):
+                continue
+            states[slug] = ctx.tenants[slug].client.get(f"/v1/allocation/plans/{plan_id}")
+        done = sum(int(s.get("progress") or 0) for s in states.values())
+        finished = all(s.get("state") in ("done", "failed") for s in states.values()) and len(states) == len(
+            plans
+        )
+        return done, 100 * len(plans), finished
+
+    timeout = 60 + 4 * ctx.plan_seconds * len(plans)
+    with progress.Bar("Planning routes", 100 * len(plans), ctx.out, unit="%") as bar:
+        if not _wait(check, bar, timeout=timeout):
+            raise RuntimeError(f"the allocation plans did not finish within {timeout:.0f} s")
+    failed = [f"{slug}: {s.get('error')}" for slug, s in states.items() if s.get("state") == "failed"]
+    if failed:
+        raise RuntimeError(f"allocation failed for {'; '.join(failed)}")
+    applied = Counter()
+    for slug, plan_id in plans.items():
+        tenant = ctx.tenants[slug]
+        tenant.plan = states[slug]
+        result = tenant.client.post(
+            f"/v1/allocation/plans/{plan_id}/apply", idempotency_key=f"apply-{plan_id}"
+        )
+        for a in result.get("applied") or []:
+            applied[FLEET if a["carrier"] in FLEET_ALIASES else a["carrier"]] += 1
+    by_id = {o.shipment_id: o for o in ctx.orders}
+    for tenant in ctx.tenants.values():
+        for p in (tenant.plan or {}).get("result", {}).get("packages", []):
+            order = by_id.get(p["shipment_id"])
+            if order is not None and p.get("carrier"):
+                order.carrier = FLEET if p["carrier"] in FLEET_ALIASES else p["carrier"]
+                order.service = p.get("service")
+                order.rate_id = p.get("rate_id")
+    ctx.data["allocation"] = {slug: t.plan for slug, t in ctx.tenants.items()}
+    totals = Counter()
+    for t in ctx.tenants.values():
+        r = (t.plan or {}).get("result") or {}
+        totals["routes"] += sum(1 for x in r.get("routes", []) if x.get("stops"))
+        totals["vans"] += t.vans
+    split = ", ".join(f"{c} {n}" for c, n in applied.most_common())
+    return f"{totals['routes']} van routes from {totals['vans']} vans; dispatch: {split}"
+
+
+def _select_cheapest(ctx: Context) -> None:
+    """Without allocation, freeze each shipment's cheapest partner rate, as a rate-shopping API would."""
+    if not ctx.has("/v1/shipments/{shipment_id}/rate"):
+        return
+    todo = [(o, cheapest_partner(o)) for o in ctx.orders if o.shipment_id]
+    todo = [(o, r) for o, r in todo if r is not None]
+    tenant_of = {o.reference: t for t in ctx.tenants.values() for o in t.orders}
+
+    def one(item: tuple[day.Order, dict[str, Any]]) -> None:
+        order, rate = item
+        tenant_of[order.reference].client.post(
+            f"/v1/shipments/{order.shipment_id}/rate",
+            {"rate_id": rate["id"]},
+            idempotency_key=f"rate-{order.reference}",
+        )
+        order.carrier, order.service, order.rate_id = rate["carrier"], rate["service_code"], rate["id"]
+
+    with progress.Bar("Selecting cheapest", len(todo), ctx.out) as bar:
+        for _, result in api.parallel(one, todo, workers=ctx.workers, on_done=bar.advance):
+            if isinstance(result, BaseException):
+                ctx.say(f"rate selection failed: {result}")
+
+
+# --- labels ----------------------------------------------------------------------------------------
+
+
+def _advance_sim_to_handover(ctx: Context) -> None:
+    """Move the simulator's clock to the partners' evening pickup, so their scans follow the vans' day."""
+    if not ctx.sim_url:
+        return
+    sim = ctx.sim()
+    now = datetime.fromisoformat(sim.get("/_sim/health")["now"])
+    pickup = datetime.combine(ctx.the_day.date, datetime.min.time(), tzinfo=day.DEPOT_TZ) + timedelta(
+        hours=18
+    )
+    ahead = (pickup.astimezone(UTC) - now).total_seconds()
+    if ahead > 0:
+        sim.post("/_sim/clock", {"advance_seconds": int(ahead)})
+
+
+def labels(ctx: Context) -> str:
+    """Buy every dispatched shipment's label through the background jobs (batches of up to 1,000)."""
+    if not ctx.has("/v1/batches") and not ctx.has("/v1/shipments/{shipment_id}/label"):
+        raise Skipped("label jobs API not available")
+    _advance_sim_to_handover(ctx)
+    use_batches = ctx.has("/v1/batches") and ctx.has("/v1/batches/{batch_id}")
+    wanted = {slug: [o for o in t.orders if o.shipment_id and o.carrier] for slug, t in ctx.tenants.items()}
+    total = sum(len(v) for v in wanted.values())
+    trackers: list[Callable[[], tuple[int, int]]] = []
+    for slug, orders in wanted.items():
+        client = ctx.tenants[slug].client
+        if use_batches:
+            for i in range(0, len(orders), 1000):
+                chunk = orders[i : i + 1000]
+                batch = client.post(
+                    "/v1/batches",
+                    {"shipment_ids": [o.shipment_id for o in chunk], "label_format": "zpl"},
+                    idempotency_key=f"batch-{slug}-{ctx.seed}-{i}",
+                )
+
+                def tracker(client: api.Client = client, batch_id: str = batch["id"]) -> tuple[int, int]:
+                    b = client.get(f"/v1/batches/{batch_id}")
+                    return int(b["progress"]["finished"]), int(b["progress"]["succeeded"])
+
+                trackers.append(tracker)
+        else:
+            jobs = []
+            for o in orders:
+                jobs.append(
+                    client.request(
+                        "POST", f"/v1/shipments/{o.shipment_id}/label", idempotency_key=f"label-{o.reference}"
+                    ).body["id"]
+                )
+
+            def tracker(client: api.Client = client, jobs: list[str] = jobs) -> tuple[int, int]:
+                states = [client.get(f"/v1/jobs/{j}")["state"] for j in jobs]
+                finished = sum(s in ("succeeded", "failed", "needs_review") for s in states)
+                return finished, sum(s == "succeeded" for s in states)
+
+            trackers.append(tracker)
+    succeeded = 0
+
+    def check() -> tuple[int, int, bool]:
+        nonlocal succeeded
+        seen = [t() for t in trackers]
+        finished, succeeded = sum(f for f, _ in seen), sum(s for _, s in seen)
+        return finished, total, finished >= total
+
+    timeout = 120 + total * 0.5
+    with progress.Bar("Buying labels", total, ctx.out) as bar:
+        done = _wait(check, bar, timeout=timeout, every=1.0)
+    _collect_tracking_numbers(ctx)
+    voided = _cancel_a_few(ctx)
+    labelled = Counter(o.carrier for o in ctx.orders if o.tracking_number)
+    ctx.data["labels"] = {
+        "requested": total,
+        "succeeded": succeeded,
+        "by_carrier": dict(labelled),
+        "voided": voided,
+        "complete": done,
+    }
+    split = ", ".join(f"{c} {n}" for c, n in labelled.most_common())
+    line = f"{succeeded}/{total} labels bought ({split}); {len(voided)} cancelled orders voided"
+    if not done:
+        raise RuntimeError(f"{line}; the jobs did not finish within {timeout:.0f} s")
+    return line
+
+
+def _collect_tracking_numbers(ctx: Context) -> None:
+    by_id = {o.shipment_id: o for o in ctx.orders}
+    for tenant in ctx.tenants.values():
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 200, "status": "purchased"}
+            if cursor:
+                params["cursor"] = cursor
+            page = tenant.client.get("/v1/shipments", params=params)
+            for s in page["data"]:
+                order = by_id.get(s["id"])
+                if order is not None:
+                    order.tracking_number = s.get("tracking_number")
+                    order.carrier = FLEET if s.get("carrier") in FLEET_ALIASES else s.get("carrier")
+                    order.service = s.get("service")
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+
+
+def _cancel_a_few(ctx: Context) -> list[str]:
+    """A few customers cancel after labelling: void those UPS labels (before pickup, as UPS allows)."""
+    if not ctx.has("/v1/shipments/{shipment_id}/void"):
+        return []
+    rng = random.Random(f"{ctx.seed}:cancel")
+    ups = [o for o in ctx.orders if o.carrier == "ups" and o.tracking_number]
+    chosen = rng.sample(ups, k=min(len(ups), max(1, len(ups) // 150))) if ups else []
+    tenant_of = {o.reference: t for t in ctx.tenants.values() for o in t.orders}
+    voided = []
+    for o in chosen:
+        try:
+            tenant_of[o.reference].client.post(
+                f"/v1/shipments/{o.shipment_id}/void", idempotency_key=f"void-{o.reference}"
+            )
+            o.voided = True
+            voided.append(o.shipment_id or "")
+        except api.ApiError as exc:
+            ctx.say(f"void of {o.reference} refused: {exc}")
+    return voided
+
+
+# --- tracking --------------------------------------------------------------------------------------
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([k for k, _ in table], [w for _, w in table])[0]
+
+
+def _sign(secret: str, body: bytes) -> dict[str, str]:
+    stamp = str(int(time.time()))
+    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {
+        "X-Handoff-Timestamp": stamp,
+        "X-Handoff-Signature": f"sha256={digest}",
+        "Content-Type": "application/json",
+    }
+
+
+def driver_batches(ctx: Context) -> list[dict[str, Any]]:
+    """The drivers' app syncs: for every planned route, the day's events as the driver lived it."""
+    from simulator import driver as app  # the driver-app event builder (docs/DRIVER_APP.md)
+
+    by_id = {o.shipment_id: o for o in ctx.orders}
+    batches: list[dict[str, Any]] = []
+    retry_day = ctx.the_day.date + timedelta(days=1)
+    for tenant in ctx.tenants.values():
+        result = (tenant.plan or {}).get("result") or {}
+        for n, route in enumerate(r for r in result.get("routes", []) if r.get("stops")):
+            route_id = f"{tenant.shop.slug}-{ctx.the_day.date:%Y%m%d}-{n + 1:02d}"
+            driver_id = f"drv-{tenant.shop.slug[:3]}-{n + 1:02d}"
+            events: list[dict[str, Any]] = []
+            retries: list[dict[str, Any]] = []
+            numbers = iter(range(1, 1_000_000))
+            depart = datetime.fromisoformat(route["depart"])
+            stops = [(s, by_id.get(s["shipment_id"])) for s in route["stops"]]
+            stops = [(s, o) for s, o in stops if o is not None and o.tracking_number and not o.voided]
+
+            def add(
+                kind: str,
+                stop: dict[str, Any],
+                order: day.Order,
+                at: datetime,
+                into: list[dict[str, Any]],
+                *,
+                route_id: str = route_id,
+                driver_id: str = driver_id,
+                vehicle_id: str = route["vehicle_id"],
+                numbers: Any = numbers,
+                **kw: Any,
+            ) -> None:
+                into.append(
+                    app.build_driver_event(
+                        event_type=kind,
+                        route_id=route_id,
+                        driver_id=driver_id,
+                        vehicle_id=vehicle_id,
+                        tracking_number=order.tracking_number or "",
+                        occurred_at=at.astimezone(day.DEPOT_TZ),
+                        stop_sequence=stop["sequence"],
+                        event_number=next(numbers),
+                        seed=ctx.seed,
+                        **kw,
+                    )
+                )
+
+            for s, o in stops:
+                add("loaded", s, o, depart - timedelta(minutes=25), events)
+            for s, o in stops:
+                add("out_for_delivery", s, o, depart, events)
+            for s, o in stops:
+                rng = random.Random(f"{ctx.seed}:stop:{o.reference}")
+                arrived = datetime.fromisoformat(s["arrival"])
+                served = datetime.fromisoformat(s["eta"])
+                spot = (o.lat + rng.gauss(0, 0.00008), o.lon + rng.gauss(0, 0.0001))
+                add("arrived", s, o, max(arrived, served - timedelta(minutes=1)), events, position=spot)
+                if rng.random() < 0.055:
+                    reason = _weighted(rng, ATTEMPT_REASONS)
+                    add("attempt", s, o, served + timedelta(minutes=2), events, position=spot, reason=reason)
+                    if reason != "refused" and rng.random() < 0.85:  # tried again the next morning
+                        nxt = datetime.combine(retry_day, datetime.min.time(), tzinfo=day.DEPOT_TZ)
+                        at = nxt + timedelta(hours=9, minutes=rng.randint(0, 180))
+                        add("out_for_delivery", s, o, at - timedelta(minutes=40), retries)
+                        add(
+                            "delivered",
+                            s,
+                            o,
+                            at,
+                            retries,
+                            position=spot,
+                            handed_to="recipient",
+                            signed_by="RECIPIENT",
+                        )
+                else:
+                    handed = _weighted(rng, HANDED_TO)
+                    if handed == "reception" and o.destination.get("residential"):
+                        handed = "recipient"
+                    add("delivered", s, o, served + timedelta(minutes=rng.randint(1, 4)), events,
+                        position=spot, handed_to=handed, signed_by=o.destination["name"].split()[-1].upper())  # fmt: skip
+            back = datetime.fromisoformat(route["back"])
+            for s, o in stops:
+                if any(e["type"] == "attempt" and e["tracking_number"] == o.tracking_number for e in events):
+                    add(
+                        "returned_to_depot",
+                        s,
+                        o,
+                        back,
+                        events,
+                        position=(float(day.DEPOT["latitude"]), float(day.DEPOT["longitude"])),
+                    )
+            # The app syncs as it goes: roughly every ten stops' worth of events.
+            for i in range(0, len(events), 40):
+                batches.append(app.build_batch(events[i : i + 40], device_id=f"app-{driver_id}"))
+            if retries:
+                batches.append(app.build_batch(retries, device_id=f"app-{driver_id}"))
+    return batches
+
+
+def _tracking_totals(ctx: Context) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for tenant in ctx.tenants.values():
+        k = tenant.client.get(
+            "/v1/kpis",
+            params={
+                "from": ctx.the_day.date.isoformat(),
+                "to": ctx.the_day.date.isoformat(),
+                "tz": "America/New_York",
+            },
+        )["totals"]
+        for key in ("tracked", "delivered", "with_exception", "in_flight"):
+            totals[key] += int(k[key])
+    return dict(totals)
+
+
+def tracking(ctx: Context) -> str:
+    """Drivers sync their app; UPS and DHL push scans as simulated time runs through the next day."""
+    if not ctx.has("/v1/callbacks/{carrier}"):
+        raise Skipped("carrier callbacks API not available")
+    labelled = [o for o in ctx.orders if o.tracking_number]
+    if not labelled:
+        raise Skipped("no labels were bought, so there is nothing to track")
+    batches = driver_batches(ctx) if any(t.plan for t in ctx.tenants.values()) else []
+    fleet_events = sum(len(b["events"]) for b in batches)
+    client = api.Client(ctx.base_url)
+    sent = Counter()
+    partners = [o for o in labelled if o.carrier in LABEL_CARRIERS]
+    expected_pushes = 9 * len(partners)
+    with progress.Bar("Tracking callbacks", fleet_events + expected_pushes, ctx.out) as bar:
+
+        def push(batch: dict[str, Any]) -> int:
+            body = json.dumps(batch, separators=(",", ":")).encode()
+            client.request(
+                "POST", "/v1/callbacks/fleet", data=body, headers=_sign(FLEET_SECRET, body), expect=(202,)
+            )
+            return len(batch["events"])
+
+        for _, result in api.parallel(push, batches, workers=4):
+            if isinstance(result, BaseException):
+                ctx.say(f"a driver batch was refused: {result}")
+            else:
+                sent["fleet"] += result
+                bar.advance(result)
+        if ctx.sim_url and partners:
+            sim = ctx.sim()
+            for _ in range(8):  # the partners' next day, six simulated hours at a time
+                sim.post("/_sim/clock", {"advance_hours": 6})
+                n = int(sim.post("/_sim/push/tick")["sent"])
+                sent["carriers"] += n
+                bar.advance(n)
+            sent["carriers"] += int(sim.post("/_sim/push/tick")["sent"])
+        bar.set(sum(sent.values()), sum(sent.values()))
+    # Normalisation runs in the workers: wait until the derived statuses stop moving.
+    last: dict[str, int] = {}
+    stable = 0
+    end = time.monotonic() + 90 + len(labelled) * 0.05
+    with progress.Bar("Normalising events", len(labelled), ctx.out) as bar:
+        while time.monotonic() < end:
+            now = _tracking_totals(ctx)
+            tracked = now.get("tracked", 0)
+            bar.set(tracked, max(tracked, len(labelled)), note=f"delivered {now.get('delivered', 0)}")
+            stable = stable + 1 if now == last else 0
+            last = now
+            if stable >= 3 and now.get("tracked", 0) > 0:
+                break
+            time.sleep(1.0)
+    ctx.data["tracking"] = {"fleet_events": sent["fleet"], "carrier_pushes": sent["carriers"], "totals": last}
+    return (
+        f"{sent['fleet']} driver-app events in {len(batches)} syncs, {sent['carriers']} carrier pushes; "
+        f"{last.get('delivered', 0)} delivered, {last.get('with_exception', 0)} with an exception"
+    )
+
+
+# --- webhooks --------------------------------------------------------------------------------------
+
+
+def subscribe_webhooks(ctx: Context) -> None:
+    """Each platform subscribes its endpoint (on the local receiver) to the events it acts on."""
+    if ctx.receiver is None or not ctx.has("/v1/webhook-endpoints"):
+        return
+    for slug, tenant in ctx.tenants.items():
+        created = tenant.client.post(
+            "/v1/webhook-endpoints",
+            {
+                "url": ctx.receiver.url(slug),
+                "event_types": WEBHOOK_EVENTS,
+                "description": f"{tenant.shop.name} OMS",
+            },
+            idempotency_key=f"hook-{slug}-{ctx.seed}",
+        )
+        tenant.endpoint_id = created["id"]
+        ctx.receiver.add_secret(slug, created["secret"])
+
+
+def _pending_deliveries(ctx: Context) -> int:
+    """Deliveries the gateway still has to make to the demo's endpoints (up to 200 per tenant)."""
+    pending = 0
+    for t in ctx.tenants.values():
+        if t.endpoint_id:
+            page = t.client.get(
+                f"/v1/webhook-endpoints/{t.endpoint_id}/deliveries", params={"state": "pending", "limit": 200}
+            )
+            pending += len(page.get("data") or [])
+    return pending
+
+
+def webhooks(ctx: Context) -> str:
+    """Wait for the outbound webhooks to reach the local receiver; every signature is verified."""
+    if ctx.receiver is None or not ctx.has("/v1/webhook-endpoints"):
+        raise Skipped("webhooks API not available")
+    if not any(t.endpoint_id for t in ctx.tenants.values()):
+        raise Skipped("no endpoint was subscribed")
+    end = time.monotonic() + 120
+    pending = -1
+    with progress.Bar("Webhooks delivered", ctx.receiver.count(), ctx.out) as bar:
+        while time.monotonic() < end:
+            pending = _pending_deliveries(ctx)
+            n = ctx.receiver.count()
+            bar.set(n, n + pending)
+            if pending == 0:
+                break
+            time.sleep(1.0)
+    stats = ctx.receiver.stats()
+    stats["pending"] = max(pending, 0)
+    ctx.data["webhooks"] = stats
+    kinds = ", ".join(f"{k} {v}" for k, v in stats["by_type"].items())
+    left = f"; {pending} still pending" if pending > 0 else ""
+    return f"{stats['received']} deliveries, {stats['verified']} signatures verified: {kinds}{left}"
+
+
+# --- invoices --------------------------------------------------------------------------------------
+
+
+def reconcile(ctx: Context) -> str:
+    """UPS bills the day (with the usual mistakes); finance uploads the invoice and reconciles it."""
+    if not ctx.has("/v1/invoices") or not ctx.has("/v1/invoices/{invoice_id}/reconciliation"):
+        raise Skipped("invoices API not available")
+    summaries = []
+    incomplete = False
+    found: dict[str, Any] = {}
+    for slug, tenant in ctx.tenants.items():
+        billed = [o for o in tenant.orders if o.carrier == "ups" and o.tracking_number]
+        if not billed:
+            continue
+        doc = invoices.ups_invoice(
+            billed,
+            fleet=[o for o in tenant.orders if o.carrier == FLEET and o.tracking_number],
+            invoice_number=f"0000{abs(hash(slug)) % 10**6:06d}{ctx.the_day.date:%m%d}",
+            account="H4ND0F",
+            invoice_date=ctx.the_day.date + timedelta(days=7),
+            seed=f"{ctx.seed}:{slug}",
+        )
+        r = tenant.client.request(
+            "POST",
+            "/v1/invoices",
+            files={"file": (f"ups-{slug}.csv", doc.csv.encode(), "text/csv")},
+            data={"format": "ups", "carrier": "ups"},
+            expect=(200, 201),
+        ).body
+        invoice_id = r["id"]
+
+        def check(client: api.Client = tenant.client, invoice_id: str = invoice_id) -> tuple[int, int, bool]:
+            rec = client.get(f"/v1/invoices/{invoice_id}/reconciliation")
+            pct = int(float((rec.get("progress") or {}).get("percent") or 0))
+            return pct, 100, rec.get("status") in ("reconciled", "failed", "done")
+
+        with progress.Bar(f"Reconciling {slug}", 100, ctx.out, unit="%") as bar:
+            finished = _wait(check, bar, timeout=120)
+        invoice = tenant.client.get(f"/v1/invoices/{invoice_id}")
+        found[slug] = {"invoice": invoice, "injected": doc.injected, "lines": doc.lines}
+        report = (invoice.get("reconciliation") or {}).get("report") or {}
+        rec = (report.get("totals") or {}).get("recoverable") or {}
+        if finished and rec:
+            summaries.append(f"{slug} ${rec['amount']} on {doc.lines} lines")
+        else:
+            summaries.append(f"{slug}: still {invoice.get('status')} after 120 s")
+            incomplete = True
+    ctx.data["reconciliation"] = found
+    if not found:
+        raise Skipped("no UPS labels to invoice")
+    if incomplete:
+        raise RuntimeError("reconciliation did not finish: " + "; ".join(summaries))
+    return "recoverable: " + ", ".join(summaries)
+
+
+# --- KPIs ------------------------------------------------------------------------------------------
+
+
+def kpis(ctx: Context) -> str:
+    """Ops read the day's KPIs per tenant from GET /v1/kpis."""
+    if not ctx.has("/v1/kpis"):
+        raise Skipped("KPI API not available")
+    out = {}
+    for slug, tenant in ctx.tenants.items():
+        out[slug] = tenant.client.get(
+            "/v1/kpis",
+            params={
+                "from": ctx.the_day.date.isoformat(),
+                "to": ctx.the_day.date.isoformat(),
+                "tz": "America/New_York",
+            },
+        )
+    ctx.data["kpis"] = out
+    delivered = sum(k["totals"]["delivered"] for k in out.values())
+    return f"KPIs for {len(out)} tenants; {delivered} deliveries counted"

@@ -1,0 +1,226 @@
+"""Run the demo day: start the stack, play the phases, print the summary, write the report, shut down.
+
+``python -m demo [--orders 2000] [--seed 7] [--data-dir var/demo] [--report PATH]``. Everything
+runs on the embedded default (SQLite and an embedded Redis under the data directory, which is
+emptied first so every run starts fresh), whatever DATABASE_URL/REDIS_URL say, unless
+``--use-env-services`` is given. Exit code 0 when every phase ran or was skipped because its API
+is not in this installation; 1 when a phase failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from demo import api, day, phases, report, summary
+from demo.progress import fmt_seconds
+from demo.receiver import Receiver
+
+BUDGET_SECONDS = 300
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _resources() -> float:
+    """CPU seconds used so far by this process and its finished children (a load-independent cost)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class Runner:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.phases: list[dict[str, Any]] = []
+        self.failed = False
+
+    def phase(self, title: str, fn: Callable[[], str | None]) -> Any:
+        self.out.write(f"\n▶ {title}\n")
+        self.out.flush()
+        started = time.monotonic()
+        status, detail = "ok", ""
+        try:
+            detail = fn() or ""
+        except phases.Skipped as exc:
+            status, detail = "skipped", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a failed phase is reported and the day goes on where it can
+            status, detail = "failed", f"{type(exc).__name__}: {exc}"
+            self.failed = True
+            traceback.print_exc(file=sys.stderr)
+        seconds = time.monotonic() - started
+        self.phases.append({"title": title, "status": status, "detail": detail, "seconds": round(seconds, 2)})
+        mark = {"ok": "✓", "skipped": "⚠ skipped:", "failed": "✗ FAILED:"}[status]
+        self.out.write(f"  {mark} {detail}  [{fmt_seconds(seconds)}]\n")
+        self.out.flush()
+        return status
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--orders", type=int, default=2000, help="orders across the three shops (default 2000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--data-dir", default=str(ROOT / "var" / "demo"), help="emptied first (default var/demo)")
+    p.add_argument(
+        "--report", help="where to write the HTML report (default <data-dir>/handoff-demo-day.html)"
+    )
+    p.add_argument("--workers", type=int, default=2, help="RQ worker processes (default 2)")
+    p.add_argument("--clients", type=int, default=8, help="concurrent API clients while booking (default 8)")
+    p.add_argument(
+        "--plan-seconds", type=float, default=0, help="solver time per depot plan (default: by size)"
+    )
+    p.add_argument(
+        "--use-env-services", action="store_true", help="use DATABASE_URL/REDIS_URL instead of embedded"
+    )
+    p.add_argument("--keep-data", action="store_true", help="do not empty the data directory first")
+    args = p.parse_args(argv)
+    if args.orders < 3:
+        p.error("--orders must be at least 3")
+    return args
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    from gateway.serve import Stack, create_tenant_key, free_port
+
+    args = parse_args(argv)
+    out = out or sys.stdout
+    data_dir = Path(args.data_dir).resolve()
+    if data_dir.exists() and not args.keep_data:
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    report_path = Path(args.report).resolve() if args.report else data_dir / "handoff-demo-day.html"
+    if not args.use_env_services:
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            os.environ.pop(name, None)
+    started, cpu0 = time.monotonic(), _resources()
+    the_day = day.generate(args.orders, seed=args.seed)
+    out.write(
+        f"Handoff demo day: {args.orders:,} orders from {len(day.SHOPS)} shops around the Secaucus depot, "
+        f"{the_day.date:%A %d %B %Y} (seed {args.seed})\n"
+        f"Everything below goes through the public HTTP API. Logs: {data_dir / 'logs'}\n"
+    )
+    run = Runner(out)
+    stack = Stack(
+        port=free_port(8000),
+        data_dir=str(data_dir),
+        rq_workers=max(1, args.workers),
+        simulator_port=8099,
+        simulator_args=["--seed", str(args.seed), "--day-seconds", "86400", "--exception-share", "0.08"],
+        env={
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_WEBHOOK_ALLOWLIST": "127.0.0.1",
+            "GATEWAY_RATE_LIMIT_PER_MINUTE": "60000",
+        },
+        log_dir=str(data_dir / "logs"),
+    )
+    receiver = Receiver()
+    ctx: phases.Context | None = None
+    interrupted = False
+
+    def on_term(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        if run.phase("Start the services", lambda: _start(stack, receiver)) != "ok":
+            return 1
+        assert stack.container is not None
+        tenants: dict[str, phases.Tenant] = {}
+        client = api.Client(stack.url)
+        for shop in day.SHOPS:
+            tenant_id, key = create_tenant_key(
+                stack.container, shop.slug, shop.name, ["platform", "ops", "finance"], "demo day"
+            )
+            tenants[shop.slug] = phases.Tenant(shop, tenant_id, key, client.with_key(key))
+        for slug, orders in the_day.by_shop().items():
+            tenants[slug].orders = orders
+        n = args.orders
+        ctx = phases.Context(
+            base_url=stack.url,
+            sim_url=stack.simulator_url,
+            the_day=the_day,
+            tenants=tenants,
+            receiver=receiver,
+            apis=client.openapi_paths(),
+            out=out,
+            workers=args.clients,
+            seed=args.seed,
+            plan_seconds=args.plan_seconds or max(2.0, min(12.0, n / 3 / 80)),
+        )
+        run.phase("Contract rate cards", lambda: phases.contracts(ctx))
+        run.phase("Webhook subscriptions", lambda: _subscribe(ctx))
+        run.phase("Booking with rates", lambda: phases.book(ctx))
+        run.phase("Allocation: fleet or partner", lambda: phases.allocate(ctx))
+        run.phase("Labels through the jobs", lambda: phases.labels(ctx))
+        run.phase("Tracking from carriers and drivers", lambda: phases.tracking(ctx))
+        run.phase("Outbound webhooks", lambda: phases.webhooks(ctx))
+        run.phase("Invoices and reconciliation", lambda: phases.reconcile(ctx))
+        run.phase("KPIs for ops", lambda: phases.kpis(ctx))
+    except KeyboardInterrupt:
+        interrupted = True
+        out.write("\ninterrupted: shutting down\n")
+    finally:
+        t0 = time.monotonic()
+        receiver.stop()
+        stack.stop()
+        run.phases.append(
+            {"title": "Shut down", "status": "ok", "detail": "", "seconds": round(time.monotonic() - t0, 2)}
+        )
+    if interrupted or ctx is None:
+        return 130 if interrupted else 1
+    total = time.monotonic() - started
+    record = summary.build(
+        meta={
+            "seed": args.seed,
+            "orders": args.orders,
+            "day": the_day.date.isoformat(),
+            "day_label": f"{the_day.date:%A %d %B %Y}",
+            "depot": "Secaucus, NJ depot",
+            "depot_lonlat": [float(day.DEPOT["longitude"]), float(day.DEPOT["latitude"])],
+            "total_seconds": round(total, 1),
+            "cpu_seconds": round(_resources() - cpu0, 1),
+            "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        },
+        phases=run.phases,
+        data=ctx.data,
+        orders=ctx.orders,
+    )
+    summary.render(record, out)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(report.render(record), encoding="utf-8")
+    (data_dir / "demo-day.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+    out.write(f"\n Report: {report_path}\n")
+    if total > BUDGET_SECONDS:
+        out.write(
+            f" Note: the day took {fmt_seconds(total)}, over the {BUDGET_SECONDS // 60}-minute budget.\n"
+        )
+    out.flush()
+    return 1 if run.failed else 0
+
+
+def _start(stack: Any, receiver: Receiver) -> str:
+    stack.start()
+    receiver.start()
+    sim = f", simulator {stack.simulator_url}" if stack.simulator else " (no simulator in this checkout)"
+    return f"gateway {stack.url} (docs {stack.url}/docs), {stack.rq_workers} workers, scheduler{sim}"
+
+
+def _subscribe(ctx: phases.Context) -> str:
+    if not ctx.has("/v1/webhook-endpoints"):
+        raise phases.Skipped("webhooks API not available")
+    phases.subscribe_webhooks(ctx)
+    events = ", ".join(phases.WEBHOOK_EVENTS)
+    return f"{len(ctx.tenants)} endpoints on the local receiver (port {ctx.receiver.port if ctx.receiver else '?'}): {events}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
