@@ -26,7 +26,8 @@ class Rates(MethodView):
     @blp.doc(parameters=[_IDEMPOTENCY_HEADER])
     @auth.require("platform")
     @idempotency.write_endpoint
-    @blp.arguments(schema.RateRequestSchema)
+    # An instance, not the class: webargs would build the schema and its nested ones per request.
+    @blp.arguments(schema.RateRequestSchema())
     @blp.response(200, schema.RateShopSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Quote a prospective shipment across contracted cards and live carriers, within the deadline."""

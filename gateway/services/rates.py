@@ -28,7 +28,7 @@ from adapters import base as adapter_base
 from gateway.bootstrap import Container
 from gateway.db import models
 from gateway.db import rating as tables
-from gateway.db.types import utcnow
+from gateway.db.types import new_id, utcnow
 from gateway.errors import Problem
 from gateway.services import markups
 from rating import cards, errors, markup, quote, shop
@@ -204,21 +204,33 @@ def local_cards(session: Session, tenant_id: str, on: date) -> tuple[list[cards.
     """Return the cards to price locally and where they came from (contract, or sample on a fresh install).
 
     A tenant leaves the samples when it first activates a card; uploading drafts to dry-run
-    them does not change what it is quoted.
+    them does not change what it is quoted. Only the ids and dates of the active versions are
+    read on each call; a document is loaded (and compiled once) only when it is not cached.
     """
-    any_card = session.execute(
-        sa.select(tables.RateCardVersion.id)
-        .where(tables.RateCardVersion.tenant_id == tenant_id, tables.RateCardVersion.status != "draft")
-        .limit(1)
-    ).first()
-    if any_card is None:
-        return cards.effective(_samples(), on), SOURCE_SAMPLE
-    rows = session.execute(
-        sa.select(tables.RateCardVersion).where(
-            tables.RateCardVersion.tenant_id == tenant_id, tables.RateCardVersion.status == "active"
+    v = tables.RateCardVersion
+    heads = session.execute(
+        sa.select(v.id, v.effective_from, v.effective_to).where(
+            v.tenant_id == tenant_id, v.status == "active"
         )
-    ).scalars()
-    return cards.effective([compiled(r) for r in rows], on), SOURCE_CONTRACT
+    ).all()
+    if not heads:
+        any_card = session.execute(
+            sa.select(v.id).where(v.tenant_id == tenant_id, v.status != "draft").limit(1)
+        ).first()
+        if any_card is None:
+            return cards.effective(_samples(), on), SOURCE_SAMPLE
+        return [], SOURCE_CONTRACT
+    found: list[cards.RateCard] = []
+    missing: list[str] = []
+    for row_id, start, end in heads:
+        card = _COMPILED.get((row_id, start, end))
+        if card is None:
+            missing.append(row_id)
+        else:
+            found.append(card)
+    if missing:
+        found.extend(compiled(r) for r in session.execute(sa.select(v).where(v.id.in_(missing))).scalars())
+    return cards.effective(found, on), SOURCE_CONTRACT
 
 
 # --- live carriers --------------------------------------------------------------------------
@@ -317,10 +329,21 @@ def _error_code(exc: BaseException) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class StoredRate:
+    """The columns of a stored ``rate_quotes`` row that the API shows (rows are inserted in bulk)."""
+
+    id: str
+    source: str
+    card_id: str | None
+    card_version: int | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Rated:
     """One stored rate with its labels."""
 
-    row: tables.RateQuote
+    row: StoredRate
     quote: quote.Quote
     labels: frozenset[str]
 
@@ -425,10 +448,12 @@ def shop_rates(
     shopped = shop.shop(results, carrier_errors)
     expires = now + timedelta(minutes=int(container.settings.get("RATE_QUOTE_TTL_MINUTES") or 60))
     rated = []
+    values = []
     for option in shopped.options:
         q = option.quote
         src = sources.get((q.card_id, q.card_version), source)
-        row = tables.RateQuote(
+        row = dict(
+            id=new_id("rte"),
             tenant_id=tenant_id,
             shipment_id=shipment_id,
             spec_hash=digest,
@@ -446,9 +471,14 @@ def shop_rates(
             created_at=now,
             expires_at=expires,
         )
-        rated.append(Rated(row, q, frozenset(label.value for label in option.labels)))
-    session.add_all([r.row for r in rated])
-    session.flush()
+        values.append(row)
+        stored = StoredRate(row["id"], src, row["card_id"], row["card_version"], expires)
+        rated.append(Rated(stored, q, frozenset(label.value for label in option.labels)))
+    if values:
+        # One multi-row INSERT through Core: ORM objects and the unit of work cost more than
+        # pricing every card does, and nothing reads these rows back in this request.
+        session.flush()  # the shipment these rates may reference goes first
+        session.connection().execute(sa.insert(tables.RateQuote.__table__), values)
     return ShopOutcome(source, rated, shopped.ineligible, shopped.errors, deadline_ms)
 
 
