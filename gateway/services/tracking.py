@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -243,6 +244,96 @@ def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[st
     return max(result.rowcount or 0, 0)
 
 
+def _insert_new(
+    session: Session, table: Any, rows: list[dict[str, Any]], *keys: str
+) -> list[tuple[Any, ...]]:
+    """Insert rows skipping existing unique keys; return ``keys`` of the rows actually inserted.
+
+    On PostgreSQL the batch is COPYed into a session-local staging table and moved with one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``: a set-based insert in two round
+    trips instead of a statement per row. Elsewhere the rows go as one executemany and the new ones
+    are found by their freshly made primary keys (executemany rowcounts are not trusted).
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_insert(session, table, rows, keys)
+    _insert_ignoring_duplicates(session, table, rows)
+    ids = [r["id"] for r in rows]
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), 1000):
+        found.extend(
+            tuple(r)
+            for r in session.execute(
+                sa.select(*(table.c[k] for k in keys)).where(table.c.id.in_(ids[start : start + 1000]))
+            )
+        )
+    return found
+
+
+def _copy_insert(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    keys: tuple[str, ...] = (),
+    update: tuple[str, ...] = (),
+    conflict_on: tuple[str, ...] = (),
+) -> list[tuple[Any, ...]]:
+    """COPY rows into a staging table, then move them with one INSERT ... ON CONFLICT (PostgreSQL only).
+
+    Without ``update`` existing keys are skipped; with it, ``update`` columns of the row with the same
+    ``conflict_on`` key are overwritten. Returns ``keys`` of the inserted (or updated) rows.
+    """
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    present = set(rows[0])
+    columns = [c.name for c in table.columns if c.name in present]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON | postgresql.JSONB)}
+    stage = f"{table.name}_stage"
+    connection = session.connection().connection
+    with connection.driver_connection.cursor() as cursor:
+        if stage not in connection.info.setdefault("handoff_stages", set()):
+            # Session-local and emptied at commit, so a rolled-back batch leaves nothing behind.
+            cursor.execute(
+                sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
+                    sql.Identifier(stage), sql.Identifier(table.name)
+                )
+            )
+            connection.info["handoff_stages"].add(stage)
+        names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(stage), names)) as copy:
+            for row in rows:
+                copy.write_row(
+                    [Jsonb(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns]
+                )
+        if update:
+            on_conflict = sql.SQL("ON CONFLICT ({}) DO UPDATE SET {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, conflict_on)),
+                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in update),
+            )
+        else:
+            on_conflict = sql.SQL("ON CONFLICT DO NOTHING")
+        returning = (
+            sql.SQL("RETURNING {}").format(sql.SQL(", ").join(map(sql.Identifier, keys)))
+            if keys
+            else sql.SQL("")
+        )
+        cursor.execute(
+            sql.SQL(
+                "WITH moved AS (DELETE FROM {stage} RETURNING {names}) "
+                "INSERT INTO {target} ({names}) SELECT {names} FROM moved {on_conflict} {returning}"
+            ).format(
+                stage=sql.Identifier(stage),
+                target=sql.Identifier(table.name),
+                names=names,
+                on_conflict=on_conflict,
+                returning=returning,
+            )
+        )
+        return [tuple(r) for r in cursor.fetchall()] if keys else []
+
+
 def _shipments_by_number(session: Session, numbers: Iterable[str]) -> dict[str, list[Any]]:
     """Return tracking number -> shipment heads (id, tenant_id, carrier, tracking_number)."""
     found: dict[str, list[Any]] = defaultdict(list)
@@ -261,11 +352,23 @@ def _matches(shipment: Any, carrier: str) -> bool:
     return shipment.carrier is None or shipment.carrier == carrier
 
 
-def store_events(session: Session, incoming: Sequence[Incoming]) -> tuple[set[str], int, int]:
-    """Attach events to their shipments (or park them); return (shipment ids touched, stored, parked)."""
+@dataclass
+class Stored:
+    """What ``store_events`` did: shipments touched, rows stored and parked, and the new events."""
+
+    touched: set[str]
+    stored: int
+    parked: int
+    # shipment id -> the events newly stored for it (absent: re-derive that shipment from the table).
+    added: dict[str, list[events.CanonicalEvent]]
+
+
+def store_events(session: Session, incoming: Sequence[Incoming]) -> Stored:
+    """Attach events to their shipments (or park them), deduplicated by the table's unique key."""
     by_number = _shipments_by_number(session, (i.event.tracking_number for i in incoming))
     translator = Tables(session)
     attached: dict[tuple[str, str], dict[str, Any]] = {}
+    translated: dict[tuple[str, str], events.CanonicalEvent] = {}
     parked: dict[str, dict[str, Any]] = {}
     deliveries: list[tuple[models.Shipment, Incoming, events.CanonicalEvent]] = []
     for item in incoming:
@@ -287,15 +390,24 @@ def store_events(session: Session, incoming: Sequence[Incoming]) -> tuple[set[st
         for shipment in owners:
             event = translator.translate(shipment.tenant_id, item.event)
             values = _event_values(shipment, event, item.inbox_id)
-            attached.setdefault((shipment.id, values["dedup_key"]), values)
+            if (shipment.id, values["dedup_key"]) not in attached:
+                attached[(shipment.id, values["dedup_key"])] = values
+                translated[(shipment.id, values["dedup_key"])] = event
             if item.fleet is not None and event.milestone is taxonomy.Milestone.DELIVERED:
                 deliveries.append((session.get(models.Shipment, shipment.id), item, event))
-    stored = _insert_ignoring_duplicates(session, tables.TrackingEvent.__table__, list(attached.values()))
+    new_keys = _insert_new(
+        session, tables.TrackingEvent.__table__, list(attached.values()), "shipment_id", "dedup_key"
+    )
     n_parked = _insert_ignoring_duplicates(session, tables.ParkedEvent.__table__, list(parked.values()))
     touched = {shipment_id for shipment_id, _ in attached}
+    added: dict[str, list[events.CanonicalEvent]] = {shipment_id: [] for shipment_id in touched}
+    for shipment_id, key in new_keys:
+        added[shipment_id].append(translated[(shipment_id, key)])
     if deliveries:
         check_proofs(session, deliveries)
-    return touched, stored, n_parked
+        for shipment, _item, _event in deliveries:
+            added.pop(shipment.id, None)  # flagged copies were stored too: read this one back
+    return Stored(touched, len(new_keys), n_parked, added)
 
 
 # -- proof of delivery ---------------------------------------------------------------------------------
@@ -431,6 +543,9 @@ _DERIVED = (
 def _upsert_status(session: Session, rows: list[dict[str, Any]]) -> None:
     table = tables.ShipmentTracking.__table__
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        _copy_insert(session, table, rows, update=_DERIVED, conflict_on=("shipment_id",))
+        return
     stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["shipment_id"], set_={name: stmt.excluded[name] for name in _DERIVED}
@@ -438,13 +553,63 @@ def _upsert_status(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(stmt, rows)
 
 
-def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
-    """Re-derive each shipment's status from all its events and store it."""
+class EventCache:
+    """A process's copy of each shipment's stored events, valid while its status row is the one it wrote.
+
+    ``rederive`` stamps every status row it writes with ``updated_at``; whoever else changes a
+    shipment's events re-derives it too, which writes a new stamp, and any ORM update of the row
+    moves ``updated_at`` as well. So when the stamp read under the shipment's row lock equals the one
+    kept here, the kept events are exactly the table's, and a batch only adds what it stored itself.
+    Anything else (a miss, a rollback, another worker's write) reads the events back from the table.
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[str, tuple[Any, list[events.CanonicalEvent]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, shipment_id: str, stamp: Any) -> list[events.CanonicalEvent] | None:
+        with self._lock:
+            found = self._data.get(shipment_id)
+            if found is None or found[0] != stamp:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._data.move_to_end(shipment_id)
+            return list(found[1])
+
+    def put(self, shipment_id: str, stamp: Any, stored: list[events.CanonicalEvent]) -> None:
+        with self._lock:
+            self._data[shipment_id] = (stamp, stored)
+            self._data.move_to_end(shipment_id)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+EVENT_CACHE = EventCache()
+
+
+def rederive(
+    session: Session,
+    shipment_ids: Iterable[str],
+    added: dict[str, list[events.CanonicalEvent]] | None = None,
+) -> None:
+    """Re-derive each shipment's status from all its events and store it.
+
+    ``added`` (from ``store_events``) lists the events this transaction just stored per shipment; a
+    shipment whose events this process already holds (``EVENT_CACHE``, checked under the row lock)
+    is then derived from those plus the new ones without reading its events back.
+    """
     ids = sorted(set(shipment_ids))
     if not ids:
         return
     session.flush()
-    s = models.Shipment
+    s, t = models.Shipment, tables.ShipmentTracking
     # Lock the shipments (PostgreSQL) so that two workers never write a stale status over a fresh one.
     heads = session.execute(
         sa.select(s.id, s.tenant_id, s.carrier, s.tracking_number)
@@ -452,18 +617,37 @@ def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
         .order_by(s.id)
         .with_for_update()
     ).all()
-    before = tracking_webhooks.previous(session, heads)  # {} unless the tenant has a tracking webhook
-    grouped: dict[str, list[events.CanonicalEvent]] = defaultdict(list)
-    for shipment_id, data in session.execute(
-        sa.select(tables.TrackingEvent.shipment_id, tables.TrackingEvent.event).where(
-            tables.TrackingEvent.shipment_id.in_(ids)
+    # Read after the locks are held (a new statement, so a new snapshot): never a stale stamp.
+    stamps = {
+        row.shipment_id: (row.updated_at, row.event_count)
+        for row in session.execute(
+            sa.select(t.shipment_id, t.updated_at, t.event_count).where(t.shipment_id.in_(ids))
         )
-    ):
-        grouped[shipment_id].append(events.CanonicalEvent.from_dict(data))
+    }
+    before = tracking_webhooks.previous(session, heads)  # {} unless the tenant has a tracking webhook
+    grouped: dict[str, list[events.CanonicalEvent]] = {}
+    if added is not None:
+        for shipment_id in ids:
+            stamp = stamps.get(shipment_id)
+            known = (
+                EVENT_CACHE.get(shipment_id, stamp) if stamp is not None and shipment_id in added else None
+            )
+            if known is not None:
+                grouped[shipment_id] = known + added[shipment_id]
+    missing = [shipment_id for shipment_id in ids if shipment_id not in grouped]
+    for start in range(0, len(missing), 1000):
+        chunk = missing[start : start + 1000]
+        for shipment_id, data in session.execute(
+            sa.select(tables.TrackingEvent.shipment_id, tables.TrackingEvent.event).where(
+                tables.TrackingEvent.shipment_id.in_(chunk)
+            )
+        ):
+            grouped.setdefault(shipment_id, []).append(events.CanonicalEvent.from_dict(data))
     now = utcnow()
     rows = []
     for shipment_id, tenant_id, carrier_name, number in heads:
-        state = timeline.derive(grouped.get(shipment_id, []))
+        stored = grouped.get(shipment_id, [])
+        state = timeline.derive(stored)
         rows.append(
             {
                 "shipment_id": shipment_id,
@@ -487,6 +671,10 @@ def rederive(session: Session, shipment_ids: Iterable[str]) -> None:
     if rows:
         _upsert_status(session, rows)
         tracking_webhooks.emit_changes(session, before, rows)
+        for row in rows:
+            EVENT_CACHE.put(
+                row["shipment_id"], (now, row["event_count"]), grouped.get(row["shipment_id"], [])
+            )
 
 
 # -- the inbox ----------------------------------------------------------------------------------------
@@ -518,8 +706,8 @@ def normalise_pending(session: Session, limit: int = 500) -> int:
             )
             continue
         done.append(row.id)
-    touched, _stored, _parked = store_events(session, incoming)
-    rederive(session, touched)
+    result = store_events(session, incoming)
+    rederive(session, result.touched, result.added)
     if done:
         session.execute(
             sa.update(inbox)
@@ -564,9 +752,9 @@ def attach_parked(session: Session, shipment: models.Shipment) -> int:
 
 def ingest(session: Session, evts: Sequence[events.CanonicalEvent]) -> set[str]:
     """Store already-canonical events (e.g. from polling) and re-derive the shipments they touch."""
-    touched, _, _ = store_events(session, [Incoming(e) for e in evts])
-    rederive(session, touched)
-    return touched
+    result = store_events(session, [Incoming(e) for e in evts])
+    rederive(session, result.touched, result.added)
+    return result.touched
 
 
 # -- reading ------------------------------------------------------------------------------------------

@@ -86,6 +86,33 @@ def _fingerprint(event: events.CanonicalEvent) -> str:
     return json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
+class _Fingerprint:
+    """An event's fingerprint, computed only if a comparison needs it (a tie on time and precedence).
+
+    Serialising every event to JSON was most of the cost of a derivation; ties are rare.
+    """
+
+    __slots__ = ("_value", "event")
+
+    def __init__(self, event: events.CanonicalEvent) -> None:
+        self.event = event
+        self._value: str | None = None
+
+    @property
+    def value(self) -> str:
+        if self._value is None:
+            self._value = _fingerprint(self.event)
+        return self._value
+
+    def __lt__(self, other: _Fingerprint) -> bool:
+        return self.value < other.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Fingerprint) and self.value == other.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def _precedence(event: events.CanonicalEvent) -> int:
     if not event.drives_status or event.milestone is None:
         return -1
@@ -93,8 +120,8 @@ def _precedence(event: events.CanonicalEvent) -> int:
     return event.milestone.rank * 2 + (1 if event.milestone in taxonomy.FLOATING_MILESTONES else 0)
 
 
-def _order_key(event: events.CanonicalEvent) -> tuple[datetime, int, str]:
-    return (event.occurred_at, _precedence(event), _fingerprint(event))
+def _order_key(event: events.CanonicalEvent) -> tuple[datetime, int, _Fingerprint]:
+    return (event.occurred_at, _precedence(event), _Fingerprint(event))
 
 
 def deduplicate(evts: Iterable[events.CanonicalEvent]) -> tuple[list[events.CanonicalEvent], int]:
@@ -118,7 +145,7 @@ def deduplicate(evts: Iterable[events.CanonicalEvent]) -> tuple[list[events.Cano
     for i, event in enumerate(items):
         groups.setdefault(find(i), []).append(event)
     # The smallest fingerprint represents its group: a function of the group's contents only.
-    distinct = [min(group, key=_fingerprint) for group in groups.values()]
+    distinct = [group[0] if len(group) == 1 else min(group, key=_fingerprint) for group in groups.values()]
     return distinct, len(items) - len(distinct)
 
 
