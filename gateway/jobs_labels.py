@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from gateway import worker
-from gateway.services import labels
+from gateway.services import exchanges, labels
 
 
 def purchase(shipment_id: str) -> str:
     """Buy the label of an in-flight shipment at most once; may raise ``outbox.RetryLater``."""
-    with worker.app_context() as container:
+    # Tag the carrier exchanges of this purchase with the shipment, for disputes.
+    with worker.app_context() as container, exchanges.scope(shipment_id=shipment_id):
         return labels.run_purchase(container, shipment_id)

@@ -40,6 +40,17 @@ def poll_carriers(limit: int = 200) -> int:
         return polled
 
 
+def start_tracking(shipment_id: str) -> bool:
+    """Subscribe a freshly labelled shipment to its carrier's pushes (or poll it) and fetch its history.
+
+    Queued through the outbox by the label purchase; idempotent, so a re-driven job asks nothing twice.
+    """
+    with worker.app_context() as container, container.sessions() as session:
+        started = service.start(session, container.carriers, shipment_id)
+        session.commit()
+        return started
+
+
 def sweep_inbox(older_than_seconds: int = 60) -> int:
     """Queue a drain when pending inbox rows have waited too long (a lost job); return how many wait."""
     with worker.app_context() as container:

@@ -10,7 +10,7 @@ from gateway import auth, idempotency
 from gateway.api import Blueprint
 from gateway.services import shipments as shipment_service
 from gateway.services import tracking as service
-from gateway.web import db
+from gateway.web import container, db
 from schemas import taxonomy
 from schemas.api import tracking as schema
 
@@ -27,6 +27,21 @@ class ShipmentEvents(MethodView):
         """The shipment's canonical timeline, each event's raw carrier code beside its meaning."""
         session = db()
         shipment = shipment_service.get_shipment(session, auth.current().tenant_id, shipment_id)
+        return service.timeline_for(session, shipment)
+
+
+@blp.route("/shipments/<string:shipment_id>/tracking/refresh")
+class RefreshTracking(MethodView):
+    @auth.require("platform", "ops")
+    @blp.response(200, schema.TimelineSchema)
+    @blp.alt_response(409, description="No tracking number yet, or no enabled adapter tracks its carrier")
+    @blp.alt_response(503, description="The carrier did not answer")
+    def post(self, shipment_id: str) -> Any:
+        """Ask the carrier now (poll it, or renew its push subscription) and return the timeline."""
+        session = db()
+        shipment = shipment_service.get_shipment(session, auth.current().tenant_id, shipment_id)
+        service.refresh(session, container().carriers, shipment)
+        session.commit()
         return service.timeline_for(session, shipment)
 
 

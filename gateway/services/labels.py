@@ -913,6 +913,7 @@ def _record_purchase(
         assert shipment is not None
         session.refresh(shipment)
         tracking.attach_parked(session, shipment)
+        outbox.add(session, "gateway.jobs_tracking.start_tracking", shipment.id, queue="tracking")
         cost = None
         if cost_minor is not None and currency:
             value = money.Money.from_minor(cost_minor, currency)
@@ -1182,6 +1183,7 @@ def resolve_job(
         job.state = "succeeded"
         session.flush()
         tracking.attach_parked(session, shipment)
+        outbox.add(session, "gateway.jobs_tracking.start_tracking", shipment.id, queue="tracking")
         _emit(
             session,
             tenant_id,

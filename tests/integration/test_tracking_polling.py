@@ -12,6 +12,7 @@ from gateway import scheduler
 from gateway.db import tracking as tables
 from gateway.services import tracking as service
 from schemas import carrier
+from tests.helpers import shipment_body
 from tests.integration.test_callbacks import new_number, run_worker, shipment_with_number
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -129,3 +130,111 @@ def test_the_scheduler_runs_polling_the_inbox_sweep_and_exchange_retention(app, 
     job = scheduler.run_once(app.extensions["handoff"], task)
     run_worker(app)
     assert job.get_status(refresh=True) == "finished", job.exc_info
+
+
+class PushCarrier(PollOnlyCarrier):
+    """A UPS-like adapter: it pushes once subscribed (Track Alert, 14 days) and can also be polled."""
+
+    name = "ups"
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        self.subscribed: list[str] = []
+
+    def supports(self, capability: base.Capability) -> bool:
+        return capability in (base.Capability.TRACK_POLL, base.Capability.TRACK_PUSH)
+
+    def subscribe_tracking(
+        self, numbers: Any, *, timeout: float | None = None
+    ) -> tuple[list[str], list[str]]:
+        self.subscribed.extend(numbers)
+        return [n for n in numbers if n == self.number], [n for n in numbers if n != self.number]
+
+    def track(self, request: carrier.TrackRequest, *, timeout: float | None = None) -> carrier.TrackResult:
+        self.calls.append(request.tracking_number)
+        events = tuple(
+            carrier.RawTrackingEvent(
+                carrier="ups",
+                tracking_number=request.tracking_number,
+                code=code.split("/")[0],
+                subcode=code.split("/")[1],
+                description=code,
+                occurred_at=when,
+            )
+            for code, when in self.script
+        )
+        return carrier.TrackResult("ups", request.tracking_number, events)
+
+
+def test_a_pushing_carrier_is_subscribed_with_its_history_fetched_once_and_renewed_before_it_lapses(
+    app, client, platform
+):
+    number = new_number()
+    shipment_id = shipment_with_number(app, client, platform, "ups", number)
+    ups = PushCarrier(number)
+    ups.script = [("M/MP", T0)]
+    registry = Registry(ups)
+
+    poll(app, registry, T0 + timedelta(minutes=5))
+
+    assert ups.subscribed.count(number) == 1
+    assert ups.calls.count(number) == 1  # Track Alert sends no history: it is fetched once
+    row = status(app, shipment_id)
+    assert row.milestone == "info_received"
+    assert row.next_poll_at == T0 + timedelta(minutes=5) + timedelta(days=13)
+
+    poll(app, registry, T0 + timedelta(days=1))
+    assert ups.subscribed.count(number) == 1
+
+    poll(app, registry, T0 + timedelta(days=13, minutes=5))
+    assert ups.subscribed.count(number) == 2  # renewed a day before the 14-day subscription lapses
+    assert ups.calls.count(number) == 1
+
+
+def test_tracking_starts_once_when_the_label_is_bought(app, client, platform):
+    number = new_number()
+    shipment_id = shipment_with_number(app, client, platform, "ups", number)
+    ups = PushCarrier(number)
+    ups.script = [("M/MP", T0), ("I/OR", T0 + timedelta(hours=2))]
+    with app.extensions["handoff"].sessions() as session:
+        assert service.start(session, Registry(ups), shipment_id) is True
+        session.commit()
+    with app.extensions["handoff"].sessions() as session:
+        assert service.start(session, Registry(ups), shipment_id) is False  # a re-driven job asks nothing
+        session.commit()
+
+    assert ups.subscribed == [number]
+    body = client.get(f"/v1/shipments/{shipment_id}/events", headers=platform.headers).get_json()
+    assert body["milestone"] == "in_transit"
+    assert [e["raw"]["subcode"] for e in body["events"]] == ["MP", "OR"]
+
+
+def test_ops_refresh_a_shipments_tracking_now(app, client, make_tenant, monkeypatch):
+    tenant = make_tenant(("platform", "ops"))
+    awb = new_number("DHL")
+    shipment_id = shipment_with_number(app, client, tenant, "dhl_express", awb)
+    dhl = PollOnlyCarrier(awb)
+    draft = client.post("/v1/shipments", json=shipment_body(), headers=tenant.headers).get_json()["id"]
+    dhl.script = [("PU", T0), ("WC", T0 + timedelta(hours=5))]
+    monkeypatch.setattr(app.extensions["handoff"], "_carriers", Registry(dhl))
+
+    refreshed = client.post(f"/v1/shipments/{shipment_id}/tracking/refresh", json={}, headers=tenant.headers)
+
+    assert refreshed.status_code == 200, refreshed.get_json()
+    assert refreshed.get_json()["milestone"] == "out_for_delivery"
+    assert status(app, shipment_id).next_poll_at is not None
+    dhl.down = True
+    down = client.post(f"/v1/shipments/{shipment_id}/tracking/refresh", json={}, headers=tenant.headers)
+    assert down.status_code == 503
+    assert down.get_json()["type"].endswith("/carrier-unavailable")
+    assert (
+        client.post(f"/v1/shipments/{draft}/tracking/refresh", json={}, headers=tenant.headers).status_code
+        == 409
+    )
+    other = make_tenant(("ops",))
+    assert (
+        client.post(
+            f"/v1/shipments/{shipment_id}/tracking/refresh", json={}, headers=other.headers
+        ).status_code
+        == 404
+    )
