@@ -25,6 +25,7 @@ from gateway import create_app, outbox, worker
 from gateway.db import models
 from gateway.db.labels import Label, LabelAttempt
 from gateway.db.outbox import OutboxEntry
+from gateway.db.webhooks import WebhookEvent
 from gateway.labels import render
 from simulator.app import create_app as create_simulator
 from tests.helpers import shipment_body
@@ -488,3 +489,136 @@ def test_purchase_attaches_early_tracking_events_and_emits_label_purchased(label
         )
     assert label.cost_minor is not None and label.currency == "USD"
     assert [a.outcome for a in attempts] == ["succeeded"]
+
+
+def _buy(label_app, client, tenant, carrier: str = "ups", label_format: str = "pdf") -> str:
+    shipment_id = _rated_shipment(client, tenant, carrier=carrier)
+    resp = client.post(
+        f"/v1/shipments/{shipment_id}/label", json={"label_format": label_format}, headers=tenant["headers"]
+    )
+    assert resp.status_code == 202, resp.get_json()
+    _run_jobs(label_app, _settled(client, tenant, shipment_id))
+    assert _status(client, tenant, shipment_id) == "purchased"
+    return shipment_id
+
+
+def test_a_ups_label_is_voided_at_the_carrier_and_recorded_for_reconciliation(
+    label_app, lclient, tenant, sim
+):
+    shipment_id = _buy(label_app, lclient, tenant)
+    voided = lclient.post(f"/v1/shipments/{shipment_id}/void", json={}, headers=tenant["headers"])
+    assert voided.status_code == 200, voided.get_json()
+    body = voided.get_json()
+    assert body["status"] == "voided" and body["voided_at"]
+    assert [s["voided"] for s in sim.sold_for(shipment_id)] == [True]
+    assert _status(lclient, tenant, shipment_id) == "voided"
+    with label_app.extensions["handoff"].sessions() as session:
+        label = session.execute(sa.select(Label).where(Label.shipment_id == shipment_id)).scalar_one()
+    assert label.status == "voided" and label.voided_at is not None and label.void_state == "carrier"
+    again = lclient.post(f"/v1/shipments/{shipment_id}/void", json={}, headers=tenant["headers"])
+    assert again.status_code == 200 and again.get_json()["voided_at"] == body["voided_at"]
+    rebuy = lclient.post(f"/v1/shipments/{shipment_id}/label", json={}, headers=tenant["headers"])
+    assert rebuy.status_code == 409
+
+
+def test_a_dhl_express_label_cannot_be_voided_and_the_answer_says_why(label_app, lclient, tenant, sim):
+    shipment_id = _buy(label_app, lclient, tenant, carrier="dhl_express")
+    refused = lclient.post(f"/v1/shipments/{shipment_id}/void", json={}, headers=tenant["headers"])
+    assert refused.status_code == 422
+    problem = refused.get_json()
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert problem["type"].endswith("/label-void-unsupported") and problem["carrier"] == "dhl_express"
+    assert _status(lclient, tenant, shipment_id) == "purchased"
+    assert [s["voided"] for s in sim.sold_for(shipment_id)] == [False]
+
+
+def test_voiding_without_a_label_is_a_conflict_and_a_fleet_label_voids_locally(label_app, lclient, tenant):
+    draft = _rated_shipment(lclient, tenant)
+    nothing = lclient.post(f"/v1/shipments/{draft}/void", json={}, headers=tenant["headers"])
+    assert nothing.status_code == 409 and nothing.get_json()["type"].endswith("/label-not-purchased")
+    fleet = _buy(label_app, lclient, tenant, carrier="own_fleet")
+    voided = lclient.post(f"/v1/shipments/{fleet}/void", json={}, headers=tenant["headers"])
+    assert voided.status_code == 200 and voided.get_json()["status"] == "voided"
+
+
+def test_a_batch_shows_progress_and_offers_one_merged_pdf_when_done(label_app, lclient, tenant, sim):
+    ids = [
+        _rated_shipment(lclient, tenant),
+        _rated_shipment(lclient, tenant, carrier="own_fleet"),
+        _rated_shipment(lclient, tenant),
+    ]
+    created = lclient.post(
+        "/v1/batches", json={"shipment_ids": ids, "label_format": "pdf"}, headers=tenant["headers"]
+    )
+    assert created.status_code == 202, created.get_json()
+    batch = created.get_json()
+    assert batch["state"] == "running" and batch["total"] == 3
+    assert batch["progress"]["queued"] == 3 and batch["labels_pdf"] is None
+    assert [j["shipment_id"] for j in batch["jobs"]] == ids
+    early = lclient.get(f"/v1/batches/{batch['id']}/labels.pdf", headers=tenant["headers"])
+    assert early.status_code == 409 and early.get_json()["type"].endswith("/batch-not-done")
+
+    _run_jobs(label_app, _settled(lclient, tenant, *ids))
+    done = lclient.get(f"/v1/batches/{batch['id']}", headers=tenant["headers"]).get_json()
+    assert (
+        done["state"] == "done" and done["progress"]["succeeded"] == 3 and done["progress"]["percent"] == 100
+    )
+    merged = lclient.get(done["labels_pdf"], headers=tenant["headers"])
+    assert merged.status_code == 200 and merged.mimetype == "application/pdf"
+    assert render.page_count(merged.data) == 3
+    # The fleet label (second) keeps its scannable barcode inside the merged document.
+    fleet_number = lclient.get(f"/v1/shipments/{ids[1]}", headers=tenant["headers"]).get_json()[
+        "tracking_number"
+    ]
+    pages = Image.open(io.BytesIO(render.pdf_to_png(merged.data)))
+    assert fleet_number in [r.text for r in zxingcpp.read_barcodes(pages)]
+
+
+def test_a_batch_with_a_shipment_that_cannot_get_a_label_queues_nothing(label_app, lclient, tenant):
+    bought = _buy(label_app, lclient, tenant)
+    fresh = _rated_shipment(lclient, tenant)
+    resp = lclient.post(
+        "/v1/batches", json={"shipment_ids": [fresh, bought, "shp_nope"]}, headers=tenant["headers"]
+    )
+    assert resp.status_code == 422
+    errors = resp.get_json()["errors"]
+    assert set(errors) == {"shipment_ids.1", "shipment_ids.2"}
+    assert _status(lclient, tenant, fresh) == "draft"
+    too_many = lclient.post(
+        "/v1/batches", json={"shipment_ids": [f"shp_{i}" for i in range(1001)]}, headers=tenant["headers"]
+    )
+    assert too_many.status_code == 422
+
+
+def test_subscribers_get_label_purchased_and_label_failed_events(label_app, lclient, tenant):
+    endpoint = lclient.post(
+        "/v1/webhook-endpoints",
+        json={
+            "url": "https://platform.example.com/hooks",
+            "event_types": ["label.purchased", "label.failed"],
+        },
+        headers=tenant["headers"],
+    )
+    assert endpoint.status_code == 201, endpoint.get_json()
+    bought = _buy(label_app, lclient, tenant)
+    refused = _rated_shipment(lclient, tenant)
+    with label_app.extensions["handoff"].sessions() as session:
+        session.execute(sa.update(models.Shipment).where(models.Shipment.id == refused).values(service="ZZ"))
+        session.commit()
+    lclient.post(f"/v1/shipments/{refused}/label", json={}, headers=tenant["headers"])
+    _run_jobs(label_app, _settled(lclient, tenant, refused))
+    with label_app.extensions["handoff"].sessions() as session:
+        events = {
+            (e.type, e.data["shipment_id"]): e.data
+            for e in session.execute(
+                sa.select(WebhookEvent).where(WebhookEvent.tenant_id == tenant["id"])
+            ).scalars()
+        }
+    purchased = events[("label.purchased", bought)]
+    assert (
+        purchased["tracking_number"]
+        == lclient.get(f"/v1/shipments/{bought}", headers=tenant["headers"]).get_json()["tracking_number"]
+    )
+    assert purchased["cost"]["currency"] == "USD"
+    failed = events[("label.failed", refused)]
+    assert failed["status"] == "failed" and failed["error"]["retryable"] is False
