@@ -175,7 +175,9 @@ def present_discrepancy(d: tables.Discrepancy, currency: str) -> dict[str, Any]:
     }
 
 
-def present_line(line: tables.InvoiceLine, found: list[tables.Discrepancy]) -> dict[str, Any]:
+def present_line(
+    line: tables.InvoiceLine, found: list[tables.Discrepancy], expected: int | None
+) -> dict[str, Any]:
     cur = line.currency
     dims = None
     if line.length is not None:
@@ -194,10 +196,8 @@ def present_line(line: tables.InvoiceLine, found: list[tables.Discrepancy]) -> d
         "charge_class": line.charge_class,
         "description": line.description,
         "amount": _money(line.amount_minor, cur),
-        "expected": _money(line.expected_minor, cur),
-        "variance": _money(line.amount_minor - line.expected_minor, cur)
-        if line.expected_minor is not None
-        else None,
+        "expected": _money(expected, cur),
+        "variance": _money(line.amount_minor - expected, cur) if expected is not None else None,
         "recoverable": _money(line.recoverable_minor, cur),
         "billed_weight": line.billed_weight,
         "weight_unit": line.weight_unit,
@@ -338,7 +338,7 @@ class Lines(MethodView):
     @blp.response(200, schema.LineListSchema)
     def get(self, args: dict[str, Any], invoice_id: str) -> Any:
         """The invoice's lines in file order, each with its discrepancies and evidence."""
-        rows, found, nxt = service.list_lines(
+        rows, found, expected, nxt = service.list_lines(
             db(),
             auth.current().tenant_id,
             invoice_id,
@@ -348,7 +348,10 @@ class Lines(MethodView):
             kind=args.get("class_"),
             resolution=args.get("resolution"),
         )
-        return {"data": [present_line(r, found.get(r.id, [])) for r in rows], "next_after": nxt}
+        return {
+            "data": [present_line(r, found.get(r.id, []), expected.get(r.id)) for r in rows],
+            "next_after": nxt,
+        }
 
 
 @blp.route("/invoices/<string:invoice_id>/lines/<int:line_id>")
@@ -359,7 +362,7 @@ class Line(MethodView):
         """One line with its discrepancies and evidence."""
         session = db()
         line = service.get_line(session, auth.current().tenant_id, invoice_id, line_id)
-        return present_line(line, service.discrepancies_of(session, line.id))
+        return _line(session, line)
 
     @auth.require("finance")
     @blp.arguments(schema.LineResolutionSchema)
@@ -382,7 +385,12 @@ class Line(MethodView):
         except BaseException:
             session.rollback()
             raise
-        return present_line(line, service.discrepancies_of(session, line.id))
+        return _line(session, line)
+
+
+def _line(session: Any, line: tables.InvoiceLine) -> dict[str, Any]:
+    expected = service.expected_amounts(session, [line.id]).get(line.id)
+    return present_line(line, service.discrepancies_of(session, line.id), expected)
 
 
 # --- mappings, report, disputes -------------------------------------------------------------

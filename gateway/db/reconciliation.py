@@ -70,7 +70,7 @@ class InvoiceLine(Base):
     __table_args__ = (
         sa.Index("ix_invoice_lines_invoice_tracking", "invoice_id", "tracking_number"),
         sa.Index("ix_invoice_lines_tenant_tracking", "tenant_id", "tracking_number"),
-        sa.Index("ix_invoice_lines_tenant_resolution", "tenant_id", "carrier", "resolution"),
+        sa.Index("ix_invoice_lines_resolution", "resolution", "tenant_id", "carrier"),
     )
 
     id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
@@ -95,8 +95,9 @@ class InvoiceLine(Base):
     service: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     ship_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     # Filled by reconciliation.
+    # Found as the line is stored (by tracking number); lines still unknown are matched again per run.
     shipment_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
-    expected_minor: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    # The largest finding's recoverable amount, set for flagged lines only (others stay 0).
     recoverable_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     # Decided by finance.
     resolution: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)

@@ -69,6 +69,44 @@ def bounded_lines(lines: Iterable[str], max_chars: int = MAX_LINE_CHARS) -> Iter
         yield line
 
 
+def records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, list[str]] | RowError]:
+    """Yield (line number where the record ends, cells) per CSV record, or a RowError.
+
+    A line without a quote character is split directly (carrier files are mostly such lines, and
+    splitting is several times faster than the csv module on 250 columns); a line with quotes is
+    read by the csv module, joined with the next lines while a quoted field stays open.
+    """
+    number = 0
+    pending: list[str] = []
+    start = 0
+    for line in lines:
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise LayoutError(
+                f"line {number} is longer than {MAX_LINE_CHARS} characters; is this a CSV file?"
+            )
+        if not pending and '"' not in line:
+            yield number, line.rstrip("\r\n").split(delimiter)
+            continue
+        if not pending:
+            start = number
+        pending.append(line)
+        text = "".join(pending)
+        if text.count('"') % 2:
+            if len(text) > MAX_LINE_CHARS:
+                raise LayoutError(f"a quoted field opened on line {start} never closes")
+            continue  # a quoted field spans lines
+        pending.clear()
+        try:
+            parsed = list(csv.reader([text], delimiter=delimiter))
+        except csv.Error as exc:
+            yield RowError(number, f"not valid CSV: {exc}")
+            continue
+        yield number, parsed[0] if parsed else []
+    if pending:
+        yield RowError(number, "a quoted field is never closed")
+
+
 def sniff(first_line: str) -> str | None:
     """Guess the layout from the first line: "ups", "fedex", or None when unsure."""
     try:
@@ -91,9 +129,9 @@ def parse(
     """Parse an invoice file given as text lines in layout ``fmt``."""
     from gateway.invoices import fedex, generic, ups
 
-    source = bounded_lines(lines)
     if fmt == "ups":
-        return ups.parse(source)
+        return ups.parse(lines)  # records() bounds line lengths itself
+    source = bounded_lines(lines)
     if fmt == "fedex":
         return fedex.parse(source)
     if fmt == "generic":

@@ -7,10 +7,10 @@ reach ``Net Amount``. A header row added by hand (first cell "Version") is skipp
 
 from __future__ import annotations
 
-import csv
+import functools
 from collections.abc import Iterable, Iterator
 
-from gateway.invoices import Line, RowError, charges, values
+from gateway.invoices import Line, RowError, charges, records, values
 
 VERSION = 0
 ACCOUNT_NUMBER = 2
@@ -56,6 +56,18 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
+@functools.lru_cache(maxsize=4096)
+def _charge(category: str, detail: str, classification: str, description_code: str) -> tuple[str, str, str]:
+    """(category, class, code) of a charge from its four code columns (a file repeats a few dozen combinations)."""
+    category, detail = category.strip().upper(), detail.strip().upper()
+    classification, description_code = classification.strip().upper(), description_code.strip().upper()
+    cls = charges.ups_class(category, detail, classification, description_code)
+    code = description_code or classification or detail or category or "MISC"
+    if detail in charges.UPS_DETAIL_CODES:
+        code = f"{detail}/{code}" if code != detail else detail
+    return category, cls, code[:32]
+
+
 def _line(row: int, cells: list[str]) -> Line:
     if len(cells) < MIN_COLUMNS:
         raise ValueError(
@@ -64,75 +76,65 @@ def _line(row: int, cells: list[str]) -> Line:
     invoice_number = cells[INVOICE_NUMBER].strip()
     if not invoice_number:
         raise ValueError("Invoice Number is empty")
-    category = cells[CHARGE_CATEGORY].strip().upper()
-    detail = cells[CHARGE_CATEGORY_DETAIL].strip().upper()
-    classification = cells[CHARGE_CLASSIFICATION].strip().upper()
-    description_code = cells[CHARGE_DESCRIPTION_CODE].strip().upper()
-    cls = charges.ups_class(category, detail, classification, description_code)
+    category, cls, code = _charge(
+        cells[CHARGE_CATEGORY],
+        cells[CHARGE_CATEGORY_DETAIL],
+        cells[CHARGE_CLASSIFICATION],
+        cells[CHARGE_DESCRIPTION_CODE],
+    )
     tracking = cells[TRACKING_NUMBER].strip() or cells[LEAD_SHIPMENT_NUMBER].strip() or None
     if tracking is None and category != "MIS":
         raise ValueError("Tracking Number is empty on a shipment charge (only MIS lines may have none)")
-    currency = (
-        values.currency(cells[TRANSACTION_CURRENCY], default=None)
-        if cells[TRANSACTION_CURRENCY].strip()
-        else (values.currency(cells[INVOICE_CURRENCY]))
+    transaction_currency = cells[TRANSACTION_CURRENCY]
+    currency = values.currency(
+        transaction_currency if transaction_currency.strip() else cells[INVOICE_CURRENCY]
     )
-    amount = values.amount(cells[NET_AMOUNT], "Net Amount")
-    if cells[INCENTIVE_AMOUNT].strip():
-        values.amount(cells[INCENTIVE_AMOUNT], "Incentive Amount")  # validated, not stored
+    amount = values.amount(cells[NET_AMOUNT], "Net Amount")  # net of the incentive: what is owed
     weight, weight_unit = values.weight(
         values.optional_decimal(cells[BILLED_WEIGHT], "Billed Weight"),
         values.weight_unit(cells[BILLED_WEIGHT_UNIT], default="lb"),
     )
     dims = values.dimensions(cells[PACKAGE_DIMENSIONS])
     dim_unit = values.length_unit(_cell(cells, PACKAGE_DIMENSION_UNIT), default="in") if dims else None
-    code = description_code or classification or detail or category or "MISC"
-    if detail in charges.UPS_DETAIL_CODES:
-        code = f"{detail}/{code}" if code != detail else detail
     ship_date = values.parse_date(_cell(cells, SHIPMENT_DATE), "Shipment Date") or values.parse_date(
         cells[TRANSACTION_DATE], "Transaction Date"
     )
     description = cells[CHARGE_DESCRIPTION].strip()
     return Line(
-        row=row,
-        invoice_number=invoice_number,
-        tracking_number=tracking,
-        charge_code=code[:32],
-        charge_class=cls,
-        description=description[:200],
-        amount=amount,
-        currency=currency,
-        billed_weight=weight,
-        weight_unit=weight_unit if weight is not None else None,
-        weight_type=("dimensional" if cells[BILLED_WEIGHT_TYPE].strip() in _DIMENSIONAL_TYPES else "actual")
+        row,
+        invoice_number,
+        tracking,
+        code,
+        cls,
+        description[:200],
+        amount,
+        currency,
+        weight,
+        weight_unit if weight is not None else None,
+        ("dimensional" if cells[BILLED_WEIGHT_TYPE].strip() in _DIMENSIONAL_TYPES else "actual")
         if weight is not None
         else None,
-        length=dims[0] if dims else None,
-        width=dims[1] if dims else None,
-        height=dims[2] if dims else None,
-        dimension_unit=dim_unit,
-        zone=cells[ZONE].strip() or None,
-        service=description[:100] if cls == charges.BASE and description else None,
-        ship_date=ship_date,
-        invoice_date=values.parse_date(cells[INVOICE_DATE], "Invoice Date"),
-        account_number=cells[ACCOUNT_NUMBER].strip() or None,
+        dims[0] if dims else None,
+        dims[1] if dims else None,
+        dims[2] if dims else None,
+        dim_unit,
+        cells[ZONE].strip() or None,
+        description[:100] if cls == charges.BASE and description else None,
+        ship_date,
+        values.parse_date(cells[INVOICE_DATE], "Invoice Date"),
+        cells[ACCOUNT_NUMBER].strip() or None,
     )
 
 
 def parse(lines: Iterable[str]) -> Iterator[Line | RowError]:
     """Yield one Line per UPS charge row, or a RowError saying why a row cannot be read."""
-    reader = csv.reader(lines)
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield RowError(reader.line_num, f"not valid CSV: {exc}")
+    for record in records(lines):
+        if isinstance(record, RowError):
+            yield record
             continue
-        row = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue  # blank line
+        row, cells = record
+        if len(cells) <= 1 and not (cells and cells[0].strip()):
+            continue  # a blank line
         if cells[0].strip().lower() == "version":
             continue  # a header row someone added
         try:

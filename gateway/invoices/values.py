@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,8 +26,14 @@ _WEIGHT_UNITS = {
 _LENGTH_UNITS = {"in": "in", "i": "in", "inch": "in", "inches": "in", "cm": "cm", "c": "cm"}
 
 
+_PLAIN = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,6})?")
+_LIMIT = Decimal("1e12")
+
+
 def amount(text: str, field: str, *, decimal_separator: str = ".") -> Decimal:
     """Read a money amount such as "12.50", "-3.1", "(4.00)" or "1,234.50"."""
+    if decimal_separator == "." and _PLAIN.fullmatch(text):
+        return Decimal(text)  # the common case, checked by the pattern
     raw = text.strip()
     if not raw:
         raise ValueError(f"{field} is empty")
@@ -46,13 +53,21 @@ def amount(text: str, field: str, *, decimal_separator: str = ".") -> Decimal:
 
 def to_minor(value: Decimal, currency: str, field: str) -> int:
     """Convert an exact amount to integer minor units, refusing sub-minor precision."""
-    exponent = money.exponent(currency)
+    exponent = _exponent(currency)
+    if value.as_tuple().exponent >= -exponent:  # type: ignore[operator]
+        return int(value.scaleb(exponent))
     scaled = value.scaleb(exponent)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{field} {value} has more decimals than {currency} allows")
     return int(scaled)
 
 
+@functools.lru_cache(maxsize=256)
+def _exponent(currency: str) -> int:
+    return money.exponent(currency)
+
+
+@functools.lru_cache(maxsize=256)
 def currency(text: str, default: str | None = None) -> str:
     """Read an ISO 4217 code (or fall back to ``default``)."""
     raw = text.strip().upper()
@@ -65,8 +80,15 @@ def currency(text: str, default: str | None = None) -> str:
     return raw
 
 
+_MEASURE = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,6})?")
+
+
 def optional_decimal(text: str, field: str) -> Decimal | None:
     """Read an optional non-negative measure."""
+    if not text:
+        return None
+    if _MEASURE.fullmatch(text):
+        return Decimal(text)
     raw = text.strip().replace(",", "")
     if not raw:
         return None
@@ -84,14 +106,24 @@ def parse_date(text: str, field: str, fmt: str | None = None) -> date | None:
     raw = text.strip()
     if not raw:
         return None
+    found = _date(raw, fmt)
+    if found is None:
+        raise ValueError(f"{field} {raw!r} is not a date")
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(raw: str, fmt: str | None) -> date | None:
+    # An invoice holds a few dozen distinct dates over a million rows: strptime once per date.
     for candidate in (fmt,) if fmt else _DATE_FORMATS:
         try:
             return datetime.strptime(raw, candidate).date()
         except ValueError:
             continue
-    raise ValueError(f"{field} {raw!r} is not a date")
+    return None
 
 
+@functools.lru_cache(maxsize=256)
 def weight_unit(text: str, default: str | None = None) -> str | None:
     """Normalise a weight unit (UPS writes L, K or O)."""
     raw = text.strip().lower()
@@ -112,6 +144,7 @@ def weight(value: Decimal | None, unit: str | None) -> tuple[Decimal | None, str
     return value, unit or "lb"
 
 
+@functools.lru_cache(maxsize=256)
 def length_unit(text: str, default: str | None = None) -> str | None:
     """Normalise a length unit."""
     raw = text.strip().lower()
@@ -123,8 +156,9 @@ def length_unit(text: str, default: str | None = None) -> str | None:
     return unit
 
 
+@functools.lru_cache(maxsize=8192)
 def dimensions(text: str) -> tuple[Decimal, Decimal, Decimal] | None:
-    """Read UPS "Package Dimensions" such as "12.0x  9.0x  4.0"."""
+    """Read UPS "Package Dimensions" such as "12.0x  9.0x  4.0" (packages repeat: cached)."""
     if not text.strip():
         return None
     m = _DIMS.match(text)

@@ -172,24 +172,101 @@ def _row(line: Line, invoice_id: str, tenant_id: str, carrier: str, minor: int) 
     }
 
 
-def _check_line(line: Line, invoice: tables.Invoice) -> int:
-    """Validate a parsed line against the invoice it belongs to; return its amount in minor units."""
-    if line.invoice_number != invoice.invoice_number:
-        raise ValueError(
-            f"invoice number {line.invoice_number!r} differs from {invoice.invoice_number!r}; "
-            "upload one invoice per file"
+_LINE_COLUMNS = (
+    "invoice_id",
+    "tenant_id",
+    "carrier",
+    "row_number",
+    "tracking_number",
+    "charge_code",
+    "charge_class",
+    "description",
+    "amount_minor",
+    "currency",
+    "billed_weight",
+    "weight_unit",
+    "weight_type",
+    "length",
+    "width",
+    "height",
+    "dimension_unit",
+    "zone",
+    "service",
+    "ship_date",
+    "recoverable_minor",
+)
+_COPY_SQL = f"COPY invoice_line_staging (seq, {', '.join(_LINE_COLUMNS)}) FROM STDIN"
+
+
+class _Writer:
+    """Stores line batches, finding each line's shipment on the way in (one INSERT ... SELECT per batch).
+
+    Batches land in a temporary staging table (COPY on PostgreSQL, executemany elsewhere) and move
+    to ``invoice_lines`` with their shipment looked up by tracking number, so reconciliation does
+    not have to rewrite a million rows to match them. The staging table lives in the upload's
+    transaction and is dropped with it.
+    """
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self.session = session
+        self.connection = session.connection()
+        self.pg = self.connection.dialect.name == "postgresql"
+        columns = [sa.Column(name, tables.InvoiceLine.__table__.c[name].type) for name in _LINE_COLUMNS]
+        self.staging = sa.Table(
+            "invoice_line_staging",
+            sa.MetaData(),
+            sa.Column("seq", sa.Integer),
+            *columns,
+            prefixes=["TEMPORARY"],
         )
-    if line.currency != invoice.currency:
-        raise ValueError(f"currency {line.currency} differs from the invoice's {invoice.currency}")
+        self.seq = 0
+        if self.pg:
+            self.connection.execute(sa.text("SET LOCAL jit = off"))
+        self.staging.create(self.connection)
+        _, by_label = recon_sql.labels_by_tracking(self.connection)
+        lookup = recon_sql.shipment_lookup(tenant_id, self.staging.c.tracking_number, by_label)
+        self.move = sa.insert(tables.InvoiceLine.__table__).from_select(
+            [*_LINE_COLUMNS, "shipment_id"],
+            sa.select(*[self.staging.c[name] for name in _LINE_COLUMNS], lookup).order_by(self.staging.c.seq),
+        )
+
+    def write(self, batch: list[dict[str, Any]]) -> None:
+        for row in batch:
+            self.seq += 1
+            row["seq"] = self.seq
+        if self.pg:
+            raw: Any = self.connection.connection.dbapi_connection
+            with raw.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
+                for row in batch:
+                    copy.write_row([row["seq"], *[row[c] for c in _LINE_COLUMNS]])
+        else:
+            self.session.execute(sa.insert(self.staging), batch)
+        self.session.execute(self.move)
+        self.session.execute(sa.text("TRUNCATE invoice_line_staging") if self.pg else sa.delete(self.staging))
+
+    def close(self) -> None:
+        self.staging.drop(self.connection)
+
+
+def _check_line(line: Line, number: str, currency: str) -> int:
+    """Validate a parsed line against the invoice it belongs to; return its amount in minor units."""
+    if line.invoice_number != number:
+        raise ValueError(
+            f"invoice number {line.invoice_number!r} differs from {number!r}; upload one invoice per file"
+        )
+    if line.currency != currency:
+        raise ValueError(f"currency {line.currency} differs from the invoice's {currency}")
     if line.tracking_number is not None and len(line.tracking_number) > 64:
         raise ValueError("tracking number is longer than 64 characters")
     if len(line.invoice_number) > 64:
         raise ValueError("invoice number is longer than 64 characters")
-    for name in ("billed_weight", "length", "width", "height"):
-        value = getattr(line, name)
-        if value is not None and value >= Decimal("1e7"):
-            raise ValueError(f"{name.replace('_', ' ')} {value} is out of range")
+    for value in (line.billed_weight, line.length, line.width, line.height):
+        if value is not None and value >= _MEASURE_LIMIT:
+            raise ValueError(f"a billed measure {value} is out of range")
     return cells.to_minor(line.amount, line.currency, "amount")
+
+
+_MEASURE_LIMIT = Decimal("1e7")
 
 
 def upload(
@@ -252,6 +329,7 @@ def _ingest(
     errors: list[dict[str, Any]] = []
     error_count = 0
     batch: list[dict[str, Any]] = []
+    writer: _Writer | None = None
     last_row = -1
     row_count = 0
     line_count = 0
@@ -296,8 +374,10 @@ def _ingest(
             )
             session.add(invoice)
             session.flush()
+            number, currency = invoice.invoice_number, invoice.currency
+            invoice_id = invoice.id
         try:
-            minor = _check_line(item, invoice)
+            minor = _check_line(item, number, currency)
         except (ValueError, money.CurrencyError) as exc:
             fail(item.row, str(exc))
             continue
@@ -308,9 +388,11 @@ def _ingest(
         billed += minor
         if error_count:
             continue  # the file is rejected; keep reading only to report every bad row
-        batch.append(_row(item, invoice.id, tenant_id, carrier, minor))
+        batch.append(_row(item, invoice_id, tenant_id, carrier, minor))
         if len(batch) >= INSERT_BATCH:
-            session.execute(sa.insert(tables.InvoiceLine), batch)
+            if writer is None:
+                writer = _Writer(session, tenant_id)
+            writer.write(batch)
             batch.clear()
     if error_count:
         raise Problem(
@@ -322,7 +404,10 @@ def _ingest(
     if invoice is None:
         raise _unreadable("The file has no charge lines.")
     if batch:
-        session.execute(sa.insert(tables.InvoiceLine), batch)
+        writer = writer or _Writer(session, tenant_id)
+        writer.write(batch)
+    if writer is not None:
+        writer.close()
     invoice.row_count = row_count
     invoice.line_count = line_count
     invoice.billed_minor = billed
@@ -370,7 +455,7 @@ def list_lines(
     flagged: bool | None = None,
     kind: str | None = None,
     resolution: str | None = None,
-) -> tuple[list[tables.InvoiceLine], dict[int, list[tables.Discrepancy]], int | None]:
+) -> tuple[list[tables.InvoiceLine], dict[int, list[tables.Discrepancy]], dict[int, int], int | None]:
     """One page of an invoice's lines in file order, with their discrepancies."""
     reconciliation.get_invoice(session, tenant_id, invoice_id)
     ln = tables.InvoiceLine
@@ -397,7 +482,22 @@ def list_lines(
             sa.select(ds).where(ds.line_id.in_([r.id for r in rows])).order_by(ds.id)
         ).scalars():
             found.setdefault(d.line_id, []).append(d)
-    return rows, found, nxt
+    return rows, found, expected_amounts(session, [r.id for r in rows]), nxt
+
+
+def expected_amounts(session: Session, line_ids: list[int]) -> dict[int, int]:
+    """What the shipper expected to pay for each line (lines of reconciled invoices only)."""
+    if not line_ids:
+        return {}
+    ctx = recon_sql.Context.reading(session.get_bind().dialect.name)
+    line = recon_sql.LN.alias("l")
+    inv = tables.Invoice.__table__
+    rows = session.execute(
+        sa.select(line.c.id, recon_sql.expected_of(ctx, line))
+        .join(inv, inv.c.id == line.c.invoice_id)
+        .where(line.c.id.in_(line_ids), inv.c.status == "reconciled")
+    )
+    return {row[0]: int(row[1]) for row in rows if row[1] is not None}
 
 
 def get_line(session: Session, tenant_id: str, invoice_id: str, line_id: int) -> tables.InvoiceLine:
@@ -475,7 +575,8 @@ def tenant_report(
                 errors={"currency": ["required when invoices use several currencies"]},
             )
         currency = found[0] if found else None
-    report = reconciliation.aggregate(session, invoice_ids=ids)
+    reports = [r for (r,) in session.execute(sa.select(inv.report).where(inv.id.in_(ids))) if r]
+    report = reconciliation.merge_reports(reports)
     ln = tables.InvoiceLine
     report["by_resolution"] = {
         (row.resolution or "open"): {"lines": int(row.lines), "recoverable_minor": int(row.recoverable or 0)}
@@ -485,7 +586,7 @@ def tenant_report(
                 sa.func.count().label("lines"),
                 sa.func.sum(ln.recoverable_minor).label("recoverable"),
             )
-            .where(ln.invoice_id.in_(ids), ln.recoverable_minor > 0)
+            .where(ln.resolution.is_not(None), ln.tenant_id == tenant_id, ln.invoice_id.in_(ids))
             .group_by(ln.resolution)
         )
     }
@@ -591,10 +692,10 @@ def dispute_rows(
         if not rows:
             return
         found: dict[int, list[tables.Discrepancy]] = {}
-        for d in session.execute(
-            sa.select(ds).where(ds.line_id.in_([r[0].id for r in rows])).order_by(ds.id)
-        ).scalars():
+        ids = [r[0].id for r in rows]
+        for d in session.execute(sa.select(ds).where(ds.line_id.in_(ids)).order_by(ds.id)).scalars():
             found.setdefault(d.line_id, []).append(d)
+        expected = expected_amounts(session, ids)
         for line, number, invoice_date, account in rows:
             kinds = found.get(line.id, [])
             claim = line.recoverable_minor if line.recoverable_minor > 0 else line.amount_minor
@@ -611,7 +712,7 @@ def dispute_rows(
                 line.description,
                 line.currency,
                 _money_text(line.amount_minor, line.currency),
-                _money_text(line.expected_minor, line.currency),
+                _money_text(expected.get(line.id), line.currency),
                 _money_text(claim, line.currency),
                 ";".join(d.kind for d in kinds),
                 "; ".join(_reason(d.kind, d.evidence, line.currency) for d in kinds)

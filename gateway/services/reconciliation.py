@@ -37,11 +37,9 @@ from schemas import money
 
 log = logging.getLogger(__name__)
 
-_BEFORE_FUEL = q.AMOUNT_CLASSES[: q.AMOUNT_CLASSES.index(q.FUEL_MISMATCH)]
-# Fuel is priced after the surcharge check: fuel on a disputed surcharge is not owed either.
-_CHECK_STEPS = (*q.WHOLE_LINE, "price", *_BEFORE_FUEL, "price_fuel", q.FUEL_MISMATCH)
-CHUNKED_STEPS = ("match", *_CHECK_STEPS, "finalize")
-STEPS = ("match", "cards", *_CHECK_STEPS, "finalize", "credits", "report")
+# Fuel is checked after surcharges: fuel on a disputed surcharge is not owed either.
+CHUNKED_STEPS = ("match", *q.CLASSES, "totals")
+STEPS = ("match", "cards", *q.CLASSES, "recoverable", "totals", "credits", "report")
 JOB = "gateway.jobs_reconciliation.reconcile"
 QUEUE = "reconciliation"
 
@@ -183,6 +181,13 @@ def _start(session: Session, invoice: tables.Invoice) -> dict[str, Any]:
     """Begin a run from scratch: forget earlier findings and card terms, measure the id range."""
     for table in (tables.Discrepancy, tables.CardTerm, tables.CardCode):
         session.execute(sa.delete(table).where(table.invoice_id == invoice.id))
+    session.execute(
+        sa.update(tables.InvoiceLine)
+        .where(tables.InvoiceLine.invoice_id == invoice.id, tables.InvoiceLine.recoverable_minor != 0)
+        .values(recoverable_minor=0)
+        .execution_options(synchronize_session=False)
+    )
+    _analyze(session)
     lo, hi, total = session.execute(
         sa.select(sa.func.min(q.LN.c.id), sa.func.max(q.LN.c.id), sa.func.count()).where(
             q.LN.c.invoice_id == invoice.id
@@ -196,6 +201,25 @@ def _start(session: Session, invoice: tables.Invoice) -> dict[str, Any]:
         "lines_total": total,
         "started_at": utcnow().isoformat(),
     }
+
+
+def _tune(session: Session) -> Session:
+    """Per transaction on PostgreSQL: no JIT (compiling these wide statements costs more than running them)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL jit = off"))
+    return session
+
+
+def _analyze(session: Session) -> None:
+    """Refresh PostgreSQL's statistics: a fresh upload of a million lines would otherwise be planned as empty."""
+    if session.get_bind().dialect.name == "postgresql":
+        for table in (
+            "invoice_lines",
+            "invoice_discrepancies",
+            "reconciliation_card_terms",
+            "reconciliation_card_codes",
+        ):
+            session.execute(sa.text(f"ANALYZE {table}"))
 
 
 def run(
@@ -261,10 +285,21 @@ def _steps(
         if step in CHUNKED_STEPS:
             build = _chunked(step)
             cursor = max(progress.get("cursor", progress["lo"]), progress["lo"])
+            if step == q.AMOUNT_CLASSES[0] and cursor == progress["lo"]:
+                with sessions() as session:  # the whole-line findings are in: plan the rest with them
+                    _analyze(session)
+                    session.commit()
             while cursor <= progress["hi"]:
                 upper = cursor + chunk
                 with sessions() as session:
-                    session.execute(build(ctx, cursor, upper))
+                    _tune(session)
+                    if step == "totals":
+                        row = session.execute(q.totals(ctx, cursor, upper)).one()
+                        sums = progress.setdefault("sums", {})
+                        for key in ("lines", "billed", "expected", "recoverable", "flagged"):
+                            sums[key] = sums.get(key, 0) + int(getattr(row, key) or 0)
+                    else:
+                        session.execute(build(ctx, cursor, upper))
                     progress["cursor"] = upper
                     _save(session, ctx.invoice_id, owner, progress)
                     session.commit()
@@ -272,12 +307,16 @@ def _steps(
                 tell()
         else:
             with sessions() as session:
+                _tune(session)
                 if step == "cards":
                     load_card_terms(session, ctx)
+                    _analyze(session)
+                elif step == "recoverable":
+                    session.execute(q.mark_recoverable(ctx))
                 elif step == "credits":
                     close_credited_disputes(session, ctx)
                 elif step == "report":
-                    report = build_report(session, ctx.invoice_id)
+                    report = build_report(session, ctx, progress.get("sums", {}))
                     progress["step"] = "done"
                     progress["finished_at"] = utcnow().isoformat()
                     _save(
@@ -306,12 +345,8 @@ def _steps(
 def _chunked(step: str) -> Callable[[q.Context, int, int], Any]:
     if step == "match":
         return q.match
-    if step == "price":
-        return q.price
-    if step == "price_fuel":
-        return q.price_fuel
-    if step == "finalize":
-        return q.finalize
+    if step == "totals":
+        return q.totals
     return q.CHECKS[step]
 
 
@@ -471,18 +506,17 @@ def close_credited_disputes(session: Session, ctx: q.Context) -> int:
         )
         .scalar_subquery()
     )
-    covers = sa.func.coalesce(
-        sa.case((ln.c.recoverable_minor > 0, ln.c.recoverable_minor), else_=ln.c.amount_minor), 0
-    )
+    # What was claimed: the findings' recoverable amount, or the whole line when finance disputed it alone.
+    claimed = sa.case((ln.c.recoverable_minor > 0, ln.c.recoverable_minor), else_=ln.c.amount_minor)
     result = session.execute(
         sa.update(ln)
         .where(
+            ln.c.resolution == "disputed",
             ln.c.tenant_id == ctx.tenant_id,
             ln.c.carrier == ctx.carrier,
-            ln.c.resolution == "disputed",
             ln.c.invoice_id != ctx.invoice_id,
             ln.c.tracking_number.is_not(None),
-            -credits >= covers - 1,
+            -credits >= claimed - 1,
         )
         .values(resolution="credited", resolved_at=utcnow(), credited_by_line_id=first_credit)
         .execution_options(synchronize_session=False)
@@ -490,10 +524,9 @@ def close_credited_disputes(session: Session, ctx: q.Context) -> int:
     return result.rowcount
 
 
-def _totals(row: Any) -> dict[str, int]:
-    billed, expected, recoverable = (int(v or 0) for v in (row.billed, row.expected, row.recoverable))
+def _totals(lines: int, billed: int, expected: int, recoverable: int) -> dict[str, int]:
     return {
-        "lines": int(row.lines or 0),
+        "lines": lines,
         "billed_minor": billed,
         "expected_minor": expected,
         "variance_minor": billed - expected,
@@ -501,30 +534,11 @@ def _totals(row: Any) -> dict[str, int]:
     }
 
 
-def aggregate(
-    session: Session,
-    *,
-    invoice_ids: sa.Select[Any] | list[str],
-) -> dict[str, Any]:
-    """Totals (billed, expected, variance, recoverable) overall, by discrepancy class and by carrier."""
-    ln, ds = q.LN, q.DS
-    line_sums = (
-        sa.func.count().label("lines"),
-        sa.func.sum(ln.c.amount_minor).label("billed"),
-        sa.func.sum(sa.func.coalesce(ln.c.expected_minor, ln.c.amount_minor)).label("expected"),
-        sa.func.sum(ln.c.recoverable_minor).label("recoverable"),
-    )
-    overall = session.execute(sa.select(*line_sums).where(ln.c.invoice_id.in_(invoice_ids))).one()
-    flagged = session.execute(
-        sa.select(sa.func.count(sa.distinct(ds.c.line_id))).where(ds.c.invoice_id.in_(invoice_ids))
-    ).scalar_one()
-    by_carrier = {
-        row.carrier: _totals(row)
-        for row in session.execute(
-            sa.select(ln.c.carrier, *line_sums).where(ln.c.invoice_id.in_(invoice_ids)).group_by(ln.c.carrier)
-        )
-    }
+def build_report(session: Session, ctx: q.Context, sums: dict[str, int]) -> dict[str, Any]:
+    """One invoice's report: totals (summed chunk by chunk during the run), by class and by carrier."""
+    ds = q.DS
     by_class: dict[str, dict[str, int]] = {}
+    findings = 0
     for row in session.execute(
         sa.select(
             ds.c.kind,
@@ -533,38 +547,49 @@ def aggregate(
             sa.func.sum(sa.func.coalesce(ds.c.expected_minor, 0)).label("expected"),
             sa.func.sum(ds.c.recoverable_minor).label("recoverable"),
         )
-        .where(ds.c.invoice_id.in_(invoice_ids))
+        .where(ds.c.invoice_id == ctx.invoice_id)
         .group_by(ds.c.kind)
     ):
-        by_class[row.kind] = _totals(row)
-    by_class_carrier: dict[str, dict[str, int]] = {}
-    for row in session.execute(
-        sa.select(
-            ds.c.carrier,
-            sa.func.count().label("lines"),
-            sa.func.sum(ds.c.recoverable_minor).label("recoverable"),
+        by_class[row.kind] = _totals(
+            int(row.lines), int(row.billed), int(row.expected), int(row.recoverable or 0)
         )
-        .where(ds.c.invoice_id.in_(invoice_ids))
-        .group_by(ds.c.carrier)
-    ):
-        by_class_carrier[row.carrier] = {
-            "findings": int(row.lines),
-            "recoverable_minor": int(row.recoverable or 0),
-        }
-    totals = _totals(overall)
-    totals["flagged_lines"] = int(flagged or 0)
-    for carrier, found in by_class_carrier.items():
-        if carrier in by_carrier:
-            by_carrier[carrier]["findings"] = found["findings"]
+        findings += int(row.lines)
+    totals = _totals(
+        int(sums.get("lines", 0)),
+        int(sums.get("billed", 0)),
+        int(sums.get("expected", 0)),
+        int(sums.get("recoverable", 0)),
+    )
+    totals["flagged_lines"] = int(sums.get("flagged", 0))
+    carrier = dict(totals, findings=findings)
     return {
         "totals": totals,
         "by_class": {k: by_class[k] for k in q.CLASSES if k in by_class},
-        "by_carrier": by_carrier,
+        "by_carrier": {ctx.carrier: carrier},
+        "classes": list(q.CLASSES),
     }
 
 
-def build_report(session: Session, invoice_id: str) -> dict[str, Any]:
-    """The stored report of one invoice run."""
-    report = aggregate(session, invoice_ids=[invoice_id])
-    report["classes"] = list(q.CLASSES)
-    return report
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add invoice reports up (the tenant-wide report is the sum of its invoices' stored reports)."""
+
+    def add(into: dict[str, int], more: dict[str, int]) -> None:
+        for key, value in more.items():
+            if isinstance(value, int):
+                into[key] = into.get(key, 0) + value
+
+    totals: dict[str, int] = {}
+    by_class: dict[str, dict[str, int]] = {}
+    by_carrier: dict[str, dict[str, int]] = {}
+    for report in reports:
+        add(totals, report.get("totals", {}))
+        for kind, row in report.get("by_class", {}).items():
+            add(by_class.setdefault(kind, {}), row)
+        for carrier, row in report.get("by_carrier", {}).items():
+            add(by_carrier.setdefault(carrier, {}), row)
+    empty = _totals(0, 0, 0, 0)
+    return {
+        "totals": {**empty, "flagged_lines": 0, **totals},
+        "by_class": {k: by_class[k] for k in q.CLASSES if k in by_class},
+        "by_carrier": by_carrier,
+    }

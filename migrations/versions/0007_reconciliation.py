@@ -89,7 +89,6 @@ def upgrade() -> None:
         sa.Column("service", sa.String(length=100), nullable=True),
         sa.Column("ship_date", sa.Date(), nullable=True),
         sa.Column("shipment_id", sa.String(length=32), nullable=True),
-        sa.Column("expected_minor", sa.BigInteger(), nullable=True),
         sa.Column("recoverable_minor", sa.BigInteger(), nullable=False),
         sa.Column("resolution", sa.String(length=16), nullable=True),
         sa.Column("resolution_note", sa.String(length=500), nullable=True),
@@ -110,11 +109,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_invoice_lines_tenant_tracking", "invoice_lines", ["tenant_id", "tracking_number"], unique=False
     )
+    # Resolution first: only finance's decided lines are looked up by it (disputes, credits).
     op.create_index(
-        "ix_invoice_lines_tenant_resolution",
-        "invoice_lines",
-        ["tenant_id", "carrier", "resolution"],
-        unique=False,
+        "ix_invoice_lines_resolution", "invoice_lines", ["resolution", "tenant_id", "carrier"], unique=False
     )
 
     op.create_table(
@@ -218,7 +215,7 @@ def downgrade() -> None:
     op.drop_index("ix_invoice_discrepancies_line", table_name="invoice_discrepancies")
     op.drop_index("ix_invoice_discrepancies_invoice_kind", table_name="invoice_discrepancies")
     op.drop_table("invoice_discrepancies")
-    op.drop_index("ix_invoice_lines_tenant_resolution", table_name="invoice_lines")
+    op.drop_index("ix_invoice_lines_resolution", table_name="invoice_lines")
     op.drop_index("ix_invoice_lines_tenant_tracking", table_name="invoice_lines")
     op.drop_index("ix_invoice_lines_invoice_tracking", table_name="invoice_lines")
     op.drop_table("invoice_lines")
