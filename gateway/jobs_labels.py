@@ -11,3 +11,9 @@ def purchase(shipment_id: str) -> str:
     # Tag the carrier exchanges of this purchase with the shipment, for disputes.
     with worker.app_context() as container, exchanges.scope(shipment_id=shipment_id):
         return labels.run_purchase(container, shipment_id)
+
+
+def merge_batch(batch_id: str) -> str:
+    """Build a finished batch's merged PDF ahead of its download."""
+    with worker.app_context() as container:
+        return labels.merge_batch(container, batch_id)

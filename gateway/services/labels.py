@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PURCHASE_JOB = "gateway.jobs_labels.purchase"
+MERGE_JOB = "gateway.jobs_labels.merge_batch"
 QUEUE = "labels"
 OWN_FLEET = frozenset(
     {"fleet", "own_fleet"}
@@ -809,6 +810,7 @@ def _conclude(container: Container, plan: _Plan, status: str, *, code: str, mess
             },
             now,
         )
+        _maybe_merge_later(session, plan.job_id)
         session.commit()
     log.info(
         "label purchase concluded", extra={"shipment_id": plan.shipment_id, "status": status, "code": code}
@@ -935,6 +937,7 @@ def _record_purchase(
             },
             now,
         )
+        _maybe_merge_later(session, plan.job_id)
         session.commit()
     log.info(
         "label purchased",
@@ -1428,6 +1431,80 @@ def present_batch(session: Session, batch: LabelBatch) -> dict[str, Any]:
     }
 
 
+def _batch_labels(session: Session, batch: LabelBatch) -> list[tuple[str, Label | None]]:
+    """The batch's shipments whose job succeeded, in request order, with their labels."""
+    rows = session.execute(
+        sa.select(LabelJob.shipment_id, Label)
+        .outerjoin(Label, Label.shipment_id == LabelJob.shipment_id)
+        .where(LabelJob.batch_id == batch.id, LabelJob.state == "succeeded")
+        .order_by(LabelJob.created_at, LabelJob.id)
+    ).all()
+    return [(shipment_id, label) for shipment_id, label in rows]
+
+
+def _printable(label: Label | None) -> bool:
+    if label is None or label.status != "purchased":
+        return False
+    if label.carrier in OWN_FLEET:
+        return True
+    return (
+        label.storage_key is not None and label.format is not None and render.can_convert(label.format, "PDF")
+    )
+
+
+def build_batch_pdf(container: Container, session: Session, batch: LabelBatch) -> storage.Stored | None:
+    """Merge the batch's printable labels into one PDF, store it and record it on the batch (commits)."""
+    documents: list[bytes] = []
+    for shipment_id, label in _batch_labels(session, batch):
+        if not _printable(label):
+            continue
+        data, _fmt, _label = label_document(container, session, batch.tenant_id, shipment_id, "PDF")
+        documents.append(data)
+    if not documents:
+        return None
+    stored = _storage(container).put(
+        f"{batch.tenant_id}/batches/{batch.id}.pdf", render.merge_pdfs(documents)
+    )
+    session.execute(
+        sa.update(LabelBatch)
+        .where(LabelBatch.id == batch.id)
+        .values(
+            state="done",
+            completed_at=sa.func.coalesce(LabelBatch.completed_at, utcnow()),
+            merged_storage_key=stored.key,
+            merged_checksum=stored.checksum,
+        )
+    )
+    session.commit()
+    return stored
+
+
+def merge_batch(container: Container, batch_id: str) -> str:
+    """The job run when a batch's last purchase finished: build its merged PDF ahead of the download."""
+    with container.sessions() as session:
+        batch = session.get(LabelBatch, batch_id)
+        if batch is None or batch.merged_storage_key is not None:
+            return "nothing to do"
+        counts = batch_progress(session, batch)
+        if sum(counts[s] for s in TERMINAL_JOB_STATES) < batch.total:
+            return "not done"
+        return "merged" if build_batch_pdf(container, session, batch) else "no printable label"
+
+
+def _maybe_merge_later(session: Session, job_id: str) -> None:
+    """In the transaction that finishes a batch's job: if it was the last one, queue the merge."""
+    batch_id = session.execute(sa.select(LabelJob.batch_id).where(LabelJob.id == job_id)).scalar_one_or_none()
+    if batch_id is None:
+        return
+    remaining = session.execute(
+        sa.select(sa.func.count())
+        .select_from(LabelJob)
+        .where(LabelJob.batch_id == batch_id, LabelJob.state.not_in(TERMINAL_JOB_STATES))
+    ).scalar_one()
+    if remaining == 0:  # two last jobs racing may both queue it (harmless) or neither (built on download)
+        outbox.add(session, MERGE_JOB, batch_id, queue=QUEUE)
+
+
 def batch_pdf(
     container: Container, session: Session, tenant_id: str, batch_id: str
 ) -> tuple[bytes, list[str]]:
@@ -1440,37 +1517,20 @@ def batch_pdf(
             f"Batch {batch.id} is still running; the merged PDF is offered once every job has finished.",
             extra={"progress": counts},
         )
-    shipment_ids = list(
-        session.execute(
-            sa.select(LabelJob.shipment_id)
-            .where(LabelJob.batch_id == batch.id, LabelJob.state == "succeeded")
-            .order_by(LabelJob.created_at, LabelJob.id)
-        ).scalars()
-    )
-    documents: list[bytes] = []
-    excluded: list[str] = []
-    for shipment_id in shipment_ids:
+    excluded = [shipment_id for shipment_id, label in _batch_labels(session, batch) if not _printable(label)]
+    data: bytes | None = None
+    if batch.merged_storage_key is not None:
         try:
-            data, _fmt, label = label_document(container, session, tenant_id, shipment_id, "PDF")
-        except Problem:
-            excluded.append(shipment_id)
-            continue
-        if label.status != "purchased":
-            excluded.append(shipment_id)
-            continue
-        documents.append(data)
-    if not documents:
-        raise Problem(
-            "label-document-unavailable",
-            f"Batch {batch.id} has no label that can be printed as PDF.",
-            extra={"excluded_shipments": excluded},
-        )
-    merged = render.merge_pdfs(documents)
-    if batch.completed_at is None:
-        session.execute(
-            sa.update(LabelBatch)
-            .where(LabelBatch.id == batch.id, LabelBatch.completed_at.is_(None))
-            .values(state="done", completed_at=utcnow())
-        )
-        session.commit()
-    return merged, excluded
+            data = _storage(container).get(batch.merged_storage_key, batch.merged_checksum)
+        except storage.StorageError:
+            log.warning("merged batch PDF unreadable; building it again", extra={"batch_id": batch.id})
+    if data is None:
+        stored = build_batch_pdf(container, session, batch)
+        if stored is None:
+            raise Problem(
+                "label-document-unavailable",
+                f"Batch {batch.id} has no label that can be printed as PDF.",
+                extra={"excluded_shipments": excluded},
+            )
+        data = _storage(container).get(stored.key, stored.checksum)
+    return data, excluded
