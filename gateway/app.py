@@ -19,7 +19,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _JSON_TYPES = ("application/json",)
 _PUBLIC_PREFIXES = ("/healthz", "/readyz", "/openapi.json", "/docs", "/v1/callbacks/")
 # OAuth 2 token endpoints take application/x-www-form-urlencoded (RFC 6749), not JSON.
-_FORM_PATHS = ("/v1/callbacks/ups/token",)
+# Invoice uploads are multipart/form-data files, read as a stream by the view.
+_FORM_PATHS = ("/v1/callbacks/ups/token", "/v1/invoices")
 
 
 class ExactJSONProvider(DefaultJSONProvider):
