@@ -633,3 +633,38 @@ def test_the_cli_reconciles_an_invoice_with_a_progress_bar(world: World, app: An
     assert again.exit_code == 0, again.output
     missing = app.test_cli_runner().invoke(args=["reconcile", "inv_nope"])
     assert missing.exit_code != 0 and "no invoice" in missing.output
+
+
+def test_a_finished_run_sends_reconciliation_completed_to_subscribed_endpoints(world: World) -> None:
+    from gateway.db import webhooks as webhook_tables
+    from gateway.webhooks import endpoints
+
+    with world.container.sessions() as session:
+        endpoints.create_endpoint(
+            session,
+            world.container.settings,
+            world.tenant.tenant_id,
+            url="https://finance.example.com/hooks",
+            event_types=["reconciliation.completed"],
+        )
+        session.commit()
+    booked = world.book(scanned=False)
+    invoice_id, body = world.run(world.clean_rows(booked))
+    with world.container.sessions() as session:
+        (event,) = session.execute(
+            sa.select(webhook_tables.WebhookEvent).where(
+                webhook_tables.WebhookEvent.tenant_id == world.tenant.tenant_id,
+                webhook_tables.WebhookEvent.type == "reconciliation.completed",
+            )
+        ).scalars()
+    data = event.data
+    assert (data["invoice_id"], data["invoice_number"], data["carrier"]) == (
+        invoice_id,
+        world.invoice_number,
+        "ups",
+    )
+    assert data["status"] == "completed_with_discrepancies"
+    assert data["counts"]["never_scanned"] == len(booked.lines) == data["counts"]["flagged"]
+    recoverable = body["report"]["totals"]["recoverable"]
+    assert Decimal(data["totals"]["recoverable"]["amount"]) == Decimal(recoverable["amount"])
+    assert data["totals"]["recoverable"]["currency"] == recoverable["currency"]
