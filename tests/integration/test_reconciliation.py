@@ -668,3 +668,35 @@ def test_a_finished_run_sends_reconciliation_completed_to_subscribed_endpoints(w
     recoverable = body["report"]["totals"]["recoverable"]
     assert Decimal(data["totals"]["recoverable"]["amount"]) == Decimal(recoverable["amount"])
     assert data["totals"]["recoverable"]["currency"] == recoverable["currency"]
+
+
+def test_a_run_killed_midway_resumes_without_counting_a_range_twice(world: World) -> None:
+    good, lost = world.book(), world.book(scanned=False)
+    rows = world.clean_rows(good) + world.clean_rows(lost)
+    resp = world.upload(rows)
+    invoice_id = resp.get_json()["id"]
+    settings = {**world.container.settings, "RECON_CHUNK_LINES": 2}
+    calls = []
+
+    def crash(progress: dict[str, Any]) -> None:
+        calls.append(progress["step"])
+        if len(calls) == 9:
+            raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        reconciliation.run(world.container.sessions, invoice_id, settings=settings, on_progress=crash)
+    midway = world.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=world.headers).get_json()
+    assert midway["status"] == "failed" and "worker killed" in midway["error"]
+    assert 0 < midway["progress"]["percent"] < 100
+
+    reconciliation.run(world.container.sessions, invoice_id, settings=settings)
+    body = world.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=world.headers).get_json()
+    assert body["status"] == "reconciled"
+    totals = body["report"]["totals"]
+    assert totals["lines"] == len(rows) and totals["flagged_lines"] == len(lost.lines)
+    assert body["report"]["by_class"]["never_scanned"]["lines"] == len(lost.lines)
+    assert (
+        Decimal(totals["billed"]["amount"])
+        == Decimal(sum(good.lines.values()) + sum(lost.lines.values())) / 100
+    )
+    assert Decimal(totals["recoverable"]["amount"]) == Decimal(sum(lost.lines.values())) / 100
