@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Set up, migrate the embedded SQLite, and run the gateway with an embedded Redis and a worker.
+## Set up, then run a whole seeded delivery day end to end on the embedded default (SQLite and an
+## embedded Redis), print the summary and write the HTML report (docs/DEMO.md). DEMO_ARGS="--orders 500".
 demo: venv
-	$(BIN)/python -m gateway.serve
+	$(BIN)/python -m demo $(DEMO_ARGS)
 
-## Same as demo: the gateway, workers and embedded services, left up for exploration.
+## The gateway, RQ workers, scheduler and carrier simulator, left up for exploration; prints the docs URL.
 serve: venv
 	$(BIN)/python -m gateway.serve
 

@@ -81,7 +81,7 @@ class Client:
             sent["Idempotency-Key"] = idempotency_key
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         expected = set(expect)
-        attempt = 0
+        attempt = busy_waits = 0
         while True:
             attempt += 1
             try:
@@ -100,9 +100,13 @@ class Client:
                     raise
                 time.sleep(min(4.0, 0.25 * 2**attempt))
                 continue
-            # "The same Idempotency-Key is still in progress": wait, then the replay answers.
-            busy = r.status_code == 409 and "idempotency-in-progress" in r.text
-            if (r.status_code in RETRY_STATUSES or busy) and attempt <= self.retries:
+            # "The same Idempotency-Key is still in progress" (an earlier try timed out on our side):
+            # wait for it, up to the gateway's lock time, then the replay answers.
+            if r.status_code == 409 and "idempotency-in-progress" in r.text and busy_waits < 40:
+                busy_waits += 1
+                time.sleep(2.0)
+                continue
+            if r.status_code in RETRY_STATUSES and attempt <= self.retries:
                 wait = r.headers.get("Retry-After")
                 time.sleep(float(wait) if wait and wait.isdigit() else min(4.0, 0.25 * 2**attempt))
                 continue

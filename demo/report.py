@@ -145,7 +145,8 @@ def hbars(
     top = max((v for _, v, _, _ in rows), default=0) or 1
     room = width - label_width - 90
     out = [
-        f'<svg data-chart="{esc(name)}" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{esc(name)}">'
+        f'<svg data-chart="{esc(name)}" viewBox="0 0 {width} {height}" width="{width}" style="max-width:100%;height:auto" '
+        f'role="img" aria-label="{esc(name)}">'
     ]
     for i, (label, value, colour, tip) in enumerate(rows):
         y = gap + i * (bar_h + gap)

@@ -268,4 +268,11 @@ def render(record: dict[str, Any], out: TextIO) -> None:
             f"   {p['title']:<34}{fmt_seconds(p['seconds']):>12}  {mark}{': ' + p['detail'] if p['status'] != 'ok' else ''}\n"
         )
     w(f"   {'Total':<34}{fmt_seconds(meta['total_seconds']):>12}\n")
+    cpu = meta.get("cpu_by_process") or {}
+    if cpu:
+        cores = max(1, int(meta.get("cpus") or 1))
+        total = sum(cpu.values())
+        parts = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
+        w(f"   CPU: {fmt_seconds(total)} across the processes ({parts}); on an otherwise idle "
+          f"{cores}-core machine the day needs at least {fmt_seconds(total / cores)}\n")  # fmt: skip
     out.flush()

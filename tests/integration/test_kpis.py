@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -74,9 +75,9 @@ def kpis(client: Any, tenant: Any, **params: Any) -> Any:
 def test_kpis_count_on_time_first_attempt_exceptions_and_costs_per_carrier(app, client, make_tenant):
     tenant = make_tenant(("platform", "ops"))
     morning = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
-    smooth, smooth_no = book(app, client, tenant, "fleet", TODAY + timedelta(days=1))
-    late, late_no = book(app, client, tenant, "fleet", TODAY)
-    stuck, stuck_no = book(app, client, tenant, "fleet", TODAY + timedelta(days=2))
+    _, smooth_no = book(app, client, tenant, "fleet", TODAY + timedelta(days=1))
+    _, late_no = book(app, client, tenant, "fleet", TODAY)
+    _, stuck_no = book(app, client, tenant, "fleet", TODAY + timedelta(days=2))
     partner, _ = book(app, client, tenant, "ups", TODAY + timedelta(days=2))
     with app.extensions["handoff"].sessions() as session:
         session.add(
@@ -184,9 +185,89 @@ def test_days_are_counted_in_the_callers_time_zone(app, client, make_tenant):
     # Far to the east the booking may already be tomorrow; it is one shipment on one day either way.
     body = client.get(
         "/v1/kpis",
-        query_string={"tz": "Pacific/Kiritimati", "from": TODAY.isoformat(), "to": (TODAY + timedelta(days=1)).isoformat()},
+        query_string={
+            "tz": "Pacific/Kiritimati",
+            "from": TODAY.isoformat(),
+            "to": (TODAY + timedelta(days=1)).isoformat(),
+        },
         headers=tenant.headers,
     ).get_json()
     assert body["tz"] == "Pacific/Kiritimati"
     assert sum(d["shipments"] for d in body["by_day"]) == 1
     assert body["by_day"][0]["day"] in (TODAY.isoformat(), (TODAY + timedelta(days=1)).isoformat())
+
+
+def test_the_fleet_is_costed_from_the_applied_plan_with_the_savings_against_rate_shopping(
+    app, client, make_tenant
+):
+    from zoneinfo import ZoneInfo
+
+    from rq import SimpleWorker
+
+    from gateway import worker
+
+    tenant = make_tenant(("platform", "ops"))
+    headers = tenant.headers
+    depot = client.post(
+        "/v1/allocation/depots",
+        json={
+            "name": "Secaucus",
+            "latitude": "40.7895",
+            "longitude": "-74.0565",
+            "timezone": "America/New_York",
+            "currency": "USD",
+        },
+        headers=headers,
+    )
+    assert depot.status_code == 201, depot.get_json()
+    van = {
+        "depot_id": depot.get_json()["id"],
+        "name": "Van 1",
+        "capacity_kg": "700",
+        "capacity_m3": "9",
+        "shift_start": "08:00",
+        "shift_end": "18:00",
+        "cost_per_km": "0.58",
+        "cost_per_hour": "27.50",
+        "cost_per_day": "96.00",
+    }
+    assert client.post("/v1/allocation/vehicles", json=van, headers=headers).status_code == 201
+    created = []
+    for i, (postal, lat, lon) in enumerate(
+        [("10019", "40.7616", "-73.9777"), ("10036", "40.7590", "-73.9845"), ("10001", "40.7506", "-73.9972")]
+        * 3
+    ):
+        body = shipment_body(f"KPI-FLEET-{i}")
+        body["destination"].update(postal_code=postal, latitude=lat, longitude=lon)
+        resp = client.post("/v1/shipments", json=body, headers=headers)
+        assert resp.status_code == 201
+        created.append(resp.get_json())
+    day = datetime.fromisoformat(created[0]["created_at"]).astimezone(ZoneInfo("America/New_York")).date()
+    queued = client.post(
+        "/v1/allocation/plans",
+        json={"day": day.isoformat(), "time_limit_s": "2", "seed": 1, "max_iterations": 200},
+        headers=headers,
+    ).get_json()
+    worker.run(app, burst=True, worker_class=SimpleWorker)
+    plan = client.get(f"/v1/allocation/plans/{queued['id']}", headers=headers).get_json()
+    assert plan["state"] == "done", plan
+    applied = client.post(f"/v1/allocation/plans/{plan['id']}/apply", json={}, headers=headers)
+    assert applied.status_code == 200, applied.get_json()
+
+    body = client.get(
+        "/v1/kpis",
+        query_string={"from": day.isoformat(), "to": day.isoformat(), "tz": "America/New_York"},
+        headers=headers,
+    ).get_json()
+    result = plan["result"]
+    fleet = body["fleet"]
+    assert fleet["plans"] == 1
+    assert fleet["planned_cost"] == result["totals"]["total"]
+    assert fleet["baseline_cost"] == result["baseline"]["total"]
+    saved = Decimal(result["baseline"]["total"]["amount"]) - Decimal(result["totals"]["total"]["amount"])
+    assert Decimal(fleet["savings"]["amount"]) == saved
+    assert fleet["vans_used"] == result["summary"]["fleet"]["vans_used"]
+    by_carrier = {c["carrier"]: c for c in body["by_carrier"]}
+    if result["totals"]["fleet_packages"]:
+        assert by_carrier["fleet"]["shipments"] == result["totals"]["fleet_packages"]
+        assert by_carrier["fleet"]["cost"] == result["totals"]["fleet"]
