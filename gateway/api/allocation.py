@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from gateway import auth, idempotency
 from gateway.api import Blueprint
+from gateway.errors import Problem
 from gateway.services import allocation as service
 from gateway.services import fleet
 from gateway.services import shipments as shipment_service
@@ -378,8 +379,6 @@ class ShipmentAllocate(MethodView):
         shipment = shipment_service.get_shipment(db(), tenant_id, shipment_id)
         alloc = service.decide_online(db(), tenant_id, shipment)
         if alloc is None:
-            from gateway.errors import Problem
-
             raise Problem(
                 "conflict", "No active depot: configure the fleet first (POST /v1/allocation/depots)."
             )

@@ -1365,6 +1365,18 @@ def apply_plan(session: Session, tenant_id: str, actor: str | None, plan_id: str
             shipments[s.id] = s
     applied, skipped = [], []
     now = utcnow()
+    wanted = [p["rate_id"] for p in row.result["packages"] if p["assignee"] == "partner" and p.get("rate_id")]
+    live: set[str] = set()
+    for chunk in _chunks(wanted):
+        live.update(
+            session.execute(
+                sa.select(rating_tables.RateQuote.id).where(
+                    rating_tables.RateQuote.id.in_(chunk),
+                    rating_tables.RateQuote.tenant_id == tenant_id,
+                    rating_tables.RateQuote.expires_at > now,
+                )
+            ).scalars()
+        )
     for p in row.result["packages"]:
         shipment = shipments.get(p["shipment_id"])
         if shipment is None or shipment.status != "draft":
@@ -1378,7 +1390,8 @@ def apply_plan(session: Session, tenant_id: str, actor: str | None, plan_id: str
         if p["carrier"] is None:
             skipped.append({"shipment_id": p["shipment_id"], "reason": "no feasible option"})
             continue
-        if p["assignee"] == "fleet" or not _freeze_rate(session, tenant_id, shipment, p.get("rate_id")):
+        rate_id = p.get("rate_id") if p.get("rate_id") in live else None
+        if p["assignee"] == "fleet" or not _freeze_rate(session, tenant_id, shipment, rate_id):
             _set_carrier(session, shipment, p["carrier"], p["service"])
         cost = p["cost"]
         alloc = _store_allocation(

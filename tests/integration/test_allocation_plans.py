@@ -8,9 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from rq import SimpleWorker
 
 from gateway import worker
+from gateway.db.rating import ShipmentQuoteSnapshot
 from tests.helpers import shipment_body
 from tests.integration.test_allocation import depot_body, vehicle_body
 
@@ -159,6 +161,19 @@ def test_applying_a_plan_gives_every_shipment_its_carrier_and_is_audited(client,
         client.get(f"/v1/allocation/plans/{plan['id']}", headers=tenant.headers).get_json()["state"]
         == "applied"
     )
+    # Partner rates were still valid, so they are frozen on the shipments as POST /rate would.
+    with app.extensions["handoff"].sessions() as session:
+        frozen = dict(
+            session.execute(
+                sa.select(ShipmentQuoteSnapshot.shipment_id, ShipmentQuoteSnapshot.rate_id).where(
+                    ShipmentQuoteSnapshot.shipment_id.in_(list(refs))
+                )
+            ).all()
+        )
+    partners = {
+        p["shipment_id"]: p["rate_id"] for p in plan["result"]["packages"] if p["assignee"] == "partner"
+    }
+    assert partners and frozen == partners
     again = client.post(
         f"/v1/allocation/plans/{plan['id']}/apply", json={}, headers=tenant.headers
     ).get_json()
@@ -355,7 +370,6 @@ def test_a_plan_can_be_limited_to_some_merchants_and_places_addresses_without_co
 def test_the_plan_job_reports_progress_in_its_rq_meta_and_a_redelivery_changes_nothing(
     client, app, day_of_bookings
 ):
-    import sqlalchemy as sa
     from rq.job import Job
 
     from gateway import jobs_allocation
