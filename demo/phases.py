@@ -235,7 +235,7 @@ def cheapest_partner(order: day.Order) -> dict[str, Any] | None:
 
 def _vans_for(tenant: Tenant) -> int:
     near = sum(1 for o in tenant.orders if day.km_from_depot(o.lat, o.lon) <= 45)
-    return max(2, math.ceil(near / 95))
+    return max(2, math.ceil(near / 80))
 
 
 def _configure_fleet(ctx: Context, tenant: Tenant) -> None:

@@ -171,10 +171,9 @@ def stacked(name: str, parts: list[tuple[str, float, str]], *, width: int = 720,
         w = width * value / total
         out.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{colour}">'
                    f"<title>{esc(label)}: {money(value)} ({100 * value / total:.1f}%)</title></rect>")  # fmt: skip
-        if w > 70:
-            out.append(
-                f'<text x="{x + 8:.1f}" y="{height / 2 + 5:.1f}" class="onbar">{esc(label)} {100 * value / total:.0f}%</text>'
-            )
+        text = f"{label} {100 * value / total:.0f}%"
+        if w > 7.5 * len(text) + 16:  # only where the words fit on the bar
+            out.append(f'<text x="{x + 8:.1f}" y="{height / 2 + 5:.1f}" class="onbar">{esc(text)}</text>')
         x += w
     lx = 0
     for label, value, colour in parts:
@@ -201,7 +200,8 @@ def timeline(phases: list[dict[str, Any]], width: int = 720) -> str:
     room = width - label_w - 80
     height = len(phases) * (bar_h + gap) + gap
     out = [
-        f'<svg data-chart="phase-timeline" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="Phase durations">'
+        f'<svg data-chart="phase-timeline" viewBox="0 0 {width} {height}" width="{width}" '
+        f'style="max-width:100%;height:auto" role="img" aria-label="Phase durations">'
     ]
     start = 0.0
     for i, p in enumerate(phases):
