@@ -91,17 +91,30 @@ class Context:
         return api.Client(self.sim_url)
 
 
+STALL_SECONDS = 180.0  # a wait gives up only when nothing moved for this long
+
+
 def _wait(
-    check: Callable[[], tuple[int, int, bool]], bar: progress.Bar, *, timeout: float, every: float = 0.5
+    check: Callable[[], tuple[int, int, bool]],
+    bar: progress.Bar,
+    *,
+    stall: float = STALL_SECONDS,
+    every: float = 0.5,
 ) -> bool:
-    """Poll ``check() -> (done, total, finished)`` into ``bar`` until finished or the timeout."""
-    end = time.monotonic() + timeout
+    """Poll ``check() -> (done, total, finished)`` into ``bar`` until finished, or until it stalls.
+
+    A slow machine only makes the day slower: the wait gives up when ``done`` has not moved for
+    ``stall`` seconds, never because the whole step takes long.
+    """
+    last, moved = -1, time.monotonic()
     while True:
         done, total, finished = check()
         bar.set(done, total)
         if finished:
             return True
-        if time.monotonic() > end:
+        if done != last:
+            last, moved = done, time.monotonic()
+        elif time.monotonic() - moved > stall:
             return False
         time.sleep(every)
 
@@ -307,10 +320,9 @@ def allocate(ctx: Context) -> str:
         )
         return done, 100 * len(plans), finished
 
-    timeout = 60 + 4 * ctx.plan_seconds * len(plans)
     with progress.Bar("Planning routes", 100 * len(plans), ctx.out, unit="%") as bar:
-        if not _wait(check, bar, timeout=timeout):
-            raise RuntimeError(f"the allocation plans did not finish within {timeout:.0f} s")
+        if not _wait(check, bar):
+            raise RuntimeError(f"the allocation plans made no progress for {STALL_SECONDS:.0f} s")
     failed = [f"{slug}: {s.get('error')}" for slug, s in states.items() if s.get("state") == "failed"]
     if failed:
         raise RuntimeError(f"allocation failed for {'; '.join(failed)}")
@@ -429,9 +441,8 @@ def labels(ctx: Context) -> str:
         finished, succeeded = sum(f for f, _ in seen), sum(s for _, s in seen)
         return finished, total, finished >= total
 
-    timeout = 120 + total * 0.5
     with progress.Bar("Buying labels", total, ctx.out) as bar:
-        done = _wait(check, bar, timeout=timeout, every=2.0)
+        done = _wait(check, bar, every=2.0)
     _collect_tracking_numbers(ctx)
     voided = _cancel_a_few(ctx)
     labelled = Counter(o.carrier for o in ctx.orders if o.tracking_number)
@@ -445,7 +456,7 @@ def labels(ctx: Context) -> str:
     split = ", ".join(f"{c} {n}" for c, n in labelled.most_common())
     line = f"{succeeded}/{total} labels bought ({split}); {len(voided)} cancelled orders voided"
     if not done:
-        raise RuntimeError(f"{line}; the jobs did not finish within {timeout:.0f} s")
+        raise RuntimeError(f"{line}; the jobs made no progress for {STALL_SECONDS:.0f} s")
     return line
 
 
@@ -660,20 +671,25 @@ def tracking(ctx: Context) -> str:
         bar.set(sum(sent.values()), sum(sent.values()))
     if refused:
         ctx.say(f"{len(refused)} driver batches were refused, e.g. {refused[0]}")
-    # Normalisation runs in the workers: wait until the derived statuses stop moving.
+    # Normalisation runs in the workers: wait until every labelled shipment has its events and the
+    # derived statuses stop moving (or nothing moved for a while: then say what is missing).
     last: dict[str, int] = {}
-    stable = 0
-    end = time.monotonic() + 90 + len(labelled) * 0.05
+    stable, moved = 0, time.monotonic()
     with progress.Bar("Normalising events", len(labelled), ctx.out) as bar:
-        while time.monotonic() < end:
+        while True:
             now = _tracking_totals(ctx)
             tracked = now.get("tracked", 0)
             bar.set(tracked, max(tracked, len(labelled)), note=f"delivered {now.get('delivered', 0)}")
-            stable = stable + 1 if now == last else 0
+            if now == last:
+                stable += 1
+            else:
+                stable, moved = 0, time.monotonic()
             last = now
-            if stable >= 2 and tracked > 0:
+            if (stable >= 2 and tracked >= len(labelled)) or time.monotonic() - moved > 90:
                 break
             time.sleep(2.0)
+    if last.get("tracked", 0) < len(labelled):
+        ctx.say(f"{len(labelled) - last.get('tracked', 0)} labelled shipments have no tracking event yet")
     ctx.data["tracking"] = {"fleet_events": sent["fleet"], "carrier_pushes": sent["carriers"], "totals": last}
     line = (
         f"{sent['fleet']} driver-app events in {len(batches)} syncs, {sent['carriers']} carrier pushes; "
@@ -723,22 +739,25 @@ def webhooks(ctx: Context) -> str:
         raise Skipped("webhooks API not available")
     if not any(t.endpoint_id for t in ctx.tenants.values()):
         raise Skipped("no endpoint was subscribed")
-    end = time.monotonic() + 120
-    pending = -1
+    pending, seen, moved = -1, (-1, -1), time.monotonic()
     with progress.Bar("Webhooks delivered", ctx.receiver.count(), ctx.out) as bar:
-        while time.monotonic() < end:
+        while time.monotonic() - moved < STALL_SECONDS:
             pending = _pending_deliveries(ctx)
             n = ctx.receiver.count()
             bar.set(n, n + pending)
             if pending == 0:
                 break
+            if (n, pending) != seen:
+                seen, moved = (n, pending), time.monotonic()
             time.sleep(1.0)
     stats = ctx.receiver.stats()
     stats["pending"] = max(pending, 0)
     ctx.data["webhooks"] = stats
     kinds = ", ".join(f"{k} {v}" for k, v in stats["by_type"].items())
-    left = f"; {pending} still pending" if pending > 0 else ""
-    return f"{stats['received']} deliveries, {stats['verified']} signatures verified: {kinds}{left}"
+    line = f"{stats['received']} deliveries, {stats['verified']} signatures verified: {kinds}"
+    if pending > 0:
+        raise RuntimeError(f"{line}; {pending} still pending after {STALL_SECONDS:.0f} s without progress")
+    return line
 
 
 # --- invoices --------------------------------------------------------------------------------------
@@ -778,7 +797,7 @@ def reconcile(ctx: Context) -> str:
             return pct, 100, rec.get("status") in ("reconciled", "failed", "done")
 
         with progress.Bar(f"Reconciling {slug}", 100, ctx.out, unit="%") as bar:
-            finished = _wait(check, bar, timeout=120)
+            finished = _wait(check, bar)
         invoice = tenant.client.get(f"/v1/invoices/{invoice_id}")
         found[slug] = {"invoice": invoice, "injected": doc.injected, "lines": doc.lines}
         report = (invoice.get("reconciliation") or {}).get("report") or {}
@@ -786,7 +805,7 @@ def reconcile(ctx: Context) -> str:
         if finished and rec:
             summaries.append(f"{slug} ${rec['amount']} on {doc.lines} lines")
         else:
-            summaries.append(f"{slug}: still {invoice.get('status')} after 120 s")
+            summaries.append(f"{slug}: still {invoice.get('status')}, no progress for {STALL_SECONDS:.0f} s")
             incomplete = True
     ctx.data["reconciliation"] = found
     if not found:

@@ -30,6 +30,19 @@ BUDGET_SECONDS = 300
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def calibrate() -> float:
+    """CPU seconds this machine needs for a fixed pure-Python loop, right now.
+
+    On a busy shared machine the CPU time of everything grows with contention, this loop's too, so
+    runs are compared by their CPU seconds beside this figure (docs/benchmarks/demo.md).
+    """
+    started = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i * i
+    return round(time.process_time() - started, 2)
+
+
 def _cpu_seconds(pid: int) -> float:
     """CPU seconds used by a running process and its live descendants (Linux /proc; 0 elsewhere)."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -130,6 +143,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     if not args.use_env_services:
         for name in ("DATABASE_URL", "REDIS_URL"):
             os.environ.pop(name, None)
+    reference = calibrate()
     started = time.monotonic()
     cpu: dict[str, float] = {}
     the_day = day.generate(args.orders, seed=args.seed)
@@ -231,6 +245,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             "depot_lonlat": [float(day.DEPOT["longitude"]), float(day.DEPOT["latitude"])],
             "total_seconds": round(total, 1),
             "cpu_by_process": cpu,
+            "calibration_cpu_seconds": reference,
+            "load_average": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
             "cpus": os.cpu_count() or 1,
             "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         },

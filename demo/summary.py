@@ -275,4 +275,7 @@ def render(record: dict[str, Any], out: TextIO) -> None:
         parts = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
         w(f"   CPU: {fmt_seconds(total)} across the processes ({parts}); on an otherwise idle "
           f"{cores}-core machine the day needs at least {fmt_seconds(total / cores)}\n")  # fmt: skip
+    if meta.get("calibration_cpu_seconds"):
+        w(f"   Machine: a reference loop took {meta['calibration_cpu_seconds']:.2f} CPU s (it grows with contention; "
+          f"compare runs by it); load average {meta.get('load_average')}\n")  # fmt: skip
     out.flush()
