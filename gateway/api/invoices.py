@@ -170,7 +170,7 @@ def present_discrepancy(d: tables.Discrepancy, currency: str) -> dict[str, Any]:
         "billed": _money(d.billed_minor, currency),
         "expected": _money(d.expected_minor, currency),
         "recoverable": _money(d.recoverable_minor, currency),
-        "reason": service._reason(d.kind, d.evidence or {}, currency),
+        "reason": service.reason_for(d.kind, d.evidence or {}, currency),
         "evidence": evidence,
     }
 
@@ -250,7 +250,7 @@ class Invoices(MethodView):
         if upload is None:
             raise Problem("validation-error", "The form has no file part.", errors={"file": ["required"]})
         fmt, carrier = _form_value("format"), _form_value("carrier")
-        if carrier is not None and not schema._CARRIER.regex.match(carrier):
+        if carrier is not None and not schema.CARRIER_CODE.regex.match(carrier):
             raise Problem(
                 "validation-error", "carrier is not a carrier code.", errors={"carrier": ["invalid"]}
             )
@@ -416,7 +416,7 @@ class Mapping(MethodView):
     @blp.response(200, schema.ColumnMappingOutSchema)
     def put(self, data: dict[str, Any], carrier: str) -> Any:
         """Save (or replace) how generic CSV invoices of this carrier are read."""
-        if not schema._CARRIER.regex.match(carrier):
+        if not schema.CARRIER_CODE.regex.match(carrier):
             raise Problem(
                 "validation-error", "carrier is not a carrier code.", errors={"carrier": ["invalid"]}
             )

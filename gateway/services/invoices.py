@@ -625,7 +625,7 @@ def _money_text(minor: int | None, currency: str) -> str:
     return str(money.Money.from_minor(minor, currency).amount)
 
 
-def _reason(kind: str, evidence: dict[str, Any], currency: str) -> str:
+def reason_for(kind: str, evidence: dict[str, Any], currency: str) -> str:
     e = evidence or {}
     if kind == recon_sql.UNKNOWN_TRACKING:
         return "tracking number unknown to the shipper"
@@ -715,7 +715,7 @@ def dispute_rows(
                 _money_text(expected.get(line.id), line.currency),
                 _money_text(claim, line.currency),
                 ";".join(d.kind for d in kinds),
-                "; ".join(_reason(d.kind, d.evidence, line.currency) for d in kinds)
+                "; ".join(reason_for(d.kind, d.evidence, line.currency) for d in kinds)
                 or (line.resolution_note or ""),
                 json.dumps(
                     [{"class": d.kind, **(d.evidence or {})} for d in kinds], default=str, sort_keys=True

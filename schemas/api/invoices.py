@@ -61,7 +61,7 @@ MAPPABLE_FIELDS = (
     "invoice_date",
     "account_number",
 )
-_CARRIER = validate.Regexp(r"^[a-z0-9_]{1,50}$", error="a lowercase carrier code such as ups")
+CARRIER_CODE = validate.Regexp(r"^[a-z0-9_]{1,50}$", error="a lowercase carrier code such as ups")
 
 
 class InvoiceMoneySchema(Schema):
@@ -80,7 +80,8 @@ class UploadFormSchema(Schema):
         metadata={"description": "ups, fedex or generic; guessed from the first line when omitted"},
     )
     carrier = fields.String(
-        validate=_CARRIER, metadata={"description": "required for generic files (selects the saved mapping)"}
+        validate=CARRIER_CODE,
+        metadata={"description": "required for generic files (selects the saved mapping)"},
     )
 
 
@@ -162,7 +163,7 @@ class InvoiceListSchema(Schema):
 class InvoiceListArgsSchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String()
-    carrier = fields.String(validate=_CARRIER)
+    carrier = fields.String(validate=CARRIER_CODE)
 
 
 class BilledDimensionsSchema(Schema):
@@ -297,7 +298,7 @@ class ColumnMappingOutSchema(ColumnMappingSchema):
 
 
 class ReportArgsSchema(Schema):
-    carrier = fields.String(validate=_CARRIER)
+    carrier = fields.String(validate=CARRIER_CODE)
     currency = fields.String(validate=validate.OneOf(sorted(money.CURRENCIES)))
     created_after = fields.DateTime()
     created_before = fields.DateTime()
