@@ -254,7 +254,9 @@ def test_depots_and_vans_are_versioned_and_audited_with_before_and_after(client,
 def test_a_bad_van_is_a_422_naming_the_field(client, make_tenant, change, field):
     ops = make_tenant(("ops",))
     depot_id = client.post("/v1/allocation/depots", json=depot_body(), headers=ops.headers).get_json()["id"]
-    resp = client.post("/v1/allocation/vehicles", json={**vehicle_body(depot_id), **change}, headers=ops.headers)
+    resp = client.post(
+        "/v1/allocation/vehicles", json={**vehicle_body(depot_id), **change}, headers=ops.headers
+    )
     assert resp.status_code == 422
     assert field in resp.get_json()["errors"], resp.get_json()
 
