@@ -221,6 +221,12 @@ def call(
             raise base.CarrierUnavailable(
                 carrier_name, f"{operation}: HTTP {status}", code=f"http_{status}", http_status=status
             ) from exc
+        if str(exc.code or "").rpartition(":")[2] == "Server":
+            # SOAP 1.1: a Server fault is the carrier failing, not the request being wrong; retry later
+            # (and let the circuit breaker count it). A Client fault is a refusal.
+            raise base.CarrierUnavailable(
+                carrier_name, _fault_message(exc), code=str(exc.code), http_status=status
+            ) from exc
         raise base.CarrierRejected(
             carrier_name,
             _fault_message(exc),

@@ -11,6 +11,7 @@ Every carrier call is kept, redacted, and listed for ops; no credential is in th
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -168,3 +169,30 @@ def test_rates_labels_and_tracking_for_ups_and_dhl_express_over_real_http(
             assert secret not in dumped
     gateway.container.exchange_recorder.flush()
     assert not any(secret in gateway.worker_log.read_text(errors="replace") for secret in SECRETS)
+
+
+def test_a_carrier_failing_every_call_is_a_per_carrier_error_and_the_others_still_answer_in_time(
+    live_gateway: LiveGateway, simulator: SimulatorServer
+) -> None:
+    headers = live_gateway.tenant(("platform",)).headers
+    body = booking("E2E-DOWN")
+    body["parcels"][0]["weight"]["value"] = "3.7"  # a shipment not asked before: no cached answer
+    simulator.faults({"dhl_express": {"error_5xx": 1.0}})
+    try:
+        started = time.monotonic()
+        shopped = call(
+            "POST",
+            live_gateway.url("/v1/rates"),
+            headers,
+            json={k: body[k] for k in ("origin", "destination", "parcels")},
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        simulator.clear_faults()
+
+    assert shopped.status_code == 200, shopped.text
+    answer = shopped.json()
+    assert elapsed < answer["deadline_ms"] / 1000 + 1.0  # the deadline, plus slack for a loaded machine
+    assert "ups" in {r["carrier"] for r in answer["rates"] if r["source"] == "live"}
+    assert [e["carrier"] for e in answer["errors"]] == ["dhl_express"]
+    assert answer["errors"][0]["code"] in {"unavailable", "timeout"}
