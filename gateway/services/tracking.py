@@ -428,6 +428,52 @@ def _address(a: models.Address) -> canonical.Address | None:
         return None
 
 
+def _shifts(
+    session: Session, deliveries: Sequence[tuple[models.Shipment, Incoming, events.CanonicalEvent]]
+) -> list[pod.Shift]:
+    """The delivering drivers' shifts, from the van each event names (``vehicle_id``: the allocation
+    fleet's vehicle id or name) and its depot's time zone; overnight shifts end the next day."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from gateway.db import allocation as fleet
+
+    wanted = {
+        (shipment.tenant_id, item.fleet.vehicle_id): (item.fleet.driver_id, event.occurred_at)
+        for shipment, item, event in deliveries
+        if item.fleet is not None and item.fleet.vehicle_id
+    }
+    shifts: list[pod.Shift] = []
+    for (tenant_id, vehicle_ref), (driver_id, proof_at) in wanted.items():
+        found = session.execute(
+            sa.select(fleet.Vehicle.shift_start, fleet.Vehicle.shift_end, fleet.Depot.timezone)
+            .join(fleet.Depot, fleet.Depot.id == fleet.Vehicle.depot_id)
+            .where(
+                fleet.Vehicle.tenant_id == tenant_id,
+                sa.or_(fleet.Vehicle.id == vehicle_ref, fleet.Vehicle.name == vehicle_ref),
+            )
+            .order_by(fleet.Vehicle.active.desc())
+            .limit(1)
+        ).first()
+        if found is None:
+            continue  # a van the fleet config does not know: no shift to check against
+        try:
+            zone = ZoneInfo(found.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        local_day = proof_at.astimezone(zone).date()
+        for day in (local_day - timedelta(days=1), local_day):  # yesterday's overnight shift too
+            midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+            end = found.shift_end if found.shift_end > found.shift_start else found.shift_end + 24 * 60
+            shifts.append(
+                pod.Shift(
+                    driver_id=driver_id,
+                    starts_at=(midnight + timedelta(minutes=found.shift_start)).astimezone(UTC),
+                    ends_at=(midnight + timedelta(minutes=end)).astimezone(UTC),
+                )
+            )
+    return shifts
+
+
 def check_proofs(
     session: Session,
     deliveries: Sequence[tuple[models.Shipment, Incoming, events.CanonicalEvent]],
@@ -457,7 +503,7 @@ def check_proofs(
                     history=history,
                 )
             )
-        flags = pod.check_deliveries(built, policy=policy)
+        flags = pod.check_deliveries(built, shifts=_shifts(session, deliveries), policy=policy)
         by_number: dict[str, list[pod.PodFlag]] = defaultdict(list)
         for flag in flags:
             by_number[flag.tracking_number].append(flag)

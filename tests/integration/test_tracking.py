@@ -404,3 +404,69 @@ def test_a_shipment_shows_its_current_milestone_and_reason_when_read_and_listed(
     listed = {s["id"]: s["tracking"] for s in page.get_json()["data"]}
     assert listed[shipment_id] == tracking
     assert listed[draft_id] is None  # no label, no tracking yet
+
+
+def fleet_van(app: Any, tenant_id: str, name: str, shift: tuple[int, int], timezone: str) -> None:
+    """A depot and a van in the allocation fleet config (shift in minutes since local midnight)."""
+    from decimal import Decimal
+
+    from gateway.db import allocation as fleet
+
+    with app.extensions["handoff"].sessions() as session:
+        depot = fleet.Depot(
+            tenant_id=tenant_id,
+            name="Berlin Nord",
+            latitude=Decimal("52.55"),
+            longitude=Decimal("13.38"),
+            opens=6 * 60,
+            closes=20 * 60,
+            timezone=timezone,
+            currency="EUR",
+            road_factor=Decimal("1.3"),
+        )
+        session.add(depot)
+        session.flush()
+        session.add(
+            fleet.Vehicle(
+                tenant_id=tenant_id,
+                depot_id=depot.id,
+                name=name,
+                capacity_kg=Decimal("800"),
+                capacity_m3=Decimal("9"),
+                shift_start=shift[0],
+                shift_end=shift[1],
+                speed_kmh=Decimal("30"),
+                currency="EUR",
+                cost_per_km_minor=40,
+                cost_per_hour_minor=2500,
+                cost_per_day_minor=6000,
+            )
+        )
+        session.commit()
+
+
+def test_a_proof_outside_the_vans_shift_is_flagged_and_one_inside_is_not(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    fleet_van(app, tenant.tenant_id, "VAN-7", (6 * 60, 14 * 60), "Europe/Berlin")
+    inside, outside = new_number("FL"), new_number("FL")
+    ids = {n: fleet_shipment(app, client, tenant, n, "4711") for n in (inside, outside)}
+    proof = {
+        "position": {"lat": 40.7607, "lon": -73.9778, "accuracy_m": 6},
+        "delivery": {"handed_to": "recipient", "one_time_code": "4711", "signature_sha256": "b" * 64},
+    }
+    events = []
+    for number, ofd, delivered in ((inside, "08:00", "09:10"), (outside, "21:00", "21:40")):
+        events += [
+            driver_event(number, "out_for_delivery", f"2026-11-20T{ofd}:00+01:00", vehicle_id="VAN-7"),
+            driver_event(
+                number, "delivered", f"2026-11-20T{delivered}:00+01:00", vehicle_id="VAN-7", **proof
+            ),
+        ]
+    assert post_signed(client, "fleet", {"schema_version": "1", "events": events}).status_code == 202
+    run_worker(app)
+
+    honest = timeline(client, tenant, ids[inside])
+    late = timeline(client, tenant, ids[outside])
+    assert honest["milestone"] == "delivered" and honest["pod_flags"] == []
+    assert [f["code"] for f in late["pod_flags"]] == ["outside_shift"]
+    assert late["milestone"] == "exception" and late["reason"] == "pod_suspicious"
