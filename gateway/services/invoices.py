@@ -670,6 +670,11 @@ def reason_for(kind: str, evidence: dict[str, Any], currency: str) -> str:
     return kind
 
 
+def _text(value: str) -> str:
+    """A text cell of the claim CSV, defused for spreadsheets (carrier text must not run as a formula)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def dispute_rows(
     session: Session, tenant_id: str, carrier: str, *, resolution: str = "disputed", batch: int = 1000
 ) -> Iterator[list[str]]:
@@ -701,22 +706,24 @@ def dispute_rows(
             claim = line.recoverable_minor if line.recoverable_minor > 0 else line.amount_minor
             yield [
                 line.carrier,
-                account or "",
-                number,
+                _text(account or ""),
+                _text(number),
                 invoice_date.isoformat() if invoice_date else "",
                 str(line.row_number),
-                line.tracking_number or "",
+                _text(line.tracking_number or ""),
                 line.ship_date.isoformat() if line.ship_date else "",
-                line.service or "",
-                line.charge_code,
-                line.description,
+                _text(line.service or ""),
+                _text(line.charge_code),
+                _text(line.description),
                 line.currency,
                 _money_text(line.amount_minor, line.currency),
                 _money_text(expected.get(line.id), line.currency),
                 _money_text(claim, line.currency),
                 ";".join(d.kind for d in kinds),
-                "; ".join(reason_for(d.kind, d.evidence, line.currency) for d in kinds)
-                or (line.resolution_note or ""),
+                _text(
+                    "; ".join(reason_for(d.kind, d.evidence, line.currency) for d in kinds)
+                    or (line.resolution_note or "")
+                ),
                 json.dumps(
                     [{"class": d.kind, **(d.evidence or {})} for d in kinds], default=str, sort_keys=True
                 ),

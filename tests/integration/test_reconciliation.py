@@ -533,12 +533,21 @@ def test_finance_disputes_lines_exports_a_claim_file_and_a_later_credit_closes_t
         url, json={"resolution": "disputed", "note": "zone 2 per contract"}, headers=world.headers
     )
     assert resp.status_code == 200 and resp.get_json()["resolution"] == "disputed"
+    residential = next(line for line in world.lines(invoice_id) if line["charge_class"] == "residential")
+    note = '=HYPERLINK("http://x","click")'
+    world.client.patch(
+        f"/v1/invoices/{invoice_id}/lines/{residential['id']}",
+        json={"resolution": "disputed", "note": note},
+        headers=world.headers,
+    )
 
     export = world.client.get("/v1/disputes/ups", headers=world.headers)
     assert export.status_code == 200 and export.mimetype == "text/csv"
     records = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
-    assert len(records) == 1
-    claim = records[0]
+    assert len(records) == 2
+    claim, manual = records
+    assert manual["reason"] == "'" + note  # finance's own text, defused for spreadsheets
+    assert manual["claim_amount"] == _cents(booked.lines["RES"]) and manual["discrepancy_classes"] == ""
     assert claim["tracking_number"] == booked.tracking
     assert claim["invoice_number"] == world.invoice_number
     assert claim["claim_amount"] == "3.00" and claim["discrepancy_classes"] == "zone_mismatch"
@@ -563,7 +572,7 @@ def test_finance_disputes_lines_exports_a_claim_file_and_a_later_credit_closes_t
             io.StringIO(world.client.get("/v1/disputes/ups", headers=world.headers).get_data(as_text=True))
         )
     )
-    assert after == []
+    assert [r["line_id"] for r in after] == [str(residential["id"])]  # 3.00 does not cover its claim
 
 
 def test_a_rerun_after_tracking_arrives_clears_a_finding_and_keeps_decisions(world: World) -> None:
