@@ -91,7 +91,9 @@ class Context:
         return api.Client(self.sim_url)
 
 
-STALL_SECONDS = 180.0  # a wait gives up only when nothing moved for this long
+STALL_SECONDS = 180.0
+# SQLite answers "database is locked" (a 500) when writers queue longer than its busy timeout.
+BOOKING_TRIES = 8  # a wait gives up only when nothing moved for this long
 
 
 def _wait(
@@ -200,17 +202,17 @@ def book(ctx: Context) -> str:
 
     def one(order: day.Order) -> dict[str, Any]:
         tenant, _ = by_ref[order.reference]
-        for attempt in range(4):
+        for attempt in range(BOOKING_TRIES):
             try:
                 return tenant.client.post(
                     "/v1/shipments", order.body(), idempotency_key=f"book-{order.reference}"
                 )
             except api.ApiError as exc:
                 # A 500 released its Idempotency-Key, so the same request may run again; counted, not hidden.
-                if exc.status != 500 or attempt == 3:
+                if exc.status != 500 or attempt == BOOKING_TRIES - 1:
                     raise
                 retried.append(order.reference)
-                time.sleep(0.5 * (attempt + 1))
+                time.sleep(min(4.0, 0.5 * (attempt + 1)))
         raise AssertionError("unreachable")
 
     with progress.Bar("Booking orders", len(orders), ctx.out) as bar:
@@ -442,7 +444,7 @@ def labels(ctx: Context) -> str:
         return finished, total, finished >= total
 
     with progress.Bar("Buying labels", total, ctx.out) as bar:
-        done = _wait(check, bar, every=2.0)
+        done = _wait(check, bar, every=3.0)
     _collect_tracking_numbers(ctx)
     voided = _cancel_a_few(ctx)
     labelled = Counter(o.carrier for o in ctx.orders if o.tracking_number)
@@ -671,8 +673,8 @@ def tracking(ctx: Context) -> str:
         bar.set(sum(sent.values()), sum(sent.values()))
     if refused:
         ctx.say(f"{len(refused)} driver batches were refused, e.g. {refused[0]}")
-    # Normalisation runs in the workers: wait until every labelled shipment has its events and the
-    # derived statuses stop moving (or nothing moved for a while: then say what is missing).
+    # Normalisation runs in the workers, behind whatever else they have queued: wait until every
+    # labelled shipment has its events and has settled (or nothing moved for three minutes).
     last: dict[str, int] = {}
     stable, moved = 0, time.monotonic()
     with progress.Bar("Normalising events", len(labelled), ctx.out) as bar:
@@ -685,9 +687,11 @@ def tracking(ctx: Context) -> str:
             else:
                 stable, moved = 0, time.monotonic()
             last = now
-            if (stable >= 2 and tracked >= len(labelled)) or time.monotonic() - moved > 90:
+            # Settled: every label has events and (nearly) all are delivered, returned or cancelled.
+            settled = tracked >= len(labelled) and now.get("in_flight", 0) <= len(labelled) * 0.03
+            if (stable >= 2 and settled) or time.monotonic() - moved > STALL_SECONDS:
                 break
-            time.sleep(2.0)
+            time.sleep(3.0)
     if last.get("tracked", 0) < len(labelled):
         ctx.say(f"{len(labelled) - last.get('tracked', 0)} labelled shipments have no tracking event yet")
     ctx.data["tracking"] = {"fleet_events": sent["fleet"], "carrier_pushes": sent["carriers"], "totals": last}
