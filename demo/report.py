@@ -52,8 +52,19 @@ def route_map(record: dict[str, Any], width: int = 760, height: int = 560) -> st
     pts = [p for r in routes for p in r["points"]] + [depot]
     if len(pts) == 1:  # no routes: frame the metro area around the depot
         pts += [[depot[0] - 0.35, depot[1] - 0.25], [depot[0] + 0.35, depot[1] + 0.25]]
-    lons, lats = [p[0] for p in pts], [p[1] for p in pts]
-    lo_lon, hi_lon, lo_lat, hi_lat = min(lons), max(lons), min(lats), max(lats)
+    lons, lats = sorted(p[0] for p in pts), sorted(p[1] for p in pts)
+    # Frame where the stops are: a few far-flung ones (a van sent to Princeton) would shrink the
+    # city to a dot, so the frame holds the middle 96 % of stops and lines run off its edge.
+    cut = len(pts) // 50 if len(pts) >= 50 else 0
+    lo_lon, hi_lon = min(lons[cut], depot[0]), max(lons[-1 - cut], depot[0])
+    lo_lat, hi_lat = min(lats[cut], depot[1]), max(lats[-1 - cut], depot[1])
+    margin_lon, margin_lat = (hi_lon - lo_lon) * 0.04, (hi_lat - lo_lat) * 0.04
+    lo_lon, hi_lon, lo_lat, hi_lat = (
+        lo_lon - margin_lon,
+        hi_lon + margin_lon,
+        lo_lat - margin_lat,
+        hi_lat + margin_lat,
+    )
     kx = math.cos(math.radians((lo_lat + hi_lat) / 2))
     span_x, span_y = max((hi_lon - lo_lon) * kx, 1e-6), max(hi_lat - lo_lat, 1e-6)
     pad = 24
@@ -84,6 +95,11 @@ def route_map(record: dict[str, Any], width: int = 760, height: int = 560) -> st
         out.append(f'<line y1="0" y2="{height}" x1="{px:.1f}" x2="{px:.1f}" class="grid"/>')
         x += step_lon
     outside = 0
+    beyond_stops = sum(
+        1
+        for p in (q for r in routes for q in r["points"])
+        if not (lo_lon <= p[0] <= hi_lon and lo_lat <= p[1] <= hi_lat)
+    )
     for lon, lat, carrier in record.get("handovers") or []:
         if not (lo_lon <= lon <= hi_lon and lo_lat <= lat <= hi_lat):
             outside += 1
@@ -122,9 +138,12 @@ def route_map(record: dict[str, Any], width: int = 760, height: int = 560) -> st
         f'<g class="scale"><line x1="{pad}" x2="{pad + bar:.1f}" y1="{height - 12}" y2="{height - 12}" stroke="#374151" stroke-width="2"/>'
         f'<text x="{pad}" y="{height - 17}">10 km</text></g>'
     )
-    if outside:
+    if outside or beyond_stops:
+        parts = [
+            f"{n} {what}" for n, what in ((beyond_stops, "van stops"), (outside, "partner parcels")) if n
+        ]
         out.append(f'<text x="{width - pad}" y="{height - 12}" text-anchor="end" class="note">'
-                   f"+ {outside} partner parcels beyond the map</text>")  # fmt: skip
+                   f"+ {' and '.join(parts)} beyond the map</text>")  # fmt: skip
     out.append("</svg>")
     return "".join(out)
 
