@@ -152,11 +152,25 @@ def store(session: Session, carrier: str, headers: Mapping[str, str], body: byte
     return row
 
 
+def drain_jobs(settings: Mapping[str, Any]) -> int:
+    """Return how many drain jobs to queue at once (``TRACKING_DRAIN_JOBS``, default 1).
+
+    Each drains every pending row, in batches taken with ``FOR UPDATE SKIP LOCKED``, so with as many
+    RQ workers they normalise side by side (``docs/benchmarks/ingest.md`` measures two).
+    """
+    try:
+        return max(1, min(int(settings.get("TRACKING_DRAIN_JOBS") or 1), 16))
+    except (TypeError, ValueError):
+        return 1
+
+
 def schedule_drain(container: Container) -> bool:
-    """Queue one normalisation job unless one is already waiting; it drains every pending row."""
+    """Queue the normalisation job(s) unless they are already waiting; they drain every pending row."""
     try:
         if container.redis.set(DRAIN_FLAG, "1", nx=True, ex=60):
-            container.queue("tracking").enqueue(DRAIN_JOB)
+            queue = container.queue("tracking")
+            for _ in range(drain_jobs(container.settings)):
+                queue.enqueue(DRAIN_JOB)
             return True
     except Exception:  # the row is safe in the inbox; the next callback or the sweep queues the drain
         log.warning("could not queue the tracking drain", exc_info=True)

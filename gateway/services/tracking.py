@@ -257,7 +257,7 @@ def _insert_new(
     if not rows:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _copy_insert(session, table, rows, keys)
+        return _copy_insert(session, table, rows, keys, order=keys)
     _insert_ignoring_duplicates(session, table, rows)
     ids = [r["id"] for r in rows]
     found: list[tuple[Any, ...]] = []
@@ -278,6 +278,7 @@ def _copy_insert(
     keys: tuple[str, ...] = (),
     update: tuple[str, ...] = (),
     conflict_on: tuple[str, ...] = (),
+    order: tuple[str, ...] = (),
 ) -> list[tuple[Any, ...]]:
     """COPY rows into a staging table, then move them with one INSERT ... ON CONFLICT (PostgreSQL only).
 
@@ -322,11 +323,15 @@ def _copy_insert(
         cursor.execute(
             sql.SQL(
                 "WITH moved AS (DELETE FROM {stage} RETURNING {names}) "
-                "INSERT INTO {target} ({names}) SELECT {names} FROM moved {on_conflict} {returning}"
+                "INSERT INTO {target} ({names}) SELECT {names} FROM moved {order} {on_conflict} {returning}"
             ).format(
                 stage=sql.Identifier(stage),
                 target=sql.Identifier(table.name),
                 names=names,
+                # Parallel drains insert overlapping keys in the same order, so they wait, never deadlock.
+                order=sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(map(sql.Identifier, order)))
+                if order
+                else sql.SQL(""),
                 on_conflict=on_conflict,
                 returning=returning,
             )
@@ -590,7 +595,9 @@ def _upsert_status(session: Session, rows: list[dict[str, Any]]) -> None:
     table = tables.ShipmentTracking.__table__
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        _copy_insert(session, table, rows, update=_DERIVED, conflict_on=("shipment_id",))
+        _copy_insert(
+            session, table, rows, update=_DERIVED, conflict_on=("shipment_id",), order=("shipment_id",)
+        )
         return
     stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
     stmt = stmt.on_conflict_do_update(
@@ -672,15 +679,18 @@ def rederive(
     }
     before = tracking_webhooks.previous(session, heads)  # {} unless the tenant has a tracking webhook
     grouped: dict[str, list[events.CanonicalEvent]] = {}
+    unchanged: set[str] = set()  # held, and the batch stored nothing new: the stored status stands
     if added is not None:
         for shipment_id in ids:
             stamp = stamps.get(shipment_id)
-            known = (
-                EVENT_CACHE.get(shipment_id, stamp) if stamp is not None and shipment_id in added else None
-            )
-            if known is not None:
+            known = EVENT_CACHE.get(shipment_id, stamp) if shipment_id in added else None
+            if known is not None and not added[shipment_id]:
+                unchanged.add(shipment_id)
+            elif known is not None:
                 grouped[shipment_id] = known + added[shipment_id]
-    missing = [shipment_id for shipment_id in ids if shipment_id not in grouped]
+    missing = [
+        shipment_id for shipment_id in ids if shipment_id not in grouped and shipment_id not in unchanged
+    ]
     for start in range(0, len(missing), 1000):
         chunk = missing[start : start + 1000]
         for shipment_id, data in session.execute(
@@ -692,6 +702,8 @@ def rederive(
     now = utcnow()
     rows = []
     for shipment_id, tenant_id, carrier_name, number in heads:
+        if shipment_id in unchanged:
+            continue
         stored = grouped.get(shipment_id, [])
         state = timeline.derive(stored)
         rows.append(

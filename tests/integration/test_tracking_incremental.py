@@ -125,3 +125,31 @@ def test_a_rolled_back_batch_leaves_no_trace_in_the_kept_copy(app, client, platf
     status = statuses(app, [shipment_id])[shipment_id]
     assert status[0] == "delivered"  # the delivery push was still pending and is normalised now
     assert status[DERIVED.index("event_count")] == 3
+
+
+def test_several_drain_jobs_can_be_queued_and_each_row_is_normalised_once(app, client, platform, monkeypatch):
+    from rq.registry import FinishedJobRegistry
+
+    from gateway.services import callbacks
+    from tests.integration.test_callbacks import event_count, inbox_rows, run_worker
+
+    monkeypatch.setitem(app.config, "TRACKING_DRAIN_JOBS", "2")
+    container = app.extensions["handoff"]
+    container.redis.delete(callbacks.DRAIN_FLAG)
+    queue = container.queue("tracking")
+    run_worker(app)  # drains queued by earlier tests (which normalised directly) run first
+    finished_before = set(FinishedJobRegistry(queue=queue).get_job_ids())
+    number = new_number()
+    shipment_with_number(app, client, platform, "ups", number)
+
+    assert post_ups(client, track_alert(number)).status_code == 202
+    run_worker(app)
+
+    drains = [
+        job_id
+        for job_id in set(FinishedJobRegistry(queue=queue).get_job_ids()) - finished_before
+        if queue.fetch_job(job_id).func_name == callbacks.DRAIN_JOB
+    ]
+    assert len(drains) == 2
+    assert [row.state for row in inbox_rows(app, number)] == ["done"]
+    assert event_count(app, number) == 1
