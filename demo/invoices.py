@@ -56,6 +56,13 @@ MISTAKES: tuple[tuple[str, float], ...] = (
 )
 
 
+# The discrepancy class reconciliation files each mistake under, where it is not the mistake's name.
+RECONCILIATION_CLASS = {
+    "address_correction": "surcharge_not_quoted",
+    "residential_on_commercial": "surcharge_not_quoted",
+}
+
+
 @dataclass
 class InvoiceDoc:
     csv: str
@@ -246,7 +253,8 @@ def ups_invoice(
         if mistake:
             injected.append(
                 {
-                    "kind": mistake,
+                    "kind": RECONCILIATION_CLASS.get(mistake, mistake),
+                    "mistake": mistake,
                     "shipment_id": order.shipment_id,
                     "tracking_number": order.tracking_number,
                     "over": _money(over),

@@ -23,15 +23,15 @@ from typing import Any, TextIO
 
 from demo import api, day, invoices, progress
 from demo.receiver import Receiver
+from gateway.serve import SIM_FLEET_PUSH_SECRET as FLEET_SECRET
 
 FLEET = "fleet"
 FLEET_ALIASES = frozenset({"fleet", "own_fleet"})
-# The carriers this installation can buy labels from: the simulator's two, and the own fleet.
+# The partner carriers this installation buys labels from (the simulator's two).
 LABEL_CARRIERS = frozenset({"ups", "dhl_express"})
 # What each shop's order system listens to; one of them also tells its customers "delivered".
 WEBHOOK_EVENTS = ["label.failed", "tracking.exception", "reconciliation.completed"]
 DELIVERED_TOO = "copperleaf"
-FLEET_SECRET = "sim-fleet-secret"  # noqa: S105 - the simulator's development key (gateway.serve)
 ATTEMPT_REASONS = (
     ("recipient_unavailable", 55),
     ("business_closed", 15),
