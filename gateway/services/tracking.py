@@ -292,16 +292,14 @@ def _copy_insert(
     columns = [c.name for c in table.columns if c.name in present]
     json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON | postgresql.JSONB)}
     stage = f"{table.name}_stage"
-    connection = session.connection().connection
-    with connection.driver_connection.cursor() as cursor:
-        if stage not in connection.info.setdefault("handoff_stages", set()):
-            # Session-local and emptied at commit, so a rolled-back batch leaves nothing behind.
-            cursor.execute(
-                sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
-                    sql.Identifier(stage), sql.Identifier(table.name)
-                )
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        # Session-local and emptied at commit, so a rolled-back batch leaves nothing behind. Asked for
+        # every time (cheap) rather than remembered, so a recycled server session cannot surprise us.
+        cursor.execute(
+            sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
+                sql.Identifier(stage), sql.Identifier(table.name)
             )
-            connection.info["handoff_stages"].add(stage)
+        )
         names = sql.SQL(", ").join(map(sql.Identifier, columns))
         with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(stage), names)) as copy:
             for row in rows:
