@@ -404,6 +404,9 @@ def run_http(args: argparse.Namespace) -> int:
         workers = env.get("GATEWAY_WEB_WORKERS") or str(os.cpu_count() and os.cpu_count() * 2 + 1)
         threads = env.get("GATEWAY_WEB_THREADS") or "4"
         log = open(Path(tmp) / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
+        if args.nice is not None:
+            # Client and server alike (children inherit it): approximates a machine of our own.
+            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
             cwd=ROOT,
@@ -420,6 +423,7 @@ def run_http(args: argparse.Namespace) -> int:
                 f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
                 f"{os.getloadavg()[0]:.1f}; gunicorn gthread {workers} workers x {threads} threads; "
                 f"{described}; {n_cards} contracted cards, 10 % markup, no live carriers"
+                + ("" if args.nice is None else f"; client and server at nice {args.nice}")
             )
             print(f"open loop at {args.rate:g} requests/s; latency from each request's scheduled send time")
             open_loop(
@@ -500,6 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--web-threads", type=int, help="--http: threads per worker (default: gunicorn.conf.py)"
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        help="--http: run client and server at this nice value (negative needs root), to measure "
+        "them ahead of other work on a shared machine",
     )
     args = parser.parse_args(argv)
     if args.http:
