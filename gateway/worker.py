@@ -54,11 +54,16 @@ def preload(container: Container) -> None:
     import importlib
     import pkgutil
 
+    from sqlalchemy.orm import configure_mappers
+
     import gateway
+    from gateway import db
 
     for info in pkgutil.iter_modules(gateway.__path__):
         if info.name == "jobs" or info.name.startswith("jobs_"):
             importlib.import_module(f"gateway.{info.name}")
+    db.load_all()
+    configure_mappers()  # otherwise every forked job configures every ORM mapper again
     try:
         container.carriers  # noqa: B018 - builds the adapters (no network: tokens are fetched on first call)
     except Exception:  # a bad CARRIERS setting fails the jobs that need it, with their own error
