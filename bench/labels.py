@@ -3,7 +3,7 @@
 Usage: python bench/labels.py [--labels 200] [--noop 400] [--workers 2] [--format pdf|png|zpl] [--carrier ups|own_fleet]
 
 It creates a scratch PostgreSQL database next to ``DATABASE_URL`` (default
-postgresql://postgres@127.0.0.1:5432/test), uses ``REDIS_URL`` (default redis://127.0.0.1:6379/11; the
+postgresql://postgres@127.0.0.1:5432/test), uses ``REDIS_URL`` (default redis://127.0.0.1:6379/6; the
 database is flushed first, so give it one of your own), starts the simulator and ``--workers``
 ``python -m gateway.worker`` processes, and measures in the same run:
 
@@ -44,6 +44,11 @@ from gateway import auth, create_app, migrate, outbox  # noqa: E402
 from gateway.db import models  # noqa: E402
 from gateway.db.outbox import OutboxEntry  # noqa: E402
 from tests.helpers import shipment_body  # noqa: E402
+
+SIMPLE = (
+    "from rq import SimpleWorker; from gateway import worker; from gateway.app import create_app; "
+    "worker.run(create_app(), worker_class=SimpleWorker)"
+)
 
 
 def free_port() -> int:
@@ -106,10 +111,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--format", default="pdf", choices=("pdf", "png", "zpl"))
     parser.add_argument("--carrier", default="ups", choices=("ups", "own_fleet"))
+    parser.add_argument(
+        "--worker-class",
+        default="fork",
+        choices=("fork", "simple"),
+        help="fork: python -m gateway.worker (RQ forks a horse per job); simple: RQ SimpleWorker, no fork",
+    )
     args = parser.parse_args()
 
     admin_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/11"
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
     engine, db_url = scratch_database(admin_url)
     data_dir = tempfile.mkdtemp(prefix="bench-labels-")
     sim_port = free_port()
@@ -146,17 +157,21 @@ def main() -> None:
             DATABASE_URL=db_url,
             REDIS_URL=redis_url,
             GATEWAY_DATA_DIR=data_dir,
-            GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_LOG_LEVEL=os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
+            GATEWAY_LOG_JSON="false",
             GATEWAY_ENV="test",
             GATEWAY_CARRIERS=json.dumps(carriers),
         )
+        worker_log = open(Path(data_dir) / "workers.log", "ab")  # noqa: SIM115 - closed with the workers
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "gateway.worker"],
+                [sys.executable, "-m", "gateway.worker"]
+                if args.worker_class == "fork"
+                else [sys.executable, "-c", SIMPLE],
                 cwd=ROOT,
                 env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=worker_log,
+                stderr=worker_log,
             )
             for _ in range(args.workers)
         ]
@@ -246,7 +261,13 @@ def main() -> None:
         load = os.getloadavg()
 
         print(
-            f"workers: {args.workers} x python -m gateway.worker (RQ forking worker); carrier: {args.carrier}"
+            f"workers: {args.workers} x "
+            + (
+                "python -m gateway.worker (RQ forks a horse per job)"
+                if args.worker_class == "fork"
+                else "RQ SimpleWorker"
+            )
+            + f"; carrier: {args.carrier}"
         )
         print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores)")
         print(

@@ -87,14 +87,14 @@ def register(api: Api) -> None:
         callbacks,
         tracking,
         exchanges,
-        allocation,
-        webhooks,
         rate_cards,
         markups,
+        allocation,
+        webhooks,
         invoices,
-        kpis,
         labels,
         jobs,
         batches,
+        kpis,
     ):
         api.register_blueprint(module.blp)
