@@ -46,8 +46,8 @@ from gateway.db.outbox import OutboxEntry  # noqa: E402
 from tests.helpers import shipment_body  # noqa: E402
 
 SIMPLE = (
-    "from rq import SimpleWorker; from gateway import worker; from gateway.app import create_app; "
-    "worker.run(create_app(), worker_class=SimpleWorker)"
+    "from gateway import worker; from gateway.app import create_app; "
+    "worker.run(create_app(), worker_class=worker.BeatingSimpleWorker)"
 )
 
 

@@ -324,12 +324,10 @@ class Stack:
 
 def run_worker() -> None:
     """An RQ worker on every gateway queue that runs jobs in its own process (no fork per job)."""
-    from rq import SimpleWorker
-
     from gateway import worker
     from gateway.app import create_app
 
-    worker.run(create_app(), worker_class=SimpleWorker)
+    worker.run(create_app(), worker_class=worker.BeatingSimpleWorker)
 
 
 def main(argv: list[str] | None = None) -> int:

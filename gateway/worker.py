@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from rq import Worker
+from rq import SimpleWorker, Worker
+from rq.job import Job
+from rq.queue import Queue
 
 from gateway.bootstrap import Container
 
@@ -33,6 +37,36 @@ def app_context() -> Iterator[Container]:
         _app = create_app()
     with _app.app_context():
         yield _app.extensions["handoff"]
+
+
+class BeatingSimpleWorker(SimpleWorker):
+    """An RQ ``SimpleWorker`` (jobs run in the worker process, no fork per job) that keeps heart-beating.
+
+    RQ's forking worker beats the running job from its monitoring loop; ``SimpleWorker`` beats only
+    when a job starts, so a job running longer than ``OUTBOX_STALE_SECONDS`` would look abandoned and
+    the outbox sweeper would start it a second time. A thread beats the job and the worker every
+    ``job_monitoring_interval`` seconds until the job returns.
+    """
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        done = threading.Event()
+        ttl = self.get_heartbeat_ttl(job)
+
+        def beat() -> None:
+            while not done.wait(self.job_monitoring_interval):
+                try:
+                    job.heartbeat(datetime.now(UTC), ttl, xx=True)
+                    self.heartbeat(ttl)
+                except Exception:  # Redis away for a moment: the next beat tries again
+                    log.warning("job heartbeat failed", extra={"job_id": job.id}, exc_info=True)
+
+        beater = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
+        beater.start()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            done.set()
+            beater.join(timeout=5)
 
 
 def run(app: Flask, *, burst: bool = False, worker_class: Any = Worker) -> bool:

@@ -131,3 +131,41 @@ def test_the_scheduler_relays_work_the_fast_path_missed(container):
     relay_task = next(t for t in scheduler.TASKS if t.name == "outbox-relay")
     scheduler.run_once(container, relay_task)
     assert _entry(container, entry_id).state == "enqueued"
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "re_driven"),
+    [(SimpleWorker, True), (worker.BeatingSimpleWorker, False)],
+    ids=["rq-simple-worker", "beating-simple-worker"],
+)
+def test_a_long_job_in_a_simple_worker_is_not_re_driven_while_it_runs(
+    app, container, monkeypatch, worker_class, re_driven
+):
+    """RQ's SimpleWorker beats once at the start; ours keeps beating, so the sweeper leaves it alone."""
+    import threading
+    import time
+
+    from gateway import jobs
+
+    monkeypatch.setitem(container.settings, "WORKER_MONITORING_INTERVAL", 1)
+    monkeypatch.setattr(jobs, "noop", lambda *_ids: time.sleep(5))
+    with container.sessions() as session:
+        entry_id = outbox.add(session, "gateway.jobs.noop", "shp_long").id
+        session.commit()
+    swept: list[int] = []
+
+    def sweep_mid_job() -> None:
+        deadline = time.monotonic() + 10
+        job_id = _entry(container, entry_id).rq_job_id
+        while Job.fetch(job_id, connection=container.redis).get_status() != "started":
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        time.sleep(3.5)  # past the 3 s threshold below, well inside the 5 s job
+        swept.append(outbox.sweep(container, stale_seconds=3, grace_seconds=0))
+
+    sweeper = threading.Thread(target=sweep_mid_job)
+    sweeper.start()
+    worker.run(app, burst=True, worker_class=worker_class)  # RQ wants the main thread for its signals
+    sweeper.join()
+    assert swept == [1 if re_driven else 0]
