@@ -118,6 +118,12 @@ class CanonicalEvent:
         """Return whether this event may change the shipment's milestone."""
         return self.mapping is MappingState.MAPPED
 
+    def primary_dedup_key(self) -> tuple[str, ...]:
+        """Return the first of :meth:`dedup_keys` without building the others (the stored key)."""
+        if self.source_event_id:
+            return ("id", self.carrier, self.tracking_number, self.source_event_id)
+        return self.dedup_keys()[0]
+
     def dedup_keys(self) -> tuple[tuple[str, ...], ...]:
         """Return the keys under which two deliveries of this event count as one."""
         content = (

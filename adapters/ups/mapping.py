@@ -144,11 +144,33 @@ def _as_list(node: Any) -> list[Any]:
     return list(node) if isinstance(node, list) else [node]
 
 
+def _digits_to_datetime(text: str) -> datetime:
+    """``YYYYMMDD`` or ``YYYYMMDDHHMMSS`` as a naive datetime; raises ValueError like strptime.
+
+    UPS writes fixed-width digits; slicing them is about ten times cheaper than ``strptime``, which
+    showed as the largest single cost of normalising a Track Alert push. Anything else goes through
+    ``strptime`` so the accepted forms do not change.
+    """
+    if text.isascii() and text.isdigit():
+        if len(text) == 8:
+            return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        if len(text) == 14:
+            return datetime(
+                int(text[:4]),
+                int(text[4:6]),
+                int(text[6:8]),
+                int(text[8:10]),
+                int(text[10:12]),
+                int(text[12:14]),
+            )
+    return datetime.strptime(text, "%Y%m%d%H%M%S" if len(text) > 8 else "%Y%m%d")
+
+
 def _ymd(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y%m%d").date()
+        return (_digits_to_datetime(text) if len(text) == 8 else datetime.strptime(text, "%Y%m%d")).date()
     except ValueError:
         return None
 
@@ -455,7 +477,8 @@ def _utc(day: str | None, clock: str | None, offset: str | None = None) -> datet
     if not day or not clock:
         return None
     try:
-        naive = datetime.strptime(day + clock.ljust(6, "0")[:6], "%Y%m%d%H%M%S")
+        stamp = day + clock.ljust(6, "0")[:6]
+        naive = _digits_to_datetime(stamp) if len(stamp) == 14 else datetime.strptime(stamp, "%Y%m%d%H%M%S")
     except ValueError:
         return None
     if offset is None:

@@ -142,7 +142,7 @@ def parse(carrier: str, body: bytes, inbox_id: int | None = None) -> list[Incomi
 
 def dedup_key(event: events.CanonicalEvent) -> str:
     """Return the stored uniqueness key: a hash of the event's primary deduplication key."""
-    return hashlib.sha256(json.dumps(event.dedup_keys()[0]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(event.primary_dedup_key()).encode()).hexdigest()
 
 
 # -- overrides ----------------------------------------------------------------------------------------
