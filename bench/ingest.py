@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from bench.scratch import drop_database, scratch_database  # noqa: E402
 from gateway import create_app, migrate  # noqa: E402
 from gateway.db import models  # noqa: E402
 from gateway.db import tracking as tables  # noqa: E402
@@ -68,25 +69,6 @@ def push(number: str, step: int, when: datetime) -> dict[str, Any]:
         "gmtOffset": "+00.00",
         "scheduledDeliveryDate": (T0 + timedelta(days=3)).strftime("%Y%m%d"),
     }
-
-
-def scratch_database(admin_url: str) -> tuple[sa.Engine, str]:
-    admin = sa.make_url(admin_url).set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    name = f"handoff_bench_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return engine, admin.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(engine: sa.Engine, url: str) -> None:
-    name = sa.make_url(url).database
-    with engine.connect() as conn:
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
-        )
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    engine.dispose()
 
 
 def seed(session: Any, count: int) -> tuple[str, list[models.Shipment]]:

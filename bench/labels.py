@@ -40,6 +40,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from rq import Worker  # noqa: E402
 
+from bench.scratch import drop_database, scratch_database  # noqa: E402
 from gateway import auth, create_app, migrate, outbox  # noqa: E402
 from gateway.db import models  # noqa: E402
 from gateway.db.outbox import OutboxEntry  # noqa: E402
@@ -55,25 +56,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def scratch_database(admin_url: str) -> tuple[sa.Engine, str]:
-    admin = sa.make_url(admin_url).set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    name = f"handoff_bench_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return engine, admin.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(engine: sa.Engine, url: str) -> None:
-    name = sa.make_url(url).database
-    with engine.connect() as conn:
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
-        )
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    engine.dispose()
 
 
 def start_simulator(port: int) -> subprocess.Popen[bytes]:

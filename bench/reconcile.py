@@ -34,7 +34,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from bench.scratch import drop_database, scratch_database  # noqa: E402
 from gateway import migrate  # noqa: E402
 from gateway.services import recon_sql  # noqa: E402
 from gateway.services.reconciliation import commit_deadline  # noqa: E402
@@ -80,25 +80,6 @@ def fuel_on(amount_cents: int, percent: Decimal) -> int:
 
 
 # --- scratch database -----------------------------------------------------------------------
-
-
-def scratch_database(admin_url: str) -> tuple[sa.Engine, str]:
-    admin = sa.make_url(admin_url).set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    name = f"handoff_bench_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return engine, admin.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(engine: sa.Engine, url: str) -> None:
-    name = sa.make_url(url).database
-    with engine.connect() as conn:
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
-        )
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    engine.dispose()
 
 
 def libpq(url: str) -> str:
