@@ -107,6 +107,30 @@ def records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, l
         yield RowError(number, "a quoted field is never closed")
 
 
+def csv_header(reader: Iterator[list[str]]) -> list[str]:
+    """Read a csv reader's header row; an empty file or a broken header is a LayoutError."""
+    try:
+        return next(reader)
+    except StopIteration:
+        raise LayoutError("the file is empty") from None
+    except csv.Error as exc:
+        raise LayoutError(f"the header row is not valid CSV: {exc}") from None
+
+
+def csv_rows(reader: Any) -> Iterator[tuple[int, list[str]] | RowError]:
+    """Yield (line number, cells) for each non-blank row of a csv reader, or a RowError per broken row."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RowError(reader.line_num, f"not valid CSV: {exc}")
+            continue
+        if any(c.strip() for c in cells):
+            yield reader.line_num, cells
+
+
 def sniff(first_line: str) -> str | None:
     """Guess the layout from the first line: "ups", "fedex", or None when unsure."""
     try:

@@ -13,7 +13,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from gateway.invoices import LayoutError, Line, RowError, charges, values
+from gateway.invoices import LayoutError, Line, RowError, charges, csv_header, csv_rows, values
 
 REQUIRED = ("invoice number", "express or ground tracking id", "transportation charge amount")
 CHARGE_DESCRIPTION = "tracking id charge description"
@@ -133,24 +133,12 @@ def _lines(row: int, cells: list[str], cols: _Columns) -> list[Line]:
 def parse(lines: Iterable[str]) -> Iterator[Line | RowError]:
     """Yield canonical lines for each FedEx row, or a RowError per unreadable row."""
     reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise LayoutError("the file is empty") from None
-    except csv.Error as exc:
-        raise LayoutError(f"the header row is not valid CSV: {exc}") from None
-    cols = _Columns(header)
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield RowError(reader.line_num, f"not valid CSV: {exc}")
+    cols = _Columns(csv_header(reader))
+    for record in csv_rows(reader):
+        if isinstance(record, RowError):
+            yield record
             continue
-        if not any(c.strip() for c in cells):
-            continue
-        row = reader.line_num
+        row, cells = record
         try:
             yield from _lines(row, cells, cols)
         except ValueError as exc:

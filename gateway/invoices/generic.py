@@ -21,7 +21,7 @@ import csv
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from gateway.invoices import LayoutError, Line, RowError, charges, values
+from gateway.invoices import LayoutError, Line, RowError, charges, csv_header, csv_rows, values
 
 REQUIRED_FIELDS = ("invoice_number", "tracking_number", "charge_code", "amount")
 OPTIONAL_FIELDS = (
@@ -65,12 +65,7 @@ def parse(lines: Iterable[str], mapping: Mapping[str, Any]) -> Iterator[Line | R
     default_weight_unit = mapping.get("weight_unit") or "lb"
     default_dim_unit = mapping.get("dimension_unit") or "in"
     reader = csv.reader(lines, delimiter=delimiter)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise LayoutError("the file is empty") from None
-    except csv.Error as exc:
-        raise LayoutError(f"the header row is not valid CSV: {exc}") from None
+    header = [h.strip() for h in csv_header(reader)]
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
     position = {name: i for i, name in reversed(list(enumerate(header)))}
@@ -93,17 +88,11 @@ def parse(lines: Iterable[str], mapping: Mapping[str, Any]) -> Iterator[Line | R
         i = index.get(field)
         return cells[i] if i is not None and i < len(cells) else ""
 
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield RowError(reader.line_num, f"not valid CSV: {exc}")
+    for record in csv_rows(reader):
+        if isinstance(record, RowError):
+            yield record
             continue
-        if not any(c.strip() for c in cells):
-            continue
-        row = reader.line_num
+        row, cells = record
         try:
             invoice_number = cell(cells, "invoice_number").strip()
             if not invoice_number:
