@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -190,6 +191,7 @@ def sweep(container: Container, *, stale_seconds: float | None = None, grace_sec
         return 0
     jobs = Job.fetch_many([r.rq_job_id for r in rows], connection=container.redis)
     lost: list[tuple[int, str]] = []
+    waiting: list[tuple[Any, Job]] = []
     for row, job in zip(rows, jobs, strict=True):
         if job is None:
             lost.append((row.id, row.rq_job_id))
@@ -201,12 +203,40 @@ def sweep(container: Container, *, stale_seconds: float | None = None, grace_sec
             beat = job.last_heartbeat or job.started_at
             if beat is not None and (now - _aware(beat)).total_seconds() > stale:
                 lost.append((row.id, row.rq_job_id))
+        elif status == JobStatus.QUEUED:
+            waiting.append((row, job))
+    lost += _dequeued_by_the_dead(container, waiting)
     if not lost:
         return 0
     moved = _back_to_pending(container, lost, reason="re-driven by the sweeper: RQ job lost, failed or stale")
     if moved:
         log.warning("outbox sweeper re-drove entries", extra={"count": moved})
     return moved
+
+
+def _dequeued_by_the_dead(container: Container, waiting: list[tuple[Any, Job]]) -> list[tuple[int, str]]:
+    """Jobs still marked queued that no queue holds any more: taken by a worker that died before starting.
+
+    An RQ worker moves a job off its queue (into the queue's intermediate list) and only then marks it
+    started; a worker SIGKILLed in between leaves a job that says "queued" but that no worker will
+    ever see. RQ itself recovers it only at its next maintenance pass, many minutes later. A job found
+    in no queue is read again afterwards, so one that a live worker has just started is left alone.
+    """
+    if not waiting:
+        return []
+    pipe = container.redis.pipeline(transaction=False)
+    for _, job in waiting:
+        pipe.lpos(Queue.redis_queue_namespace_prefix + job.origin, job.id)
+    positions = pipe.execute()
+    absent = [(row, job) for (row, job), pos in zip(waiting, positions, strict=True) if pos is None]
+    if not absent:
+        return []
+    again = Job.fetch_many([job.id for _, job in absent], connection=container.redis)
+    return [
+        (row.id, row.rq_job_id)
+        for (row, _), job in zip(absent, again, strict=True)
+        if job is None or job.get_status(refresh=False) == JobStatus.QUEUED
+    ]
 
 
 def _aware(value: Any) -> Any:

@@ -269,8 +269,60 @@ def _wait(app: Any, run: Run, timeout: float, during: Any = None) -> None:
         if during is not None:
             during()
         if time.monotonic() > deadline:
-            raise AssertionError(f"{_in_flight(app, run)} purchases still in flight after {timeout:.0f}s")
+            raise AssertionError(
+                f"{_in_flight(app, run)} purchases still in flight after {timeout:.0f}s:\n{_diagnose(app, run)}"
+            )
         time.sleep(0.25)
+
+
+def _diagnose(app: Any, run: Run) -> str:
+    """Where each in-flight purchase is stuck: shipment, label job, attempts, outbox row and RQ job."""
+    from rq.job import Job
+
+    from gateway.db.labels import LabelAttempt
+    from gateway.db.outbox import OutboxEntry
+
+    container = app.extensions["handoff"]
+    lines = []
+    with container.sessions() as session:
+        stuck = session.execute(
+            sa.select(models.Shipment).where(
+                models.Shipment.id.in_(run.shipment_ids),
+                models.Shipment.status.in_(("label_requested", "purchasing")),
+            )
+        ).scalars()
+        for shipment in stuck:
+            job = session.execute(sa.select(LabelJob).where(LabelJob.shipment_id == shipment.id)).scalar_one()
+            attempts = session.execute(
+                sa.select(
+                    LabelAttempt.id,
+                    LabelAttempt.operation,
+                    LabelAttempt.outcome,
+                    LabelAttempt.started_at,
+                    LabelAttempt.finished_at,
+                ).where(LabelAttempt.shipment_id == shipment.id)
+            ).all()
+            entries = session.execute(
+                sa.select(OutboxEntry).where(OutboxEntry.job == "gateway.jobs_labels.purchase")
+            ).scalars()
+            mine = [e for e in entries if list(e.args) == [shipment.id]]
+            rq = []
+            for e in mine:
+                try:
+                    rq.append(
+                        Job.fetch(e.rq_job_id, connection=container.redis).get_status()
+                        if e.rq_job_id
+                        else None
+                    )
+                except Exception as exc:  # noqa: BLE001
+                    rq.append(type(exc).__name__)
+            lines.append(
+                f"{shipment.id} {shipment.status}; job {job.state} attempts={job.attempts} "
+                f"next={job.next_attempt_at} error={job.last_error!r}; label attempts {[tuple(a) for a in attempts]}; "
+                f"outbox {[(e.id, e.state, e.attempts, e.available_at, e.enqueued_at, e.last_error) for e in mine]}; "
+                f"rq {rq}"
+            )
+    return "\n".join(lines)
 
 
 def _judge(app: Any, run: Run, simulator: SimulatorServer) -> dict[str, int]:

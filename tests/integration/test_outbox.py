@@ -169,3 +169,23 @@ def test_a_long_job_in_a_simple_worker_is_not_re_driven_while_it_runs(
     worker.run(app, burst=True, worker_class=worker_class)  # RQ wants the main thread for its signals
     sweeper.join()
     assert swept == [1 if re_driven else 0]
+
+
+def test_a_job_taken_off_its_queue_by_a_worker_that_died_before_starting_it_is_re_driven(container):
+    """RQ moves a job to the queue's intermediate list, then marks it started; a SIGKILL in between
+    leaves a job that says "queued" and that no worker will ever see."""
+    from rq import Queue
+
+    with container.sessions() as session:
+        waiting_id = outbox.add(session, "gateway.jobs.noop", "shp_waiting").id
+        taken_id = outbox.add(session, "gateway.jobs.noop", "shp_taken").id
+        session.commit()
+    taken = Job.fetch(_entry(container, taken_id).rq_job_id, connection=container.redis)
+    queue = Queue(taken.origin, connection=container.redis)
+    assert container.redis.lrem(queue.key, 0, taken.id) == 1  # what the dying worker's LMOVE did
+    container.redis.rpush(queue.intermediate_queue_key, taken.id)
+    assert taken.get_status() == "queued"
+
+    assert outbox.sweep(container, stale_seconds=60, grace_seconds=0) == 1
+    assert _entry(container, taken_id).state == "pending"
+    assert _entry(container, waiting_id).state == "enqueued"  # still in its queue: left alone
