@@ -23,12 +23,32 @@ _PUBLIC_PREFIXES = ("/healthz", "/readyz", "/openapi.json", "/docs", "/v1/callba
 _FORM_PATHS = ("/v1/callbacks/ups/token", "/v1/invoices")
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 class ExactJSONProvider(DefaultJSONProvider):
-    """Parse JSON numbers with a fraction as Decimal, so money and weights stay exact."""
+    """Parse JSON numbers with a fraction as Decimal, so money and weights stay exact.
+
+    A string holding U+0000 is refused as malformed JSON: no text column can store it (PostgreSQL
+    rejects it outright), so it is bad input, answered 400 here instead of failing in the database.
+    """
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         kwargs.setdefault("parse_float", Decimal)
-        return json.loads(s, **kwargs)
+        value = json.loads(s, **kwargs)
+        if _holds_nul(value):
+            text = s if isinstance(s, str) else s.decode("utf-8", "replace")
+            raise json.JSONDecodeError(
+                "a string holds U+0000, which cannot be stored", text, text.find("\\u0000")
+            )
+        return value
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

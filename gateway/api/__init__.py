@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http
 import json
-from decimal import Decimal
 from typing import Any
 
 import flask
@@ -31,7 +30,7 @@ class ExactParser(FlaskParser):
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise json.JSONDecodeError(f"not UTF-8: {exc.reason}", doc="", pos=exc.start) from exc
-        return json.loads(text, parse_float=Decimal)
+        return flask.current_app.json.loads(text)  # the app's ExactJSONProvider: Decimal, no U+0000
 
 
 class Blueprint(_SmorestBlueprint):

@@ -31,6 +31,14 @@ def test_malformed_json_is_400(client, platform):
     assert_problem(response, 400, "malformed-json")
 
 
+def test_a_json_string_holding_nul_is_400_not_a_database_error(client, platform):
+    for body in ('{"shipment_ids": ["shp_\\u0000x"]}', '{"label_format": "pdf", "\\u0000": 1}'):
+        response = client.post(
+            "/v1/batches", data=body, headers={**platform.headers, "Content-Type": "application/json"}
+        )
+        assert_problem(response, 400, "malformed-json")
+
+
 def test_unknown_route_is_404_for_a_caller_with_a_key(client, platform):
     assert_problem(client.get("/v1/nowhere", headers=platform.headers), 404, "not-found")
     assert_problem(client.get("/nowhere"), 404, "not-found")
