@@ -39,46 +39,19 @@ import sqlalchemy as sa  # noqa: E402
 from rq import SimpleWorker  # noqa: E402
 
 from bench.scratch import drop_database, scratch_database  # noqa: E402
-from gateway import auth, create_app, migrate, worker  # noqa: E402
-from gateway.db import models  # noqa: E402
+from gateway import create_app, migrate, worker  # noqa: E402
+from gateway.serve import create_tenant_key  # noqa: E402
 from tests.helpers import shipment_body  # noqa: E402
+from tests.integration.test_allocation import depot_body, vehicle_body  # noqa: E402
 
-DEPOT = ("40.7895", "-74.0565")
-
-
-def _depot() -> dict[str, Any]:
-    return {
-        "name": "Secaucus",
-        "latitude": DEPOT[0],
-        "longitude": DEPOT[1],
-        "opens": "07:00",
-        "closes": "20:00",
-        "timezone": "America/New_York",
-        "currency": "USD",
-    }
-
-
-def _van(depot_id: str, i: int) -> dict[str, Any]:
-    return {
-        "depot_id": depot_id,
-        "name": f"Van {i + 1}",
-        "capacity_kg": "800",
-        "capacity_m3": "10",
-        "shift_start": "08:00",
-        "shift_end": "18:00",
-        "max_stops": 120,
-        "speed_kmh": "30",
-        "cost_per_km": "0.50",
-        "cost_per_hour": "20.00",
-        "cost_per_day": "40.00",
-    }
+DEPOT = depot_body()  # Secaucus, NJ
 
 
 def _body(rng: random.Random, reference: str) -> dict[str, Any]:
     body = shipment_body(reference)
     # Within about 25 km of the depot: most of them van country, the far ones partner country.
-    lat = float(DEPOT[0]) + rng.uniform(-0.22, 0.22)
-    lon = float(DEPOT[1]) + rng.uniform(-0.28, 0.28)
+    lat = float(DEPOT["latitude"]) + rng.uniform(-0.22, 0.22)
+    lon = float(DEPOT["longitude"]) + rng.uniform(-0.28, 0.28)
     body["destination"].update(postal_code="10001", latitude=f"{lat:.4f}", longitude=f"{lon:.4f}")
     return body
 
@@ -116,14 +89,7 @@ def main() -> None:
         )
         container = app.extensions["handoff"]
         container.redis.flushdb()
-        with container.sessions() as session:
-            tenant = models.Tenant(name="bench", slug="bench")
-            session.add(tenant)
-            session.flush()
-            _, key = auth.create_key(
-                session, tenant.id, ("platform", "ops"), pepper=app.config["SECRET_PEPPER"]
-            )
-            session.commit()
+        _, key = create_tenant_key(container, "bench", "bench", ["platform", "ops"], "bench")
         headers = {"Authorization": f"Bearer {key}"}
         client = app.test_client()
         rng = random.Random(args.seed)
@@ -138,11 +104,15 @@ def main() -> None:
         assert first is not None
         day = datetime.fromisoformat(first["created_at"]).astimezone(ZoneInfo("America/New_York")).date()
 
-        depot = client.post("/v1/allocation/depots", json=_depot(), headers=headers)
+        depot = client.post("/v1/allocation/depots", json=DEPOT, headers=headers)
         assert depot.status_code == 201, depot.get_json()
         depot_id = depot.get_json()["id"]
         for i in range(args.vans):
-            van = client.post("/v1/allocation/vehicles", json=_van(depot_id, i), headers=headers)
+            van = client.post(
+                "/v1/allocation/vehicles",
+                json=vehicle_body(depot_id, name=f"Van {i + 1}", max_stops=120, cost_per_day="40.00"),
+                headers=headers,
+            )
             assert van.status_code == 201, van.get_json()
 
         t0 = time.perf_counter()

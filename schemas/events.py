@@ -118,15 +118,8 @@ class CanonicalEvent:
         """Return whether this event may change the shipment's milestone."""
         return self.mapping is MappingState.MAPPED
 
-    def primary_dedup_key(self) -> tuple[str, ...]:
-        """Return the first of :meth:`dedup_keys` without building the others (the stored key)."""
-        if self.source_event_id:
-            return ("id", self.carrier, self.tracking_number, self.source_event_id)
-        return self.dedup_keys()[0]
-
-    def dedup_keys(self) -> tuple[tuple[str, ...], ...]:
-        """Return the keys under which two deliveries of this event count as one."""
-        content = (
+    def _content_key(self) -> tuple[str, ...]:
+        return (
             "content",
             self.carrier,
             self.tracking_number,
@@ -135,9 +128,18 @@ class CanonicalEvent:
             self.occurred_at.isoformat(),
             self.location.key() if self.location else "",
         )
+
+    def primary_dedup_key(self) -> tuple[str, ...]:
+        """Return the first of :meth:`dedup_keys` without building the others (the stored key)."""
         if self.source_event_id:
-            return (("id", self.carrier, self.tracking_number, self.source_event_id), content)
-        return (content,)
+            return ("id", self.carrier, self.tracking_number, self.source_event_id)
+        return self._content_key()
+
+    def dedup_keys(self) -> tuple[tuple[str, ...], ...]:
+        """Return the keys under which two deliveries of this event count as one."""
+        if self.source_event_id:
+            return (self.primary_dedup_key(), self._content_key())
+        return (self._content_key(),)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the event as a JSON-ready dict matching canonical_event.schema.json."""

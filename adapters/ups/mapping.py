@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,33 +145,28 @@ def _as_list(node: Any) -> list[Any]:
     return list(node) if isinstance(node, list) else [node]
 
 
-def _digits_to_datetime(text: str) -> datetime:
-    """``YYYYMMDD`` or ``YYYYMMDDHHMMSS`` as a naive datetime; raises ValueError like strptime.
+# Where each field of UPS's fixed-width digit formats starts and ends.
+_DIGIT_CUTS = {"%Y%m%d": (0, 4, 6, 8), "%Y%m%d%H%M%S": (0, 4, 6, 8, 10, 12, 14)}
 
-    UPS writes fixed-width digits; slicing them is about ten times cheaper than ``strptime``, which
-    showed as the largest single cost of normalising a Track Alert push. Anything else goes through
-    ``strptime`` so the accepted forms do not change.
+
+def _strptime_digits(text: str, fmt: str) -> datetime:
+    """``datetime.strptime(text, fmt)`` for UPS's fixed-width digit formats, by slicing when it can.
+
+    Slicing is about ten times cheaper than ``strptime``, which showed as the largest single cost of
+    normalising a Track Alert push. Anything that is not exactly the format's width in ASCII digits
+    goes through ``strptime``, so the accepted forms and the ValueErrors do not change.
     """
-    if text.isascii() and text.isdigit():
-        if len(text) == 8:
-            return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]))
-        if len(text) == 14:
-            return datetime(
-                int(text[:4]),
-                int(text[4:6]),
-                int(text[6:8]),
-                int(text[8:10]),
-                int(text[10:12]),
-                int(text[12:14]),
-            )
-    return datetime.strptime(text, "%Y%m%d%H%M%S" if len(text) > 8 else "%Y%m%d")
+    cuts = _DIGIT_CUTS[fmt]
+    if len(text) != cuts[-1] or not (text.isascii() and text.isdigit()):
+        return datetime.strptime(text, fmt)
+    return datetime(*(int(text[a:b]) for a, b in itertools.pairwise(cuts)))
 
 
 def _ymd(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return (_digits_to_datetime(text) if len(text) == 8 else datetime.strptime(text, "%Y%m%d")).date()
+        return _strptime_digits(text, "%Y%m%d").date()
     except ValueError:
         return None
 
@@ -477,8 +473,7 @@ def _utc(day: str | None, clock: str | None, offset: str | None = None) -> datet
     if not day or not clock:
         return None
     try:
-        stamp = day + clock.ljust(6, "0")[:6]
-        naive = _digits_to_datetime(stamp) if len(stamp) == 14 else datetime.strptime(stamp, "%Y%m%d%H%M%S")
+        naive = _strptime_digits(day + clock.ljust(6, "0")[:6], "%Y%m%d%H%M%S")
     except ValueError:
         return None
     if offset is None:

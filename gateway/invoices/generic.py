@@ -22,26 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from gateway.invoices import LayoutError, Line, RowError, charges, csv_header, csv_rows, values
-
-REQUIRED_FIELDS = ("invoice_number", "tracking_number", "charge_code", "amount")
-OPTIONAL_FIELDS = (
-    "currency",
-    "description",
-    "charge_class",
-    "billed_weight",
-    "weight_unit",
-    "weight_type",
-    "length",
-    "width",
-    "height",
-    "dimension_unit",
-    "zone",
-    "service",
-    "ship_date",
-    "invoice_date",
-    "account_number",
-)
-FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+from schemas.api.invoices import MAPPABLE_FIELDS, REQUIRED_MAPPED_FIELDS
 
 
 def _classify(code: str, given: str, codes: Mapping[str, str]) -> str:
@@ -71,10 +52,10 @@ def parse(lines: Iterable[str], mapping: Mapping[str, Any]) -> Iterator[Line | R
     position = {name: i for i, name in reversed(list(enumerate(header)))}
     index: dict[str, int] = {}
     missing = []
-    for field in FIELDS:
+    for field in MAPPABLE_FIELDS:  # the list the upload API validates mappings against
         name = columns.get(field)
         if not name:
-            if field in REQUIRED_FIELDS:
+            if field in REQUIRED_MAPPED_FIELDS:
                 missing.append(f"{field} (not mapped)")
             continue
         if name not in position:

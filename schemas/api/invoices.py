@@ -40,11 +40,11 @@ DISCREPANCY_CLASSES = (
     "fuel_mismatch",
     "surcharge_not_quoted",
 )
+# What a generic CSV mapping may name (gateway/invoices/generic.py parses by this list); the first
+# four must be mapped.
+REQUIRED_MAPPED_FIELDS = ("invoice_number", "tracking_number", "charge_code", "amount")
 MAPPABLE_FIELDS = (
-    "invoice_number",
-    "tracking_number",
-    "charge_code",
-    "amount",
+    *REQUIRED_MAPPED_FIELDS,
     "currency",
     "description",
     "charge_class",

@@ -36,6 +36,7 @@ from gateway.db import models
 from gateway.db import rating as rating_tables
 from gateway.db.labels import LabelJob
 from gateway.services import shipments
+from gateway.services.labels import IN_FLIGHT, PURCHASE_JOB
 from tests.e2e.conftest import SimulatorServer, carriers_for
 from tests.helpers import shipment_body
 
@@ -258,7 +259,7 @@ def _in_flight(app: Any, run: Run) -> int:
             .select_from(models.Shipment)
             .where(
                 models.Shipment.id.in_(run.shipment_ids),
-                models.Shipment.status.in_(("label_requested", "purchasing")),
+                models.Shipment.status.in_(IN_FLIGHT),
             )
         ).scalar_one()
 
@@ -287,10 +288,12 @@ def _diagnose(app: Any, run: Run) -> str:
     with container.sessions() as session:
         stuck = session.execute(
             sa.select(models.Shipment).where(
-                models.Shipment.id.in_(run.shipment_ids),
-                models.Shipment.status.in_(("label_requested", "purchasing")),
+                models.Shipment.id.in_(run.shipment_ids), models.Shipment.status.in_(IN_FLIGHT)
             )
         ).scalars()
+        entries = (
+            session.execute(sa.select(OutboxEntry).where(OutboxEntry.job == PURCHASE_JOB)).scalars().all()
+        )
         for shipment in stuck:
             job = session.execute(sa.select(LabelJob).where(LabelJob.shipment_id == shipment.id)).scalar_one()
             attempts = session.execute(
@@ -302,9 +305,6 @@ def _diagnose(app: Any, run: Run) -> str:
                     LabelAttempt.finished_at,
                 ).where(LabelAttempt.shipment_id == shipment.id)
             ).all()
-            entries = session.execute(
-                sa.select(OutboxEntry).where(OutboxEntry.job == "gateway.jobs_labels.purchase")
-            ).scalars()
             mine = [e for e in entries if list(e.args) == [shipment.id]]
             rq = []
             for e in mine:
