@@ -5,6 +5,13 @@ An adapter subclasses :class:`Adapter`, sets ``name``, ``capabilities`` and ``co
 implements the ``_rate``/``_label``/... hooks for the capabilities it declares. Callers use the public
 methods (``rate``, ``label``, ...), which check the capability and apply the timeout; carrier failures
 surface only as :class:`CarrierUnavailable` (retry later) or :class:`CarrierRejected` (don't retry).
+
+Tracking knowledge lives here too, so that the gateway never branches on a carrier's name: each adapter
+class names its tracking code table (``code_table_package``, read by ``code_table()``) and, when the
+carrier pushes events to ``/v1/callbacks/<name>``, declares how those pushes authenticate
+(``callback``: a :class:`CallbackSpec`) and turns a push body into canonical events
+(``parse_callback``). Both are class-level: a push is received and normalised whether or not an account
+of that carrier is enabled.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ import importlib.resources
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import jsonschema
 
-from schemas import carrier
+from adapters import codes
+from schemas import carrier, events, types
 
 MASK = "********"
 
@@ -68,6 +77,11 @@ class Capability(enum.StrEnum):
     TRACK_PUSH = "track_push"
     PICKUP = "pickup"
     LOOKUP_SHIPMENT = "lookup_shipment"
+    # Print-at-home return labels: a label request whose spec ``is_return`` carries the carrier's return fields.
+    RETURN = "return"
+    # A return label that also comes with a QR code, for a customer without a printer (USPS Label Broker):
+    # asked with "return_qr" in the spec's options, given back as a ``ShippingDocument`` of kind "qr_code".
+    RETURN_QR = "return_qr"
 
 
 class AdapterError(Exception):
@@ -81,10 +95,12 @@ class ConfigurationError(AdapterError):
 class CapabilityNotSupported(AdapterError):
     """The adapter was asked for something it does not declare."""
 
-    def __init__(self, carrier_name: str, capability: Capability) -> None:
+    def __init__(self, carrier_name: str, capability: Capability | str) -> None:
         self.carrier = carrier_name
         self.capability = capability
-        super().__init__(f"carrier {carrier_name!r} does not support {capability.value!r}")
+        # A str names an optional action that is not a declared capability (e.g. "test_connection").
+        name = capability.value if isinstance(capability, Capability) else capability
+        super().__init__(f"carrier {carrier_name!r} does not support {name!r}")
 
 
 class CarrierError(AdapterError):
@@ -130,6 +146,133 @@ class CarrierRejected(CarrierError):
     """The carrier refused the request; ``code`` and ``message`` are the carrier's own. Do not retry."""
 
     retryable = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    """What a successful connection test found: the carrier authenticated this account's credentials.
+
+    ``message`` says what was checked in plain words; it never holds a secret (nor the token issued).
+    """
+
+    carrier: str
+    account: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One reason a carrier's service cannot take a shipment, found before anything is sent.
+
+    ``path`` names the field in booking-body terms (``destination.phone``, ``parcels.0.weight``,
+    ``service``); ``code`` is stable (clients switch on it); ``message`` is for people.
+    """
+
+    path: str
+    code: str
+    message: str
+
+
+class InvalidShipment(CarrierRejected):
+    """A label request refused before sending: ``problems`` are what the adapter's ``check`` reports.
+
+    ``code`` stays ``invalid_request`` (what callers switched on before checks existed); the stable
+    per-problem codes are on ``problems``.
+    """
+
+    def __init__(self, carrier_name: str, problems: Sequence[Requirement]) -> None:
+        self.problems: tuple[Requirement, ...] = tuple(problems)
+        super().__init__(carrier_name, "; ".join(p.message for p in self.problems), code="invalid_request")
+
+
+def refuse_unless_valid(carrier_name: str, problems: Sequence[Requirement]) -> None:
+    """Raise InvalidShipment when a check found anything: label builders call this before building."""
+    if problems:
+        raise InvalidShipment(carrier_name, problems)
+
+
+class PushPayloadError(AdapterError, ValueError):
+    """A push body that is not a readable push of this carrier (kept in the inbox as failed, never retried)."""
+
+
+class PushScheme(enum.StrEnum):
+    """How a carrier proves that a push to ``/v1/callbacks/<name>`` is its own."""
+
+    # An opaque credential echoed in a header (``CALLBACK_SECRETS[name]``), or checked by an enabled
+    # adapter's ``authenticate_push`` (e.g. a bearer token it issued). Guessable: throttled per source first.
+    CREDENTIAL = "credential"
+    # HMAC-SHA256 of ``"<unix timestamp>." + raw body`` with ``CALLBACK_SECRETS[name]``; each signature
+    # is accepted once, within a tolerance around our clock.
+    SIGNED = "hmac"
+    # HMAC-SHA256 of the raw body alone with ``CALLBACK_SECRETS[name]``, base64, in
+    # ``signature_headers[0]`` (FedEx's ``fdx-signature``). No timestamp: a body is accepted once a day
+    # (its hash is the replay key), and events are idempotent by id after that.
+    SIGNED_BODY = "hmac_body"
+    # The adapter checks the signature itself (``Adapter.verify_callback`` with ``CALLBACK_SECRETS[name]``),
+    # for carriers that sign something other than the raw body (USPS: timestamp and payload fields).
+    # A body is accepted once a day, as for SIGNED_BODY.
+    ADAPTER = "adapter"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSpec:
+    """What the gateway's callback endpoint needs to authenticate one carrier's pushes."""
+
+    scheme: PushScheme
+    credential_header: str = "credential"
+    signature_headers: tuple[str, ...] = ("X-Handoff-Signature", "X-Sim-Signature")
+    timestamp_headers: tuple[str, ...] = ("X-Handoff-Timestamp", "X-Sim-Timestamp")
+    # The realm named in ``WWW-Authenticate`` when the adapter issues push tokens (``issue_webhook_token``).
+    realm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Courier:
+    """Who handed a parcel over, as a driver app reports it: what the proof-of-delivery checks need."""
+
+    driver_id: str
+    vehicle_id: str | None = None
+    route_id: str | None = None
+    stop_sequence: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushedEvent:
+    """One canonical event read from a push; ``courier`` is set when the carrier's own driver reported it."""
+
+    event: events.CanonicalEvent
+    courier: Courier | None = None
+
+
+def canonical_event(
+    table: codes.CodeTable, raw: carrier.RawTrackingEvent, source: events.EventSource
+) -> events.CanonicalEvent:
+    """Translate an adapter's raw event with a code table (unknown codes stay unmapped)."""
+    loc = raw.location
+    location = (
+        None
+        if loc is None
+        else events.Location(
+            city=loc.city,
+            state=loc.state,
+            postal_code=loc.postal_code,
+            country_code=loc.country_code,
+            facility=loc.description,
+        )
+    )
+    return codes.to_event(
+        table,
+        tracking_number=raw.tracking_number,
+        occurred_at=raw.occurred_at,
+        code=raw.code,
+        subcode=raw.subcode,
+        message=raw.description or None,
+        location=location,
+        estimated_delivery=raw.estimated_delivery,
+        source_event_id=raw.source_event_id,
+        source=source,
+        attributes=raw.attributes or None,
+    )
 
 
 def secret_fields_of(schema: Mapping[str, Any]) -> frozenset[str]:
@@ -191,12 +334,20 @@ class Adapter(abc.ABC):
     """One carrier account behind the canonical interface."""
 
     name: ClassVar[str]
+    # How people call the carrier (reports, the tracking page); empty: the name, readable.
+    display_name: ClassVar[str] = ""
+    # The invoice file layout its bills come in (gateway/reconciliation/parsers.LAYOUTS); None: none of its own.
+    invoice_layout: ClassVar[str | None] = None
     capabilities: ClassVar[frozenset[Capability]]
     config_schema: ClassVar[Mapping[str, Any] | None] = None
     # A JSON file next to the adapter's module, read on first use rather than at import time.
     config_schema_resource: ClassVar[tuple[str, str] | None] = None  # (package, file name)
     label_formats: ClassVar[frozenset[carrier.LabelFormat]] = frozenset()
     default_timeout: ClassVar[float] = 10.0
+    # The package holding this carrier's ``tracking_codes.csv`` (None: ``adapters/<name>/``, the built-ins').
+    code_table_package: ClassVar[str | None] = None
+    # How pushes to ``/v1/callbacks/<name>`` authenticate; None: this carrier pushes nothing there.
+    callback: ClassVar[CallbackSpec | None] = None
 
     def __init__(self, config: Mapping[str, Any], *, recorder: Recorder | None = None) -> None:
         validate_config(self.get_config_schema(), config, self.name)
@@ -253,6 +404,45 @@ class Adapter(abc.ABC):
         if self._recorder is not None:
             self._recorder(self.redact(exchange))
 
+    # -- tracking knowledge (class-level: no enabled account needed) -------------------------------------
+
+    @classmethod
+    def code_table(cls) -> codes.CodeTable:
+        """Return this carrier's tracking code table (``codes.MappingError`` when it has none)."""
+        return codes.load_table(cls.name, cls.code_table_package)
+
+    @classmethod
+    def canonical(cls, raw: carrier.RawTrackingEvent, source: events.EventSource) -> events.CanonicalEvent:
+        """Translate one of this adapter's raw events with its code table."""
+        return canonical_event(cls.code_table(), raw, source)
+
+    @classmethod
+    def parse_callback(cls, payload: Mapping[str, Any]) -> list[PushedEvent]:
+        """Turn one authenticated push body (a JSON object) into canonical events (``PushPayloadError``)."""
+        raise CapabilityNotSupported(cls.name, Capability.TRACK_PUSH)
+
+    @classmethod
+    def verify_callback(cls, secret: str, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise CarrierRejected unless the push is signed with ``secret`` (``PushScheme.ADAPTER``)."""
+        raise CarrierRejected(cls.name, "this adapter verifies no pushes", code="push_unauthenticated")
+
+    def authenticate_push(self, headers: Mapping[str, str]) -> None:
+        """Raise CarrierRejected unless this account's own push credentials vouch for the push."""
+        raise CarrierRejected(
+            self.name, "this adapter holds no push credentials", code="push_unauthenticated"
+        )
+
+    def issue_webhook_token(self, authorization: str) -> Mapping[str, Any]:
+        """Answer the carrier's client-credentials call for a push token; CarrierRejected when refused."""
+        raise CarrierRejected(self.name, "this adapter issues no push tokens", code="push_unauthenticated")
+
+    # -- requirements (class-level: what a label purchase would refuse, checked before buying) ----------
+
+    @classmethod
+    def check(cls, spec: types.ShipmentSpec, service: str) -> list[Requirement]:
+        """Return every reason this carrier's ``service`` would refuse a label for ``spec`` (none: [])."""
+        return []
+
     # -- public operations ---------------------------------------------------------------------------------
 
     def supports(self, capability: Capability) -> bool:
@@ -276,6 +466,12 @@ class Adapter(abc.ABC):
     def label(self, request: carrier.LabelRequest, *, timeout: float | None = None) -> carrier.LabelResult:
         """Buy a label; never retried automatically, because a retry may buy twice."""
         self._require(Capability.LABEL)
+        if request.spec.is_return and Capability.RETURN not in self.capabilities:
+            raise CarrierRejected(
+                self.name,
+                f"{self.display_name or self.name} return labels are not offered through this integration",
+                code="returns_not_supported",
+            )
         if self.label_formats and request.label_format not in self.label_formats:
             raise CarrierRejected(
                 self.name,
@@ -312,10 +508,49 @@ class Adapter(abc.ABC):
         self._require(Capability.PICKUP)
         return self._pickup(request, self._timeout(timeout))
 
+    def cancel_pickup(
+        self,
+        request: carrier.PickupRequest,
+        confirmation: str,
+        details: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Cancel a booked collection by its confirmation number (``request`` is what was booked).
+
+        ``details`` are the booking's ``PickupResult.details`` as stored (empty when there were none).
+        An adapter whose carrier API cancels pickups overrides ``_cancel_pickup``; the default raises
+        CapabilityNotSupported (the pickup is then cancelled with the carrier by other means).
+        """
+        self._require(Capability.PICKUP)
+        self._cancel_pickup(request, confirmation, dict(details or {}), self._timeout(timeout))
+
+    def _cancel_pickup(
+        self, request: carrier.PickupRequest, confirmation: str, details: Mapping[str, str], timeout: float
+    ) -> None:
+        raise CapabilityNotSupported(self.name, Capability.PICKUP)
+
     def lookup_shipment(self, reference: str, *, timeout: float | None = None) -> carrier.ShipmentLookup:
         """Ask the carrier whether a purchase under our reference happened (after a lost answer)."""
         self._require(Capability.LOOKUP_SHIPMENT)
         return self._lookup_shipment(reference, self._timeout(timeout))
+
+    def test_connection(self, *, timeout: float | None = None) -> ConnectionReport:
+        """Authenticate with the carrier using this account's credentials, with one cheap call.
+
+        Returns what was found; raises ``CarrierRejected`` (the carrier refused the credentials, with its
+        own code and message) or ``CarrierUnavailable`` (no answer). An adapter with no cheap authenticated
+        call raises ``CapabilityNotSupported`` (the default).
+        """
+        raise CapabilityNotSupported(self.name, "test_connection")
+
+    def _token_issued(self, lifetime: float) -> ConnectionReport:
+        """The report of a connection test that fetched a fresh OAuth token (the token is not kept)."""
+        return ConnectionReport(
+            self.name,
+            self.account_id,
+            f"authenticated: the OAuth token endpoint issued a token valid for {int(lifetime)} s",
+        )
 
     # -- hooks: implement those you declare ----------------------------------------------------------------
 

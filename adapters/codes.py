@@ -133,13 +133,16 @@ class CodeTable:
         return None
 
 
-def _read_table_text(carrier: str) -> str:
+def _read_table_text(carrier: str, package: str | None = None) -> str:
     if not carrier.isidentifier():
         raise MappingError(f"not a carrier package name: {carrier!r}")
-    resource = importlib.resources.files("adapters").joinpath(carrier).joinpath(TABLE_FILENAME)
     try:
+        if package is None:
+            resource = importlib.resources.files("adapters").joinpath(carrier).joinpath(TABLE_FILENAME)
+        else:
+            resource = importlib.resources.files(package).joinpath(TABLE_FILENAME)
         return resource.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, ModuleNotFoundError):
         raise MappingError(f"no tracking code table for carrier {carrier!r}") from None
 
 
@@ -152,9 +155,13 @@ def parse_table(carrier: str, text: str, origin: str = "file") -> CodeTable:
 
 
 @functools.cache
-def load_table(carrier: str) -> CodeTable:
-    """Load and validate a carrier's packaged table (cached after the first call)."""
-    return parse_table(carrier, _read_table_text(carrier))
+def load_table(carrier: str, package: str | None = None) -> CodeTable:
+    """Load and validate a carrier's packaged table (cached after the first call).
+
+    ``package`` holds ``tracking_codes.csv``; by default ``adapters/<carrier>/`` (the built-in adapters).
+    An out-of-tree adapter names its own package (``Adapter.code_table_package``).
+    """
+    return parse_table(carrier, _read_table_text(carrier, package))
 
 
 def lookup(
@@ -187,28 +194,23 @@ def to_event(
 ) -> events.CanonicalEvent:
     """Translate one raw carrier event into a canonical event, keeping the raw code beside it."""
     row = table.lookup(code, subcode)
-    common = {
-        "tracking_number": tracking_number,
-        "carrier": table.carrier,
-        "occurred_at": occurred_at,
-        "raw_code": code,
-        "raw_subcode": subcode,
-        "raw_message": message,
-        "location": location,
-        "estimated_delivery": estimated_delivery,
-        "source_event_id": source_event_id,
-        "source": source,
-        "pod": pod,
-        "attributes": tuple(sorted((attributes or {}).items())),
-    }
-    if row is None:
-        return events.CanonicalEvent(mapping=events.MappingState.UNMAPPED, **common)
     return events.CanonicalEvent(
-        milestone=row.milestone,
-        detail=row.detail,
-        reason=row.reason,
-        mapping=row.mapping_state,
-        **common,
+        tracking_number=tracking_number,
+        carrier=table.carrier,
+        occurred_at=occurred_at,
+        raw_code=code,
+        milestone=None if row is None else row.milestone,
+        detail=None if row is None else row.detail,
+        reason=None if row is None else row.reason,
+        mapping=events.MappingState.UNMAPPED if row is None else row.mapping_state,
+        raw_subcode=subcode,
+        raw_message=message,
+        location=location,
+        estimated_delivery=estimated_delivery,
+        source_event_id=source_event_id,
+        source=source,
+        pod=pod,
+        attributes=tuple(sorted((attributes or {}).items())),
     )
 
 

@@ -36,7 +36,7 @@ class TimeoutSession(requests.Session):
         self.default_timeout = timeout
         self.headers["User-Agent"] = USER_AGENT
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
         if kwargs["timeout"] is None:
             kwargs["timeout"] = self.default_timeout
@@ -121,6 +121,41 @@ class BreakerBook:
 
 
 BREAKERS = BreakerBook()
+
+
+class TokenCache:
+    """One bearer token, fetched under a lock and reused until shortly before it expires.
+
+    ``fetch()`` returns the token and how many seconds the carrier says it lives; the cache keeps it
+    until ``lifetime - margin`` (or half its life, for tokens shorter than twice the margin) so no call
+    races the expiry. ``invalidate()`` drops it after the carrier refused it (a 401).
+    """
+
+    def __init__(self, clock: Callable[[], float], margin: float = 60.0) -> None:
+        self._clock = clock
+        self._margin = margin
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    @property
+    def value(self) -> str | None:
+        """The cached token, for redaction (None when there is none)."""
+        return self._token
+
+    def get(self, fetch: Callable[[], tuple[str, float]]) -> str:
+        with self._lock:
+            if self._token and self._clock() < self._expires_at:
+                return self._token
+            token, lifetime = fetch()
+            self._token = token
+            self._expires_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+            return token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+            self._expires_at = 0.0
 
 
 @dataclass
@@ -253,6 +288,7 @@ class CarrierHttp:
                 retry_after=retry_after,
             )
         self._record(operation, attempt, started, request_record, response, error)
+        # With no error, the request returned: response is set.
         return error if error is not None else response  # type: ignore[return-value]
 
     def _record(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import metadata
 from typing import Any
 
-from adapters import base
+from adapters import base, codes
 
 ENTRY_POINT_GROUP = "handoff.adapters"
 
@@ -15,6 +16,9 @@ ENTRY_POINT_GROUP = "handoff.adapters"
 BUILTINS: dict[str, str] = {
     "ups": "adapters.ups.client:UpsAdapter",
     "dhl_express": "adapters.dhl_express.client:DhlExpressAdapter",
+    "fleet": "adapters.fleet.adapter:FleetAdapter",
+    "fedex": "adapters.fedex.client:FedexAdapter",
+    "usps": "adapters.usps.client:UspsAdapter",
 }
 
 
@@ -31,12 +35,30 @@ def _load_target(target: str) -> type[base.Adapter]:
     return cls
 
 
+@functools.cache
+def _entry_points() -> tuple[tuple[str, str], ...]:
+    return tuple((ep.name, ep.value) for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
 def available() -> dict[str, str]:
-    """Return every known adapter name with its import target (built-ins, then entry points)."""
+    """Return every known adapter name with its import target (built-ins, then entry points).
+
+    Entry points are read once per process; ``reload()`` reads them again (after installing a plugin).
+    """
     found = dict(BUILTINS)
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found[entry_point.name] = entry_point.value
+    found.update(_entry_points())
     return found
+
+
+def reload() -> None:
+    """Forget the entry points and classes read so far: the next lookup reads the installed plugins again."""
+    _entry_points.cache_clear()
+    _adapter_class.cache_clear()
+
+
+@functools.cache
+def _adapter_class(name: str, target: str) -> type[base.Adapter]:
+    return _load_target(target)
 
 
 def adapter_class(name: str) -> type[base.Adapter]:
@@ -45,9 +67,31 @@ def adapter_class(name: str) -> type[base.Adapter]:
     if target is None:
         raise RegistryError(f"no adapter named {name!r}; known: {sorted(available())}")
     try:
-        return _load_target(target)
+        return _adapter_class(name, target)
     except (ImportError, AttributeError) as exc:
         raise RegistryError(f"adapter {name!r} ({target}) cannot be loaded: {exc}") from exc
+
+
+def receiver(name: str) -> type[base.Adapter] | None:
+    """Return the adapter class that receives pushes at ``/v1/callbacks/<name>``, or None (unknown carrier,
+    an adapter that cannot be loaded, or one that declares no ``callback``)."""
+    try:
+        cls = adapter_class(name)
+    except RegistryError:
+        return None
+    return cls if cls.callback is not None else None
+
+
+def code_table(carrier: str) -> codes.CodeTable:
+    """Return a carrier's tracking code table: its adapter's own, or an in-tree table for a carrier that
+    has a table but no adapter. Raises ``codes.MappingError`` when there is none."""
+    if carrier in available():
+        try:
+            cls = adapter_class(carrier)
+        except RegistryError as exc:
+            raise codes.MappingError(str(exc)) from None
+        return cls.code_table()
+    return codes.load_table(carrier)
 
 
 class Registry:

@@ -21,10 +21,14 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--callback-url", help='push URL; "{carrier}" becomes ups, dhl_express or fleet')
+    parser.add_argument(
+        "--callback-url", help='push URL; "{carrier}" becomes ups, dhl_express, fleet, fedex or usps'
+    )
     parser.add_argument("--ups-callback-url")
     parser.add_argument("--dhl-callback-url")
     parser.add_argument("--fleet-callback-url")
+    parser.add_argument("--fedex-callback-url")
+    parser.add_argument("--usps-callback-url")
     parser.add_argument("--ups-client-id", default=defaults.ups_client_id)
     parser.add_argument("--ups-client-secret", default=defaults.ups_client_secret)
     parser.add_argument("--ups-token-ttl", type=int, default=defaults.ups_token_ttl)
@@ -38,10 +42,31 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
     parser.add_argument("--dhl-password", default=defaults.dhl_password)
     parser.add_argument("--dhl-push-secret")
     parser.add_argument("--fleet-push-secret", default=defaults.fleet_push_secret)
+    parser.add_argument("--fedex-client-id", default=defaults.fedex_client_id)
+    parser.add_argument("--fedex-client-secret", default=defaults.fedex_client_secret)
+    parser.add_argument("--fedex-token-ttl", type=int, default=defaults.fedex_token_ttl)
+    parser.add_argument(
+        "--fedex-security-token",
+        default=defaults.fedex_security_token,
+        help='the AIV webhook security token that signs FedEx pushes (fdx-signature); "" sends none',
+    )
+    parser.add_argument("--usps-client-id", default=defaults.usps_client_id)
+    parser.add_argument("--usps-client-secret", default=defaults.usps_client_secret)
+    parser.add_argument("--usps-token-ttl", type=int, default=defaults.usps_token_ttl)
+    parser.add_argument(
+        "--usps-webhook-secret",
+        default=defaults.usps_webhook_secret,
+        help='the 32-character subscription secret that signs USPS pushes (X-HMAC); "" sends none',
+    )
     parser.add_argument("--day-seconds", type=float, default=defaults.day_seconds)
     parser.add_argument("--exception-share", type=float, default=defaults.exception_share)
     parser.add_argument("--timeout-sleep", type=float, default=defaults.timeout_sleep_seconds)
     parser.add_argument("--ledger-path", help="append the ledger to this JSON-lines file (replayed at start)")
+    parser.add_argument(
+        "--data-dir",
+        default="var/simulator",
+        help="keeps the tracking-number counters, so a restart never reissues a number (default var/simulator)",
+    )
     parser.add_argument("--faults", default="{}", help='JSON, e.g. {"ups": {"error_5xx": 0.2}}')
     parser.add_argument("--push-interval", type=float, default=0.5, help="real seconds between push rounds")
     args = parser.parse_args(argv)
@@ -57,6 +82,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         ups_callback_url=args.ups_callback_url,
         dhl_callback_url=args.dhl_callback_url,
         fleet_callback_url=args.fleet_callback_url,
+        fedex_callback_url=args.fedex_callback_url,
+        usps_callback_url=args.usps_callback_url,
         ups_client_id=args.ups_client_id,
         ups_client_secret=args.ups_client_secret,
         ups_token_ttl=args.ups_token_ttl,
@@ -70,10 +97,19 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         dhl_password=args.dhl_password,
         dhl_push_secret=args.dhl_push_secret,
         fleet_push_secret=args.fleet_push_secret,
+        fedex_client_id=args.fedex_client_id,
+        fedex_client_secret=args.fedex_client_secret,
+        fedex_token_ttl=args.fedex_token_ttl,
+        fedex_security_token=args.fedex_security_token or None,
+        usps_client_id=args.usps_client_id,
+        usps_client_secret=args.usps_client_secret,
+        usps_token_ttl=args.usps_token_ttl,
+        usps_webhook_secret=args.usps_webhook_secret or None,
         day_seconds=args.day_seconds,
         exception_share=args.exception_share,
         timeout_sleep_seconds=args.timeout_sleep,
         ledger_path=args.ledger_path,
+        data_dir=args.data_dir,
         faults=faults,
     )
     return args, settings

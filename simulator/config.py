@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-CARRIERS: tuple[str, ...] = ("ups", "dhl_express")
+CARRIERS: tuple[str, ...] = ("ups", "dhl_express", "fedex", "usps")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class SimConfig:
     ups_callback_url: str | None = None
     dhl_callback_url: str | None = None
     fleet_callback_url: str | None = None
+    fedex_callback_url: str | None = None
+    usps_callback_url: str | None = None
     # UPS OAuth client credentials the simulator accepts, and the token lifetime it grants.
     ups_client_id: str = "sim-ups-client"
     ups_client_secret: str = "sim-ups-secret"  # noqa: S105 - a development default, not a real secret
@@ -39,6 +41,18 @@ class SimConfig:
     # DHL Express has no push in its WSDLs: this optional HMAC-signed callback is a simulator extra.
     dhl_push_secret: str | None = None
     fleet_push_secret: str = "sim-fleet-secret"  # noqa: S105
+    # FedEx OAuth (API key and secret key in the form body) and the AIV webhook security token that
+    # signs pushes (fdx-signature); None sends no FedEx pushes.
+    fedex_client_id: str = "sim-fedex-client"
+    fedex_client_secret: str = "sim-fedex-secret"  # noqa: S105
+    fedex_token_ttl: int = 3599
+    fedex_security_token: str | None = "sim-fedex-webhook-security-token"  # noqa: S105
+    # USPS OAuth (JSON body) and the 32-character Subscriptions - Tracking secret that signs pushes
+    # (X-HMAC over timestamp + payload); None sends no USPS pushes.
+    usps_client_id: str = "sim-usps-client"
+    usps_client_secret: str = "sim-usps-secret"  # noqa: S105
+    usps_token_ttl: int = 28799
+    usps_webhook_secret: str | None = "sim-usps-webhook-secret-0123456x"  # noqa: S105
     # Real seconds one simulated day lasts (tracking progressions span about one simulated day).
     day_seconds: float = 120.0
     exception_share: float = 0.2
@@ -46,6 +60,9 @@ class SimConfig:
     timeout_sleep_seconds: float = 35.0
     push_timeout_seconds: float = 5.0
     ledger_path: str | None = None
+    # Where the tracking-number counters live (counters.json), so a restart never reissues a number.
+    # None: in memory only (unique within this process).
+    data_dir: str | None = None
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def replace(self, **overrides: Any) -> SimConfig:
@@ -53,11 +70,13 @@ class SimConfig:
         return dataclasses.replace(self, **overrides)
 
     def callback_for(self, carrier: str) -> str | None:
-        """Return the push URL for a carrier ("ups", "dhl_express" or "fleet"), if any."""
+        """Return the push URL for a carrier ("ups", "dhl_express", "fleet", "fedex" or "usps"), if any."""
         specific = {
             "ups": self.ups_callback_url,
             "dhl_express": self.dhl_callback_url,
             "fleet": self.fleet_callback_url,
+            "fedex": self.fedex_callback_url,
+            "usps": self.usps_callback_url,
         }.get(carrier)
         url = specific or self.callback_url
         return url.replace("{carrier}", carrier) if url else None

@@ -95,7 +95,8 @@ def parse_envelope(body: bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise SoapFault("Client", f"Malformed XML: {exc}") from None
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    # lxml-stubs' DocInfo has no doctype (lxml's does).
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:  # type: ignore[union-attr]
         raise SoapFault("Client", "DTDs and entity declarations are not allowed")
     if any(isinstance(node, etree._Entity) for node in root.iter()):
         raise SoapFault("Client", "Entity references are not allowed")
@@ -174,7 +175,7 @@ def _fault(fault: SoapFault) -> flask.Response:
 
 
 def _sub(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
-    element = etree.SubElement(parent, name, **attrs)
+    element = etree.SubElement(parent, name, attrib=attrs)
     if text is not None:
         element.text = text
     return element
@@ -209,7 +210,7 @@ def _decimal(value: str, what: str) -> Decimal:
 
 def _measures(
     shipment: etree._Element, nested_weight: bool
-) -> tuple[Decimal, tuple[Decimal, ...] | None, int]:
+) -> tuple[Decimal, tuple[Decimal, Decimal, Decimal] | None, int]:
     unit = (
         _text(shipment, "UnitOfMeasurement") or _text(shipment, "ShipmentInfo", "UnitOfMeasurement") or "SI"
     )
@@ -220,16 +221,17 @@ def _measures(
     if not packages:
         raise Rejected("998", "At least one RequestedPackages element is required")
     total = Decimal(0)
-    dims = None
+    dims: tuple[Decimal, Decimal, Decimal] | None = None
     for package in packages:
         raw = _text(package, "Weight", "Value") if nested_weight else _text(package, "Weight")
         total += units.to_kg(_decimal(raw, "Weight"), kg_unit)
         box = _find(package, "Dimensions")
         if dims is None and box is not None:
-            dims = tuple(
+            length, width, height = (
                 units.to_cm(_decimal(_text(box, side), side), cm_unit)
                 for side in ("Length", "Width", "Height")
             )
+            dims = (length, width, height)
     return total, dims, len(packages)
 
 
@@ -339,6 +341,18 @@ def _ship(request: etree._Element) -> etree._Element:
         destination = _party(_find(ship, "Recipient"), "Recipient", nested=True)
         kg, dims, count = _measures(shipment, nested_weight=False)
         documents = _text(shipment, "InternationalDetail", "Content") == "DOCUMENTS"
+        # LabelOptions/RequestDHLCustomsInvoice = Y: DHL generates the commercial invoice from
+        # ExportDeclaration, whose InvoiceNumber and InvoiceDate are then mandatory (expressRateBook.wsdl).
+        wants_invoice = _text(info, "LabelOptions", "RequestDHLCustomsInvoice") == "Y"
+        declaration = _find(shipment, "InternationalDetail", "ExportDeclaration")
+        if wants_invoice and not (
+            _text(declaration, "InvoiceNumber")
+            and _text(declaration, "InvoiceDate")
+            and _children(_find(declaration, "ExportLineItems"), "ExportLineItem")
+        ):
+            raise Rejected(
+                "998", "ExportDeclaration with InvoiceNumber, InvoiceDate and ExportLineItems is required"
+            )
         offered = {
             s.code: s for s in pricing.dhl_services(origin["country"], destination["country"], documents)
         }
@@ -351,8 +365,8 @@ def _ship(request: etree._Element) -> etree._Element:
     quote = pricing.quote(
         offered[service_code], pricing.billable_kg(kg, dims), pricing.currency_for(origin["country"])
     )
-    waybill = simulator.rng_draw(numbers.dhl_waybill)
-    pieces = [simulator.rng_draw(numbers.dhl_piece_id) for _ in range(count)]
+    waybill = numbers.dhl_waybill(simulator.serials(numbers.DHL_WAYBILL)[0])
+    pieces = [numbers.dhl_piece_id(serial) for serial in simulator.serials(numbers.DHL_PIECE, count)]
     # DHL's LabelImageFormat is at most 3 characters and "Currently always 'PDF'"; ZPL/EPL are
     # honoured too because the adapters may ask for thermal labels.
     document_format = "ZPL" if label_type == "ZPL" else "EPL" if label_type in ("EPL", "LP2") else "PDF"
@@ -392,6 +406,11 @@ def _ship(request: etree._Element) -> etree._Element:
     image = _sub(response, "LabelImage")
     _sub(image, "LabelImageFormat", document_format)
     _sub(image, "GraphicImage", label.label_base64)
+    if wants_invoice:
+        document = _sub(_sub(response, "Documents"), "Document")
+        _sub(document, "DocumentName", "CustomsInvoice")
+        _sub(document, "DocumentFormat", "PDF")
+        _sub(document, "DocumentImage", labels.invoice_base64(waybill, CARRIER))
     _sub(response, "ShipmentIdentificationNumber", waybill)
     if _text(shipment, "ShipmentInfo", "DropOffType") == "REQUEST_COURIER":
         _sub(response, "DispatchConfirmationNumber", f"CBJ{waybill[-6:]}")

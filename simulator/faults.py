@@ -9,7 +9,7 @@ from typing import Any
 
 KINDS: tuple[str, ...] = ("error_5xx", "timeout", "malformed", "charged_timeout")
 # Operations that sell a label: only these can be "charged then timed out".
-PURCHASES: frozenset[str] = frozenset({"ship"})
+PURCHASES: frozenset[str] = frozenset({"ship", "label"})
 
 
 class FaultConfigError(ValueError):

@@ -43,10 +43,8 @@ def _epl(tracking_number: str, carrier: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def _pdf(tracking_number: str, carrier: str) -> bytes:
-    content = f"BT /F1 18 Tf 40 250 Td ({carrier.upper()} SIMULATOR {tracking_number}) Tj ET".encode(
-        "latin-1"
-    )
+def _pdf(tracking_number: str, carrier: str, title: str = "SIMULATOR") -> bytes:
+    content = f"BT /F1 18 Tf 40 250 Td ({carrier.upper()} {title} {tracking_number}) Tj ET".encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -85,6 +83,11 @@ def render(label_format: str, tracking_number: str, carrier: str) -> bytes:
     if fmt == "PDF":
         return _pdf(tracking_number, carrier)
     raise ValueError(f"unsupported label format {label_format!r}")
+
+
+def invoice_base64(tracking_number: str, carrier: str) -> str:
+    """Return a carrier's paperless-trade commercial invoice (a one-page PDF) base64-encoded."""
+    return base64.b64encode(_pdf(tracking_number, carrier, "SIMULATOR COMMERCIAL INVOICE")).decode("ascii")
 
 
 def render_base64(label_format: str, tracking_number: str, carrier: str) -> str:

@@ -44,8 +44,12 @@ class LabelRecord:
     label_base64: str = ""
     voided: bool = False
     voided_at: str | None = None
+    # The carrier account the label was sold on (FedEx account number, USPS EPS account/MID; "" if unknown).
+    account: str = ""
     # A label sold under the "charged then timed out" fault: the client never saw the answer.
     response_lost: bool = False
+    # A return label: the carrier's return type as asked (UPS ReturnService Code, FedEx returnType); "" if none.
+    return_type: str = ""
 
     def public(self, with_label: bool = False) -> dict[str, Any]:
         """Return the record as JSON-ready data (without the label image unless asked)."""

@@ -49,6 +49,36 @@ DHL_INTERNATIONAL = (
     Service("T", "EXPRESS 12:00", Decimal("64.00"), Decimal("7.80"), 2),
     Service("K", "EXPRESS 9:00", Decimal("79.00"), Decimal("8.90"), 2),
 )
+FEDEX_DOMESTIC_US = (
+    Service("FEDEX_GROUND", "FedEx Ground®", Decimal("10.20"), Decimal("1.05"), 4),
+    Service("FEDEX_EXPRESS_SAVER", "FedEx Express Saver®", Decimal("15.10"), Decimal("1.80"), 3),
+    Service("FEDEX_2_DAY", "FedEx 2Day®", Decimal("20.40"), Decimal("2.50"), 2),
+    Service("STANDARD_OVERNIGHT", "FedEx Standard Overnight®", Decimal("30.90"), Decimal("3.70"), 1),
+    Service("PRIORITY_OVERNIGHT", "FedEx Priority Overnight®", Decimal("35.60"), Decimal("4.20"), 1),
+)
+FEDEX_DOMESTIC_OTHER = (
+    Service("FEDEX_REGIONAL_ECONOMY", "FedEx Regional Economy®", Decimal("9.40"), Decimal("0.90"), 2),
+    Service("FEDEX_PRIORITY_EXPRESS", "FedEx Priority Express", Decimal("23.80"), Decimal("2.70"), 1),
+)
+FEDEX_INTERNATIONAL = (
+    Service(
+        "FEDEX_INTERNATIONAL_CONNECT_PLUS",
+        "FedEx International Connect Plus",
+        Decimal("22.50"),
+        Decimal("2.30"),
+        5,
+    ),
+    Service("INTERNATIONAL_ECONOMY", "FedEx International Economy®", Decimal("46.00"), Decimal("5.90"), 4),
+    Service(
+        "FEDEX_INTERNATIONAL_PRIORITY", "FedEx International Priority®", Decimal("66.00"), Decimal("8.00"), 2
+    ),
+)
+# USPS domestic mail classes (commercial, single piece, machinable); USPS adds no fuel surcharge on top.
+USPS_DOMESTIC = (
+    Service("USPS_GROUND_ADVANTAGE", "USPS Ground Advantage", Decimal("4.95"), Decimal("1.05"), 4),
+    Service("PRIORITY_MAIL", "Priority Mail", Decimal("6.90"), Decimal("1.80"), 2),
+    Service("PRIORITY_MAIL_EXPRESS", "Priority Mail Express", Decimal("24.90"), Decimal("3.90"), 1),
+)
 DHL_DOCUMENTS = Service("D", "EXPRESS WORLDWIDE", Decimal("44.00"), Decimal("5.20"), 2)
 
 _CURRENCY_BY_COUNTRY = {"US": "USD", "CA": "CAD", "GB": "GBP", "CH": "CHF"}
@@ -64,6 +94,13 @@ def ups_services(origin: str, destination: str) -> tuple[Service, ...]:
     if origin != destination:
         return UPS_INTERNATIONAL
     return UPS_DOMESTIC_US if origin == "US" else UPS_DOMESTIC_OTHER
+
+
+def fedex_services(origin: str, destination: str) -> tuple[Service, ...]:
+    """Return the FedEx services offered between two countries."""
+    if origin != destination:
+        return FEDEX_INTERNATIONAL
+    return FEDEX_DOMESTIC_US if origin == "US" else FEDEX_DOMESTIC_OTHER
 
 
 def dhl_services(origin: str, destination: str, documents: bool = False) -> tuple[Service, ...]:

@@ -1,4 +1,4 @@
-"""Realistic tracking progressions with real UPS and DHL Express event codes.
+"""Realistic tracking progressions with real UPS, DHL Express and FedEx event codes.
 
 Every code here comes from ../shared/carriers/EVENT_CODES.md. A progression is chosen per label
 from a generator seeded with (seed, tracking number), so the same label always tells the same
@@ -192,5 +192,107 @@ def dhl_steps(
             delivered=True,
             signatory=receiver,
         )
+    )
+    return steps
+
+
+FEDEX_EXCEPTIONS: tuple[str, ...] = ("failed_attempt", "customs", "returned")
+
+
+def fedex_steps(
+    scenario: str, origin: Place, destination: Place, seed: int, tracking_number: str
+) -> list[Step]:
+    """Return the FedEx scan events (Track API eventType codes) for a scenario, oldest first.
+
+    ``extra`` carries the FedEx scan's ``exceptionCode``/``exceptionDescription`` on DE events.
+    """
+    hub = _hub(origin, destination)
+    receiver = random.Random(f"{seed}:receiver:{tracking_number}").choice(RECEIVERS)
+    steps = [
+        Step(0.0, "OC", "Shipment information sent to FedEx", Place("", origin.country)),
+        Step(2.0, "PU", "Picked up", origin),
+        Step(4.0, "DP", "Left FedEx origin facility", origin),
+        Step(8.0, "AR", "Arrived at FedEx hub", hub),
+        Step(10.0, "DP", "Departed FedEx hub", hub),
+    ]
+    if scenario == "customs":
+        steps += [
+            Step(11.0, "CD", "Clearance delay", hub),
+            Step(13.0, "CC", "International shipment release - Import", hub),
+        ]
+    steps += [
+        Step(15.0, "AR", "At local FedEx facility", destination),
+        Step(17.0, "OD", "On FedEx vehicle for delivery", destination),
+    ]
+    if scenario == "failed_attempt":
+        steps += [
+            Step(
+                19.5,
+                "DE",
+                "Delivery exception",
+                destination,
+                extra={
+                    "exceptionCode": "08",
+                    "exceptionDescription": "Customer not available or business closed",
+                },
+            ),
+            Step(22.5, "OD", "On FedEx vehicle for delivery", destination),
+        ]
+    if scenario == "returned":
+        steps += [
+            Step(
+                19.5,
+                "DE",
+                "Delivery exception",
+                destination,
+                extra={"exceptionCode": "03", "exceptionDescription": "Incorrect address"},
+            ),
+            Step(23.0, "RS", "Return to shipper", destination),
+        ]
+        return steps
+    delivered_at = 23.5 if scenario == "failed_attempt" else 19.0
+    steps.append(Step(delivered_at, "DL", "Delivered", destination, delivered=True, signatory=receiver))
+    return steps
+
+
+USPS_EXCEPTIONS: tuple[str, ...] = ("failed_attempt", "missent", "returned")
+
+
+def usps_steps(
+    scenario: str, origin: Place, destination: Place, seed: int, tracking_number: str
+) -> list[Step]:
+    """Return the USPS tracking events (v3r2 eventCode values) for a scenario, oldest first."""
+    hub = _hub(origin, destination)
+    receiver = random.Random(f"{seed}:receiver:{tracking_number}").choice(RECEIVERS)
+    steps = [
+        Step(0.0, "GX", "Shipping Label Created, USPS Awaiting Item", origin),
+        Step(2.0, "03", "USPS in possession of item", origin),
+        Step(5.0, "10", "Processed through USPS Facility", origin),
+        Step(9.0, "10", "Arrived at USPS Regional Facility", hub),
+    ]
+    if scenario == "missent":
+        steps += [
+            Step(11.0, "08", "Missent", hub),
+            Step(13.0, "10", "Processed through USPS Facility", hub),
+        ]
+    steps += [
+        Step(14.0, "EF", "Departed USPS Regional Facility", hub),
+        Step(16.0, "07", "Arrived at Post Office", destination),
+        Step(17.0, "OF", "Out for Delivery", destination),
+    ]
+    if scenario == "failed_attempt":
+        steps += [
+            Step(19.5, "02", "Notice Left (No Authorized Recipient Available)", destination),
+            Step(22.5, "OF", "Out for Delivery", destination),
+        ]
+    if scenario == "returned":
+        steps += [
+            Step(19.5, "05", "Undeliverable as Addressed", destination),
+            Step(23.0, "09", "Return to Sender", destination),
+        ]
+        return steps
+    delivered_at = 23.5 if scenario == "failed_attempt" else 19.0
+    steps.append(
+        Step(delivered_at, "01", "Delivered, In/At Mailbox", destination, delivered=True, signatory=receiver)
     )
     return steps

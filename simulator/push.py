@@ -1,7 +1,9 @@
-"""Tracking pushes: UPS Track Alert webhooks, the optional HMAC-signed DHL callback, fleet driver events."""
+"""Tracking pushes: UPS Track Alert, FedEx AIV and USPS Subscriptions - Tracking webhooks, the optional
+HMAC-signed DHL callback, fleet driver events."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -13,13 +15,14 @@ from typing import Any
 
 import requests
 
-from simulator import driver, progressions
+from simulator import driver, fedex, progressions, usps
 from simulator import ledger as sim_ledger
 from simulator import state as sim_state
 
 UPS_USER_AGENT = "UPSPubSubTrackingService"
 SIGNATURE_HEADER = "X-Sim-Signature"
 TIMESTAMP_HEADER = "X-Sim-Timestamp"
+FEDEX_SIGNATURE_HEADER = "fdx-signature"
 
 Post = Callable[..., requests.Response]
 
@@ -61,6 +64,11 @@ def ups_payload(
         payload["actualDeliveryTime"] = when.strftime("%H%M%S")
         payload["receivedBy"] = step.signatory
     return payload
+
+
+def fedex_sign(security_token: str, body: bytes) -> str:
+    """Return FedEx's ``fdx-signature``: base64 HMAC-SHA256 of the raw body keyed by the security token."""
+    return base64.b64encode(hmac.new(security_token.encode(), body, hashlib.sha256).digest()).decode("ascii")
 
 
 def dhl_payload(label: sim_ledger.LabelRecord, when: datetime, step: progressions.Step) -> dict[str, Any]:
@@ -106,14 +114,28 @@ class Pusher:
                     sent += self._ups(label)
                 elif label.carrier == "dhl_express" and self.sim.config.dhl_push_secret:
                     sent += self._dhl(label)
+                elif label.carrier == "fedex" and self.sim.config.fedex_security_token:
+                    sent += self._fedex(label)
+                elif label.carrier == "usps" and self.sim.config.usps_webhook_secret:
+                    sent += self._usps(label)
             sent += self._fleet()
             return sent
 
     def _due(self, key: str) -> bool:
         return key not in self.sim.pushed_keys
 
-    def _send(self, kind: str, key: str, url: str, payload: dict[str, Any], headers: dict[str, str]) -> None:
+    def _send(
+        self,
+        kind: str,
+        key: str,
+        url: str,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        sign_body: Callable[[bytes], dict[str, str]] | None = None,
+    ) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
+        if sign_body is not None:
+            headers = {**headers, **sign_body(body)}
         status, error = None, None
         try:
             response = self._post(
@@ -219,6 +241,53 @@ class Pusher:
                 payload = dhl_payload(label, when, step)
                 self._send("dhl_express", key, url, payload, self._signed(secret, payload))
                 sent += 1
+        return sent
+
+    def _fedex(self, label: sim_ledger.LabelRecord) -> int:
+        """AIV: every scan of every package the account shipped, one track result per push, body-signed."""
+        url = self.sim.config.callback_for("fedex")
+        token = self.sim.config.fedex_security_token
+        if not url or not token:
+            return 0
+        sent = 0
+        events = self.sim.events_so_far(label)
+        for number in label.package_tracking_numbers:
+            for index, (_when, step) in enumerate(events):
+                key = f"fedex:{number}:{index}:{step.code}"
+                if not self._due(key):
+                    continue
+                result = fedex.track_result(label, number, events[: index + 1])
+                result["scanEvents"] = result["scanEvents"][:1]  # this scan only: the newest
+                self._send(
+                    "fedex",
+                    key,
+                    url,
+                    result,
+                    {"User-Agent": "FedEx-AIV-Webhook"},
+                    lambda body: {FEDEX_SIGNATURE_HEADER: fedex_sign(token, body)},
+                )
+                sent += 1
+        return sent
+
+    def _usps(self, label: sim_ledger.LabelRecord) -> int:
+        """Subscriptions - Tracking (by MID): one event per push, ``X-HMAC`` over timestamp + payload."""
+        url = self.sim.config.callback_for("usps")
+        secret = self.sim.config.usps_webhook_secret
+        if not url or not secret:
+            return 0
+        sent = 0
+        events = self.sim.events_so_far(label)
+        for index, (_when, step) in enumerate(events):
+            key = f"usps:{label.tracking_number}:{index}:{step.code}"
+            if not self._due(key):
+                continue
+            detail = usps.tracking_detail(label, events[: index + 1])
+            detail["trackingEvents"] = detail["trackingEvents"][:1]  # this event only: the newest
+            stamp = self.sim.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            envelope = usps.push_envelope(detail, stamp)
+            headers = {"X-HMAC": usps.push_signature(secret, envelope)}
+            self._send("usps", key, url, envelope, headers)
+            sent += 1
         return sent
 
     def _fleet(self) -> int:

@@ -39,11 +39,14 @@ def health() -> flask.Response:
 
 @bp.get("/ledger")
 def ledger() -> flask.Response:
-    """Return every label sold, and the references that bought more than one."""
+    """Return every label sold (optionally ?carrier= and ?account=), and the references bought twice."""
     labels = sim().ledger.all()
     carrier = flask.request.args.get("carrier")
     if carrier:
         labels = [label for label in labels if label.carrier == carrier]
+    account = flask.request.args.get("account")
+    if account:
+        labels = [label for label in labels if label.account == account]
     return flask.jsonify(
         {
             "labels": [label.public() for label in labels],
@@ -130,8 +133,9 @@ def pushes() -> flask.Response:
 
 
 @bp.post("/ups/expire-tokens")
+@bp.post("/expire-tokens")
 def expire_tokens() -> flask.Response:
-    """Revoke every UPS bearer token, so the next call answers 401."""
+    """Revoke every bearer token (UPS, FedEx, USPS), so the next call answers 401."""
     return flask.jsonify({"expired": sim().expire_tokens()})
 
 
@@ -158,7 +162,7 @@ def start_route() -> flask.Response:
             return _bad_request(f"a stop's reason is one of {list(driver.ATTEMPT_REASONS)}")
         if stop.get("handed_to") not in (None, *driver.HANDED_TO):
             return _bad_request(f"a stop's handed_to is one of {list(driver.HANDED_TO)}")
-    route = {
+    route: dict[str, Any] = {
         "route_id": str(body["route_id"]),
         "driver_id": str(body["driver_id"]),
         "vehicle_id": body.get("vehicle_id"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import secrets
 import threading
 from collections.abc import Callable
@@ -14,7 +13,9 @@ from simulator import clock as sim_clock
 from simulator import config as sim_config
 from simulator import faults as sim_faults
 from simulator import ledger as sim_ledger
+from simulator import numbers as sim_numbers
 from simulator import progressions
+from simulator import warehouse as sim_warehouse
 
 
 @dataclass
@@ -61,39 +62,48 @@ class Simulator:
         self.faults = sim_faults.FaultInjector(config.seed, config.faults)
         self.sleep = sleep or time.sleep
         self._lock = threading.Lock()
-        self._rng = random.Random(f"{config.seed}:numbers")
+        # Never reset (not even by reset()): a number once issued stays issued, across restarts too.
+        self.numbers = sim_numbers.Counters(config.data_dir, config.seed)
         self.tokens: dict[str, float] = {}  # token -> real-time expiry
+        self.token_carriers: dict[str, str] = {}  # token -> the carrier that issued it
+        # USPS payment authorization token -> the PAYER role it was issued for (accountNumber, MID, ...).
+        self.payment_tokens: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self.pushes: list[PushRecord] = []
         self.pushed_keys: set[str] = set()
         self.routes: dict[str, dict[str, Any]] = {}
+        # Pickups booked, FedEx Ground closes and USPS SCAN forms (GET /_sim/warehouse).
+        self.warehouse = sim_warehouse.Book()
 
     # -- numbers ---------------------------------------------------------------------------------
-    def rng_draw(self, draw: Callable[[random.Random], str]) -> str:
-        """Draw from the seeded number generator under the lock (numbers are reproducible per seed)."""
-        with self._lock:
-            return draw(self._rng)
+    def serials(self, counter: str, count: int = 1) -> range:
+        """Reserve serials for new tracking numbers (``numbers.Counters``: never the same one twice)."""
+        return self.numbers.take(counter, count)
 
-    # -- UPS OAuth -------------------------------------------------------------------------------
-    def issue_token(self) -> tuple[str, int]:
-        """Issue a bearer token valid for the configured lifetime in real seconds."""
+    # -- OAuth (UPS, FedEx, USPS) --------------------------------------------------------------------
+    def issue_token(self, ttl: int | None = None, carrier: str = "ups") -> tuple[str, int]:
+        """Issue a carrier's bearer token valid for ``ttl`` (default: the UPS lifetime) real seconds."""
         # Real time, not simulated: a compressed day must not expire tokens every few seconds.
+        lifetime = self.config.ups_token_ttl if ttl is None else ttl
         token = secrets.token_urlsafe(32)
         with self._lock:
-            self.tokens[token] = self.real_time() + self.config.ups_token_ttl
-        return token, self.config.ups_token_ttl
+            self.tokens[token] = self.real_time() + lifetime
+            self.token_carriers[token] = carrier
+        return token, lifetime
 
-    def token_is_valid(self, token: str) -> bool:
-        """Return whether a bearer token was issued here and has not expired."""
+    def token_is_valid(self, token: str, carrier: str = "ups") -> bool:
+        """Return whether a bearer token was issued here, for this carrier, and has not expired."""
         with self._lock:
             expires = self.tokens.get(token)
-        return expires is not None and expires > self.real_time()
+            issued_for = self.token_carriers.get(token)
+        return expires is not None and expires > self.real_time() and issued_for == carrier
 
     def expire_tokens(self) -> int:
         """Revoke every token (lets tests exercise the adapters' refresh-on-401)."""
         with self._lock:
             count = len(self.tokens)
             self.tokens.clear()
+            self.token_carriers.clear()
         return count
 
     # -- tracking --------------------------------------------------------------------------------
@@ -113,7 +123,11 @@ class Simulator:
             label.destination_postal_code,
             service_area=(label.destination_city or "DST")[:3].upper(),
         )
-        build = progressions.ups_steps if label.carrier == "ups" else progressions.dhl_steps
+        build = {
+            "ups": progressions.ups_steps,
+            "fedex": progressions.fedex_steps,
+            "usps": progressions.usps_steps,
+        }.get(label.carrier, progressions.dhl_steps)
         return build(label.scenario, origin, destination, self.config.seed, label.tracking_number)
 
     def events_so_far(
@@ -147,11 +161,14 @@ class Simulator:
             self.pushes.append(record)
 
     def reset(self) -> None:
-        """Forget labels, tokens, subscriptions, pushes, routes and faults."""
+        """Forget labels, tokens, subscriptions, pushes, routes, faults, pickups and closes."""
         self.ledger.clear()
+        self.warehouse.clear()
         self.faults.clear()
         with self._lock:
             self.tokens.clear()
+            self.token_carriers.clear()
+            self.payment_tokens.clear()
             self.subscriptions.clear()
             self.pushes.clear()
             self.pushed_keys.clear()

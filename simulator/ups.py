@@ -156,10 +156,11 @@ def _packages(shipment: dict[str, Any]) -> tuple[Decimal, tuple[Decimal, Decimal
             length_unit = str(_get(box, "UnitOfMeasurement", "Code") or "IN").upper()
             if length_unit not in LENGTH_UNITS:
                 raise UpsError(400, "SIM400", f"Invalid Dimensions UnitOfMeasurement Code {length_unit!r}")
-            dims = tuple(  # type: ignore[assignment]
+            length, width, height = (
                 units.to_cm(_decimal(box.get(side), f"Dimensions {side}"), LENGTH_UNITS[length_unit])
                 for side in ("Length", "Width", "Height")
             )
+            dims = (length, width, height)
     return total, dims, unit_code, len(packages)
 
 
@@ -383,6 +384,10 @@ def ship(version: str) -> flask.Response:
         service_code = _get(shipment, "Service", "Code")
         if not service_code:
             raise UpsError(400, "SIM400", "Missing required element: Service Code")
+        return_type = str(_get(shipment, "ReturnService", "Code") or "")
+        if return_type and not all(_get(p, "Description") for p in _as_list(shipment.get("Package"))):
+            # Shipping.yaml Package Description: "Required for shipment with return service".
+            raise UpsError(400, "SIM400", "Missing required element: Package Description (return service)")
         fmt = str(_get(request, "LabelSpecification", "LabelImageFormat", "Code") or "GIF").upper()
         if fmt not in LABEL_FORMATS:
             raise UpsError(
@@ -394,10 +399,8 @@ def ship(version: str) -> flask.Response:
         charged = negotiated if negotiated is not None else quote.total
         simulator = sim()
         package_numbers = [
-            simulator.rng_draw(
-                lambda rng: numbers.ups_tracking_number(str(shipper_number), str(service_code), rng)
-            )
-            for _ in range(count)
+            numbers.ups_tracking_number(str(shipper_number), str(service_code), serial)
+            for serial in simulator.serials(numbers.UPS_PACKAGE, count)
         ]
         origin = _address(shipment.get("ShipFrom") or shipper, "Shipper")
         destination = _address(shipment.get("ShipTo"), "ShipTo")
@@ -413,6 +416,7 @@ def ship(version: str) -> flask.Response:
             label_format=fmt,
             charge_amount=f"{charged}",
             charge_currency=quote.currency,
+            account=str(shipper_number),
             package_tracking_numbers=package_numbers,
             origin_country=origin["CountryCode"].upper(),
             origin_city=str(origin.get("City") or ""),
@@ -432,6 +436,7 @@ def ship(version: str) -> flask.Response:
                 progressions.UPS_EXCEPTIONS,
             ),
             label_base64=graphic,
+            return_type=return_type,
         )
         simulator.ledger.record(label)
         flask.g.sold_tracking_number = label.tracking_number

@@ -17,8 +17,9 @@ from lxml import etree
 
 from adapters import base, soap
 from adapters import http as carrier_http
-from adapters.dhl_express import mapping
-from schemas import carrier
+from adapters.dhl_express import callback as dhl_callback
+from adapters.dhl_express import mapping, requirements
+from schemas import carrier, types
 
 BASE_URLS: Mapping[str, str] = {
     "sandbox": "https://wsbexpress.dhl.com/sndpt",
@@ -51,9 +52,20 @@ class DhlExpressAdapter(base.Adapter):
     """DHL Express over its published SOAP contract: rating, labels (PDF or ZPL) and tracking by polling."""
 
     name = "dhl_express"
+    display_name = "DHL Express"
     capabilities = frozenset({base.Capability.RATE, base.Capability.LABEL, base.Capability.TRACK_POLL})
     config_schema_resource = ("adapters.dhl_express", "config.schema.json")
     label_formats = mapping.LABEL_FORMATS
+    # The optional tracking callback, HMAC-signed with CALLBACK_SECRETS["dhl_express"].
+    callback = base.CallbackSpec(base.PushScheme.SIGNED)
+
+    @classmethod
+    def check(cls, spec: types.ShipmentSpec, service: str) -> list[base.Requirement]:
+        return requirements.check(spec, service)
+
+    @classmethod
+    def parse_callback(cls, payload: Mapping[str, Any]) -> list[base.PushedEvent]:
+        return dhl_callback.parse(payload, cls.code_table())
 
     def __init__(
         self,

@@ -17,7 +17,8 @@ from typing import Any
 
 from lxml import etree
 
-from adapters import base
+from adapters import base, checks
+from adapters.dhl_express import requirements
 from schemas import carrier, money, types
 
 CARRIER = "dhl_express"
@@ -106,36 +107,53 @@ def label_request(
 ) -> dict[str, Any]:
     """Build the createShipmentRequest body; our shipment reference travels as DHL's shipment reference."""
     spec = request.spec
-    _require_parcels(spec)
+    # Everything about the shipment itself is the check's: the gateway asks it before buying.
+    base.refuse_unless_valid(CARRIER, requirements.check(spec, request.service_code))
     if request.label_format not in LABEL_FORMATS:
         raise Invalid(f"DHL Express labels are PDF or ZPL, not {request.label_format.value}")
-    if not request.service_code or len(request.service_code) > 3:
-        raise Invalid("service_code must be a DHL global product code such as 'P'")
     reference = _limited(request.reference, 35, "reference")
     declared = _declared_value(spec)
     currency = declared.currency if declared is not None else _default_currency(spec)
-    commodities: dict[str, Any] = {"Description": _limited(contents, 70, "contents description")}
+    commodities: dict[str, Any] = {
+        "Description": _limited(_contents(spec, contents), 70, "contents description")
+    }
     if declared is not None:
         commodities["CustomsValue"] = declared.amount.quantize(_THOUSANDTH, rounding=ROUND_HALF_UP)
+    info: dict[str, Any] = {
+        "DropOffType": "REGULAR_PICKUP",
+        "ServiceType": request.service_code,
+        "Account": _account(request.account or account),
+        "Currency": currency,
+        "UnitOfMeasurement": "SI",
+        "LabelType": request.label_format.value,
+        "ShipmentReferences": {"ShipmentReference": [{"ShipmentReference": reference}]},
+    }
+    international: dict[str, Any] = {"Commodities": commodities, "Content": _content(spec)}
+    shipper = _contact_info(spec.origin, "origin")
+    recipient = _contact_info(spec.destination, "destination")
+    customs = spec.customs
+    if customs is not None and customs.items and checks.needs_customs(spec):
+        international["ExportDeclaration"] = _export_declaration(customs, reference, ship_time)
+        if not customs.is_documents:
+            # Paperless trade: DHL generates the commercial invoice from ExportDeclaration and sends it
+            # electronically (expressRateBook.wsdl LabelOptions/RequestDHLCustomsInvoice; the invoice
+            # comes back in Documents, kept beside our own).
+            info["PaperlessTradeEnabled"] = True
+            info["LabelOptions"] = {
+                "RequestDHLCustomsInvoice": "Y",
+                "DHLCustomsInvoiceType": "COMMERCIAL_INVOICE",
+            }
+    if customs is not None:
+        _registration_numbers(shipper, customs.exporter_tax_ids, spec.origin.country_code)
+        _registration_numbers(recipient, customs.importer_tax_ids, spec.destination.country_code)
     return {
         "Request": service_header(message_time, message_reference),
         "RequestedShipment": {
-            "ShipmentInfo": {
-                "DropOffType": "REGULAR_PICKUP",
-                "ServiceType": request.service_code,
-                "Account": _account(request.account or account),
-                "Currency": currency,
-                "UnitOfMeasurement": "SI",
-                "LabelType": request.label_format.value,
-                "ShipmentReferences": {"ShipmentReference": [{"ShipmentReference": reference}]},
-            },
+            "ShipmentInfo": info,
             "ShipTimestamp": ship_timestamp(ship_time),
             "PaymentInfo": _incoterm(spec),
-            "InternationalDetail": {"Commodities": commodities, "Content": _content(spec)},
-            "Ship": {
-                "Shipper": _contact_info(spec.origin, "origin"),
-                "Recipient": _contact_info(spec.destination, "destination"),
-            },
+            "InternationalDetail": international,
+            "Ship": {"Shipper": shipper, "Recipient": recipient},
             "Packages": {
                 "RequestedPackages": [
                     {
@@ -174,26 +192,35 @@ def track_request(
 
 
 def parse_rate_response(reply: etree._Element, services: Iterable[str] = ()) -> list[carrier.RateResult]:
-    """Return one RateResult per priced DHL product, keeping only services when any are named."""
+    """Return one RateResult per priced DHL product, keeping only services when any are named.
+
+    A product DHL could not price (an empty ``<Currency/>`` or ``<Amount/>`` on its total) is left out
+    rather than throwing away the whole reply; an empty amount on one charge line drops that line only.
+    Nothing readable at all is a :class:`base.CarrierUnavailable` (retry later).
+    """
     wanted = set(services)
     results: list[carrier.RateResult] = []
+    unpriced: list[str] = []
     for provider in _kids(reply, "Provider"):
         offered = _kids(provider, "Service")
         if not offered:
             _raise_on_errors(_kids(provider, "Notification"), "getRateRequest")
         for service in offered:
-            code = service.get("type") or ""
+            code = (service.get("type") or "").strip()
             if not code or (wanted and code not in wanted):
                 continue
             total_node = _pick_total(_kids(service, "TotalNet"))
             if total_node is None:
                 continue
-            total = _money(_text(total_node, "Amount"), _text(total_node, "Currency"))
+            total = _money_or_none(_text(total_node, "Amount"), _text(total_node, "Currency"))
+            if total is None:
+                unpriced.append(code)
+                continue
             results.append(
                 carrier.RateResult(
                     carrier=CARRIER,
                     service_code=code,
-                    service_name=_text(service, "ServiceName") or code,
+                    service_name=_clean(_text(service, "ServiceName")) or code,
                     total=total,
                     charges=_charge_lines(_kids(service, "Charges"), total.currency),
                     transit_days=_int(_text(service, "TotalTransitDays")),
@@ -201,6 +228,8 @@ def parse_rate_response(reply: etree._Element, services: Iterable[str] = ()) -> 
                     negotiated=service.get("account") == "PAYOR_ACCOUNT",
                 )
             )
+    if unpriced and not results:
+        raise _unreadable("getRateRequest", f"no product with a readable total ({', '.join(unpriced)})")
     return sorted(results, key=lambda r: (r.total.amount, r.service_code))
 
 
@@ -231,18 +260,47 @@ def parse_label_response(reply: etree._Element) -> carrier.LabelResult:
         charges=charges,
         charge_lines=lines,
         labels=decoded if len(decoded) > 1 else (),
+        documents=_documents(reply),
     )
+
+
+def _documents(reply: etree._Element) -> tuple[carrier.ShippingDocument, ...]:
+    """The paperwork DHL generated (Documents/Document: its customs invoice...), the ones readable."""
+    found = []
+    for document in _kids(_first(reply, "Documents"), "Document"):
+        name = _clean(_text(document, "DocumentName"))
+        compact = "".join((_text(document, "DocumentImage") or "").split())
+        try:
+            data = base64.b64decode(compact, validate=True) if compact else b""
+        except (binascii.Error, ValueError):
+            continue  # a document we cannot read does not undo a bought label
+        if not data:
+            continue
+        invoice = "invoice" in name.lower() or name.upper() in ("CUSTOMSINVOICE", "COMMERCIALINVOICE")
+        found.append(
+            carrier.ShippingDocument(
+                kind="commercial_invoice" if invoice else (name.lower() or "document"),
+                data=data,
+                format=(_text(document, "DocumentFormat") or "PDF").upper(),
+            )
+        )
+    return tuple(found)
 
 
 def parse_track_response(reply: etree._Element, tracking_number: str) -> carrier.TrackResult:
     """Return the checkpoints of one waybill oldest first, codes untouched (``PU``, ``OK``, ...)."""
     response = _find_path(reply, "trackingResponse", "TrackingResponse")
     if response is None:
-        raise _bad_reply("trackShipmentRequest", "no TrackingResponse")
+        raise _unreadable("trackShipmentRequest", "no TrackingResponse")
     infos = _kids(_first(response, "AWBInfo"), "ArrayOfAWBInfoItem")
     if not infos:
         _raise_on_piece_faults(response)
-        raise _bad_reply("trackShipmentRequest", "no AWBInfo")
+        raise _unreadable("trackShipmentRequest", "no AWBInfo")
+    # DHL may answer for several waybills in one reply: keep the one asked for (a piece id answers
+    # under its waybill's number, so when none matches every waybill in the reply is ours).
+    asked = tracking_number.strip()
+    mine = [info for info in infos if (_text(info, "AWBNumber") or "") == asked]
+    infos = mine or infos
     events: dict[tuple[datetime, str, str], carrier.RawTrackingEvent] = {}
     estimated: date | None = None
     for info in infos:
@@ -264,7 +322,8 @@ def parse_track_response(reply: etree._Element, tracking_number: str) -> carrier
             items += _kids(_first(piece, "PieceEvent"), "ArrayOfPieceEventItem")
         for item in items:
             event = _event(item, awb, estimated)
-            events.setdefault((event.occurred_at, event.code, event.location.description or ""), event)
+            place = event.location.description if event.location is not None else None
+            events.setdefault((event.occurred_at, event.code, place or ""), event)
     ordered = tuple(sorted(events.values(), key=lambda e: e.occurred_at))
     return carrier.TrackResult(
         carrier=CARRIER, tracking_number=tracking_number, events=ordered, estimated_delivery=estimated
@@ -275,30 +334,45 @@ def _event(item: etree._Element, awb: str, estimated: date | None) -> carrier.Ra
     service_event = _first(item, "ServiceEvent")
     code = (_text(service_event, "EventCode") or "").strip()
     if not code:
-        raise _bad_reply("trackShipmentRequest", "checkpoint without EventCode")
+        raise _unreadable("trackShipmentRequest", "checkpoint without EventCode")
     local_date, local_time = _text(item, "Date"), _text(item, "Time")
     occurred, zone_known = _occurred_at(local_date, local_time)
     area = _first(item, "ServiceArea")
     area_code = _text(area, "ServiceAreaCode")
     area_name = _text(area, "Description")
-    signatory = _text(item, "Signatory")
+    signatory = signatory_name(_text(item, "Signatory"))
     raw: dict[str, Any] = {"date": local_date, "time": local_time, "local_time_zone_known": zone_known}
+    # The same extras the tracking callback keeps (signatory = proof of delivery), on the canonical event.
+    attributes: dict[str, str] = {}
     if area_code:
         raw["service_area"] = area_code
     if signatory:
         raw["signatory"] = signatory
+        attributes["signatory"] = signatory
+    if not zone_known:
+        attributes["local_time_zone_known"] = "false"
     return carrier.RawTrackingEvent(
         carrier=CARRIER,
         tracking_number=awb,
         code=code,
         subcode=None,
-        description=_text(service_event, "Description") or code,
+        description=_clean(_text(service_event, "Description")) or code,
         occurred_at=occurred,
-        location=carrier.EventLocation(description=area_name or area_code),
+        location=carrier.EventLocation(description=_clean(area_name) or area_code),
         estimated_delivery=estimated,
         source_event_id=f"{awb}:{local_date}T{local_time}:{code}:{area_code or ''}",
         raw=raw,
+        attributes=attributes,
     )
+
+
+def signatory_name(value: str | None) -> str | None:
+    """Return who signed, or None for DHL's placeholders (``00:00:00``, ``-``, ``N/A``...)."""
+    name = _clean(value)
+    letters = [ch for ch in name if ch.isalpha()]
+    if not letters or name.upper() in {"N/A", "NA", "NONE", "NULL", "UNKNOWN"}:
+        return None
+    return name
 
 
 def _occurred_at(local_date: str | None, local_time: str | None) -> tuple[datetime, bool]:
@@ -308,7 +382,7 @@ def _occurred_at(local_date: str | None, local_time: str | None) -> tuple[dateti
         day = date.fromisoformat((local_date or "").strip())
         clock = time.fromisoformat((local_time or "00:00:00").strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise _bad_reply(
+        raise _unreadable(
             "trackShipmentRequest", f"checkpoint date/time {local_date!r} {local_time!r}"
         ) from exc
     moment = datetime.combine(day, clock)
@@ -346,11 +420,82 @@ def _dimensions(parcel: types.Parcel) -> dict[str, Decimal]:
 
 
 def _content(spec: types.ShipmentSpec) -> str:
-    return "DOCUMENTS" if "documents" in spec.options else "NON_DOCUMENTS"
+    return "DOCUMENTS" if checks.is_documents(spec) else "NON_DOCUMENTS"
 
 
 def _incoterm(spec: types.ShipmentSpec) -> str:
-    return "DDP" if "ddp" in spec.options else "DAP"
+    return checks.incoterm(spec)
+
+
+def _contents(spec: types.ShipmentSpec, configured: str) -> str:
+    """The shipment's contents description: the declared items' (up to DHL's 70 characters), else configured."""
+    if spec.customs is None or not spec.customs.items:
+        return configured
+    text = ", ".join(" ".join(item.description.split()) for item in spec.customs.items)
+    return text if len(text) <= 70 else text[:67].rstrip(" ,") + "..."
+
+
+# The reason for export per content type (ExportDeclaration/ExportReason, at most 30 characters) and
+# each line's ExportReasonType (PERMANENT, TEMPORARY or RETURN).
+_EXPORT_REASONS = {
+    "merchandise": ("SALE", "PERMANENT"),
+    "documents": ("DOCUMENTS", "PERMANENT"),
+    "gift": ("GIFT", "PERMANENT"),
+    "sample": ("COMMERCIAL SAMPLE", "PERMANENT"),
+    "return": ("RETURN", "RETURN"),
+}
+# DHL RegistrationNumber/NumberTypeCode (at most 3 characters) per tax id type; IOSS is "SDT".
+_REGISTRATION_TYPES = {"EIN": "EIN", "EORI": "EOR", "VAT": "VAT", "IOSS": "SDT"}
+
+
+def _export_declaration(customs: types.Customs, reference: str, ship_time: datetime) -> dict[str, Any]:
+    reason, reason_type = _EXPORT_REASONS.get(customs.content_type, ("SALE", "PERMANENT"))
+    lines = []
+    for n, item in enumerate(customs.items, start=1):
+        weight = max(item.weight_kg.quantize(_THOUSANDTH, rounding=ROUND_CEILING), _THOUSANDTH)
+        line: dict[str, Any] = {}
+        if item.hs_code:
+            line["CommodityCode"] = checks.hs_digits(item.hs_code)
+        line.update(
+            {
+                "ExportReasonType": reason_type,
+                "ItemNumber": n,
+                "Quantity": item.quantity,
+                "QuantityUnitOfMeasurement": "PCS",
+                "ItemDescription": " ".join(item.description.split())[:170],
+                "UnitPrice": item.unit_value.amount.quantize(_THOUSANDTH, rounding=ROUND_HALF_UP),
+                "NetWeight": weight,
+                "GrossWeight": weight,
+                "ManufacturingCountryCode": item.origin_country.upper(),
+            }
+        )
+        lines.append(line)
+    declaration: dict[str, Any] = {
+        "ExportLineItems": {"ExportLineItem": lines},
+        "ExportReason": reason,
+        # Both mandatory when DHL generates the invoice (RequestDHLCustomsInvoice = Y).
+        "InvoiceDate": ship_time.date(),
+        "InvoiceNumber": (customs.invoice_number or reference)[:35],
+    }
+    if customs.exporter_tax_ids:
+        declaration["ExporterID"] = checks.tax_id_number(customs.exporter_tax_ids[0].number)
+    return declaration
+
+
+def _registration_numbers(party: dict[str, Any], tax_ids: Iterable[types.TaxId], country: str) -> None:
+    numbers = []
+    for tax_id in tax_ids:
+        number = checks.tax_id_number(tax_id.number)
+        issuer = number[:2] if tax_id.type in ("EORI", "VAT") and number[:2].isalpha() else country
+        numbers.append(
+            {
+                "Number": number,
+                "NumberTypeCode": _REGISTRATION_TYPES.get(tax_id.type, tax_id.type[:3]),
+                "NumberIssuerCountryCode": issuer.upper(),
+            }
+        )
+    if numbers:
+        party["RegistrationNumbers"] = {"RegistrationNumber": numbers}
 
 
 def _account(account: str) -> str:
@@ -361,6 +506,11 @@ def _account(account: str) -> str:
 
 
 def _declared_value(spec: types.ShipmentSpec) -> money.Money | None:
+    if spec.customs is not None and spec.customs.items:
+        try:
+            return spec.customs.total_value()
+        except money.CurrencyError as exc:
+            raise Invalid("the declared items of one shipment must share a currency") from exc
     values = [p.declared_value for p in spec.parcels if p.declared_value is not None]
     if not values:
         return None
@@ -487,12 +637,29 @@ def _bad_reply(operation: str, what: str) -> base.CarrierRejected:
     return base.CarrierRejected(CARRIER, f"{operation}: unexpected reply ({what})", code="bad_reply")
 
 
+def _unreadable(operation: str, what: str) -> base.CarrierUnavailable:
+    # docs/ADAPTERS.md: a reply we cannot read is "retry later" (DHL may be mid-deploy), not a refusal.
+    return base.CarrierUnavailable(CARRIER, f"{operation}: unexpected reply ({what})", code="bad_reply")
+
+
+def _clean(value: str | None) -> str:
+    """Collapse the line breaks and indentation DHL leaves inside texts."""
+    return " ".join((value or "").split())
+
+
 def _pick_total(totals: list[etree._Element]) -> etree._Element | None:
     # Up to three totals in different currencies; BILLC is the billing currency, the one DHL invoices.
     for node in totals:
         if (node.get("type") or "BILLC") == "BILLC":
             return node
     return totals[0] if totals else None
+
+
+def _money_or_none(amount: str | None, currency: str | None) -> money.Money | None:
+    try:
+        return money.Money(Decimal((amount or "").strip()), (currency or "").strip().upper())
+    except (InvalidOperation, money.CurrencyError):
+        return None
 
 
 def _money(amount: str | None, currency: str | None) -> money.Money:
@@ -509,13 +676,12 @@ def _charge_lines(groups: list[etree._Element], currency: str) -> tuple[carrier.
         if group_currency != currency:
             continue
         for charge in _kids(group, "Charge"):
-            kind = _text(charge, "ChargeType") or "charge"
+            kind = _clean(_text(charge, "ChargeType")) or "charge"
+            amount = _money_or_none(_text(charge, "ChargeAmount"), group_currency)
+            if amount is None:
+                continue  # an optional charge DHL left unpriced (empty <ChargeAmount/>)
             lines.append(
-                carrier.ChargeLine(
-                    code=_text(charge, "ChargeCode") or kind,
-                    description=kind,
-                    amount=_money(_text(charge, "ChargeAmount"), group_currency),
-                )
+                carrier.ChargeLine(code=_text(charge, "ChargeCode") or kind, description=kind, amount=amount)
             )
     return tuple(lines)
 

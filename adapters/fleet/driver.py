@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from adapters import codes
+from adapters import base, codes
 from schemas import events
 
 CARRIER = "fleet"
@@ -38,6 +38,11 @@ class DriverEvent:
     route_id: str | None = None
     stop_sequence: int | None = None
     note: str | None = None
+
+    @property
+    def courier(self) -> base.Courier:
+        """Who delivered, for the proof-of-delivery checks."""
+        return base.Courier(self.driver_id, self.vehicle_id, self.route_id, self.stop_sequence)
 
 
 @functools.cache

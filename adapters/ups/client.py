@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -16,8 +15,8 @@ import requests
 
 from adapters import base
 from adapters import http as carrier_http
-from adapters.ups import mapping
-from schemas import carrier
+from adapters.ups import mapping, requirements
+from schemas import carrier, events, types
 
 HOSTS: dict[str, str] = {"sandbox": "https://wwwcie.ups.com", "live": "https://onlinetools.ups.com"}
 TOKEN_REFRESH_MARGIN = 60.0  # seconds before expiry at which a cached token is replaced
@@ -29,6 +28,8 @@ class UpsAdapter(base.Adapter):
     """UPS over REST: Shop rating, labels (GIF/PNG/ZPL), void, tracking and Track Alert pushes."""
 
     name = "ups"
+    display_name = "UPS"
+    invoice_layout = "ups"
     capabilities = frozenset(
         {
             base.Capability.RATE,
@@ -37,10 +38,26 @@ class UpsAdapter(base.Adapter):
             base.Capability.TRACK_POLL,
             base.Capability.TRACK_PUSH,
             base.Capability.LOOKUP_SHIPMENT,
+            base.Capability.RETURN,
         }
     )
     config_schema_resource = ("adapters.ups", "config.schema.json")
     label_formats = frozenset({carrier.LabelFormat.GIF, carrier.LabelFormat.PNG, carrier.LabelFormat.ZPL})
+    # Track Alert signs nothing: v1 echoes the ``credential`` header (CALLBACK_SECRETS["ups"] or an enabled
+    # account's webhook_credential); v2 sends a bearer token we issued (issue_webhook_token).
+    callback = base.CallbackSpec(base.PushScheme.CREDENTIAL, realm="ups-track-alert")
+
+    @classmethod
+    def check(cls, spec: types.ShipmentSpec, service: str) -> list[base.Requirement]:
+        return requirements.check(spec, service)
+
+    @classmethod
+    def parse_callback(cls, payload: Mapping[str, Any]) -> list[base.PushedEvent]:
+        try:
+            raw = mapping.parse_track_alert_push(payload)
+        except base.CarrierRejected as exc:
+            raise base.PushPayloadError(exc.message) from exc
+        return [base.PushedEvent(cls.canonical(r, events.EventSource.WEBHOOK)) for r in raw]
 
     def __init__(
         self,
@@ -58,9 +75,7 @@ class UpsAdapter(base.Adapter):
         self.base_url = str(cfg.get("base_url") or HOSTS[cfg.get("environment", "sandbox")]).rstrip("/")
         self._clock = clock
         self._wall_clock = wall_clock
-        self._token: str | None = None
-        self._token_expires_at = 0.0
-        self._token_lock = threading.Lock()
+        self._tokens = carrier_http.TokenCache(clock, TOKEN_REFRESH_MARGIN)
         self.http = carrier_http.CarrierHttp(
             carrier=self.name,
             account=self.account_id,
@@ -73,38 +88,36 @@ class UpsAdapter(base.Adapter):
         )
 
     def _extra_secret_values(self) -> Sequence[str]:
-        return [self._token] if self._token else []
+        return [self._tokens.value] if self._tokens.value else []
 
     # -- OAuth ---------------------------------------------------------------------------------------------
 
     def _access_token(self, timeout: float) -> str:
-        with self._token_lock:
-            if self._token and self._clock() < self._token_expires_at:
-                return self._token
-            call = mapping.oauth_request(self._config.get("merchant_id"))
-            response = self.http.send(
-                call.method,
-                self.base_url + call.path,
-                operation="oauth",
-                timeout=timeout,
-                idempotent=True,
-                headers=dict(call.headers),
-                data=call.form,
-                auth=(self._config["client_id"], self._config["client_secret"]),
-            )
-            body = _json(response)
-            if response.status_code != 200:
-                raise mapping.parse_error(response.status_code, body)
-            token, lifetime = mapping.parse_oauth_response(body)
-            self._token = token
-            # Refresh a minute early (or at half-life for short tokens) so no call races the expiry.
-            self._token_expires_at = self._clock() + max(lifetime - TOKEN_REFRESH_MARGIN, lifetime / 2)
-            return token
+        return self._tokens.get(lambda: self._fetch_token(timeout))
+
+    def test_connection(self, *, timeout: float | None = None) -> base.ConnectionReport:
+        """Fetch a fresh OAuth token with the account's client credentials (the token is not kept)."""
+        return self._token_issued(self._fetch_token(self._timeout(timeout))[1])
+
+    def _fetch_token(self, timeout: float) -> tuple[str, float]:
+        call = mapping.oauth_request(self._config.get("merchant_id"))
+        response = self.http.send(
+            call.method,
+            self.base_url + call.path,
+            operation="oauth",
+            timeout=timeout,
+            idempotent=True,
+            headers=dict(call.headers),
+            data=call.form,
+            auth=(self._config["client_id"], self._config["client_secret"]),
+        )
+        body = _json(response)
+        if response.status_code != 200:
+            raise mapping.parse_error(response.status_code, body)
+        return mapping.parse_oauth_response(body)
 
     def _invalidate_token(self) -> None:
-        with self._token_lock:
-            self._token = None
-            self._token_expires_at = 0.0
+        self._tokens.invalidate()
 
     def _call(
         self,

@@ -1,0 +1,1 @@
+"""FedEx over REST (OAuth client credentials, Rates and Transit Times, Ship, Cancel, Track, AIV webhook)."""

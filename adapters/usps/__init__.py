@@ -1,0 +1,1 @@
+"""USPS over the v3 REST APIs (apis.usps.com): prices, labels, refunds, tracking v3r2, tracking webhooks."""

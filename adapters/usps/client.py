@@ -1,0 +1,420 @@
+"""USPS adapter I/O: OAuth and payment-token caches, HTTP calls through adapters.http, X-HMAC pushes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from adapters import base
+from adapters import http as carrier_http
+from adapters.usps import callback as usps_callback
+from adapters.usps import mapping, requirements
+from schemas import carrier, events, types, units
+
+log = logging.getLogger(__name__)
+
+HOSTS: dict[str, str] = {"sandbox": "https://apis-tem.usps.com", "live": "https://apis.usps.com"}
+TOKEN_REFRESH_MARGIN = 60.0  # seconds before expiry at which a cached OAuth token is replaced
+# Payments: "Tokens are valid for eight hours after issuance"; replaced ten minutes early.
+PAYMENT_TOKEN_LIFETIME = 8 * 3600.0
+PAYMENT_TOKEN_MARGIN = 600.0
+# Values that are secret wherever they appear in a recorded exchange, beside the config's secrets.
+RUNTIME_SECRET_KEYS = frozenset(
+    {"paymentAuthorizationToken", "X-Payment-Authorization-Token", "X-HMAC", "secret"}
+)
+
+
+class UspsAdapter(base.Adapter):
+    """USPS over the v3 REST APIs: domestic prices with delivery estimates, labels, refunds, tracking v3r2."""
+
+    name = "usps"
+    display_name = "USPS"
+    capabilities = frozenset(
+        {
+            base.Capability.RATE,
+            base.Capability.LABEL,
+            base.Capability.VOID,
+            base.Capability.TRACK_POLL,
+            base.Capability.PICKUP,
+            base.Capability.RETURN,
+            base.Capability.RETURN_QR,
+        }
+    )
+    config_schema_resource = ("adapters.usps", "config.schema.json")
+    label_formats = frozenset(mapping.IMAGE_TYPES)
+    # USPS signs pushes with HMAC over two JSON field values (``X-HMAC``), so the adapter checks them
+    # (``verify_callback``); ``CALLBACK_SECRETS["usps"]`` is the subscription's secret.
+    callback = base.CallbackSpec(base.PushScheme.ADAPTER, signature_headers=("X-HMAC", "hmac-header"))
+
+    @classmethod
+    def check(cls, spec: types.ShipmentSpec, service: str) -> list[base.Requirement]:
+        return requirements.check(spec, service)
+
+    @classmethod
+    def parse_callback(cls, payload: Mapping[str, Any]) -> list[base.PushedEvent]:
+        return [
+            base.PushedEvent(cls.canonical(raw, events.EventSource.WEBHOOK))
+            for raw in usps_callback.parse(payload)
+        ]
+
+    @classmethod
+    def verify_callback(cls, secret: str, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise CarrierRejected unless the push's ``X-HMAC`` matches ``secret`` (constant time)."""
+        usps_callback.verify(secret, headers, body)
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        recorder: base.Recorder | None = None,
+        session: requests.Session | None = None,
+        breaker: carrier_http.CircuitBreaker | None = None,
+        retry: carrier_http.RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(config, recorder=recorder)
+        cfg = self._config
+        self.base_url = str(cfg.get("base_url") or HOSTS[cfg.get("environment", "sandbox")]).rstrip("/")
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._tokens = carrier_http.TokenCache(clock, TOKEN_REFRESH_MARGIN)
+        self._payment_tokens = carrier_http.TokenCache(clock, PAYMENT_TOKEN_MARGIN)
+        self.http = carrier_http.CarrierHttp(
+            carrier=self.name,
+            account=self.account_id,
+            session=session or carrier_http.make_session(self.timeout),
+            breaker=breaker,
+            retry=retry or carrier_http.RetryPolicy(),
+            recorder=recorder,
+            redact=self.redact,
+            clock=clock,
+        )
+
+    def redact(self, value: Any) -> Any:
+        """Mask config secrets, cached tokens and the payment token wherever they appear."""
+        return base.redact(value, self.secret_fields() | RUNTIME_SECRET_KEYS, self._secret_values())
+
+    def _extra_secret_values(self) -> Sequence[str]:
+        return [t for t in (self._tokens.value, self._payment_tokens.value) if t]
+
+    def _today(self) -> date:
+        # UTC is never behind the US date, so a mailing date from it is never "in the past" for USPS.
+        return datetime.fromtimestamp(self._wall_clock(), UTC).date()
+
+    def _service(self, code: str) -> mapping.Service:
+        return mapping.Service.parse(
+            code,
+            str(self._config.get("rate_indicator", "SP")),
+            str(self._config.get("processing_category", "MACHINABLE")),
+        )
+
+    # -- OAuth and payment authorization ------------------------------------------------------------------
+
+    def _access_token(self, timeout: float) -> str:
+        return self._tokens.get(lambda: self._fetch_token(timeout))
+
+    def test_connection(self, *, timeout: float | None = None) -> base.ConnectionReport:
+        """Fetch a fresh OAuth token with the account's client credentials (the token is not kept)."""
+        return self._token_issued(self._fetch_token(self._timeout(timeout))[1])
+
+    def _fetch_token(self, timeout: float) -> tuple[str, float]:
+        call = mapping.oauth_request(self._config["client_id"], self._config["client_secret"])
+        response = self.http.send(
+            call.method,
+            self.base_url + call.path,
+            operation="oauth",
+            timeout=timeout,
+            idempotent=True,
+            json_body=call.json,
+        )
+        body = _json(response)
+        if response.status_code != 200 or not isinstance(body, Mapping):
+            raise mapping.parse_error(response.status_code, body)
+        return mapping.parse_oauth_response(body)
+
+    def _payment_authorization(self, timeout: float) -> str:
+        def fetch() -> tuple[str, float]:
+            call = mapping.payment_authorization_request(self._config)
+            body = self._call(call, operation="payment_authorization", timeout=timeout, idempotent=True)
+            return mapping.parse_payment_authorization(body), PAYMENT_TOKEN_LIFETIME
+
+        return self._payment_tokens.get(fetch)
+
+    def _invalidate_token(self) -> None:
+        self._tokens.invalidate()
+
+    def _invalidate_payment_token(self) -> None:
+        self._payment_tokens.invalidate()
+
+    def _call(
+        self,
+        call: mapping.HttpCall,
+        *,
+        operation: str,
+        timeout: float,
+        idempotent: bool,
+        ok: tuple[int, ...] = (200,),
+        payment: bool = False,
+        raw: bool = False,
+    ) -> Any:
+        """Send a call with a bearer token (and the payment token), refreshing the bearer once on a 401."""
+        deadline = self._clock() + timeout
+        response: requests.Response | None = None
+        for attempt in (1, 2):
+            token = self._access_token(max(deadline - self._clock(), 0.001))
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", **call.headers}
+            if payment:
+                headers["X-Payment-Authorization-Token"] = self._payment_authorization(
+                    max(deadline - self._clock(), 0.001)
+                )
+            response = self.http.send(
+                call.method,
+                self.base_url + call.path,
+                operation=operation,
+                timeout=max(deadline - self._clock(), 0.001),
+                idempotent=idempotent,
+                headers=headers,
+                params=call.params,
+                json_body=call.json,
+            )
+            if response.status_code == 401 and attempt == 1:
+                # An expired or revoked bearer is refused before any work is done: safe to resend.
+                self._invalidate_token()
+                if payment:
+                    self._invalidate_payment_token()
+                continue
+            break
+        assert response is not None
+        if response.status_code not in ok:
+            raise mapping.parse_error(response.status_code, _json(response))
+        return response if raw else _json(response)
+
+    # -- operations ----------------------------------------------------------------------------------------
+
+    def _rate(self, request: carrier.RateRequest, timeout: float) -> list[carrier.RateResult]:
+        deadline = self._clock() + timeout
+        today = self._today()
+        if len(request.services) == 1:
+            service = self._service(request.services[0])
+            call = mapping.base_rates_request(request, service, self._config, today)
+            fallback: str | None = service.mail_class
+        else:
+            call = mapping.total_rates_request(request, self._config, today)
+            fallback = None
+        body = self._call(call, operation="rate", timeout=timeout, idempotent=True)
+        if not isinstance(body, Mapping):
+            raise mapping.malformed("price reply is not a JSON object")
+        warnings = mapping.rate_warnings(body)
+        if warnings:
+            log.info("USPS price warnings", extra={"carrier": self.name, "warnings": warnings})
+        results = mapping.parse_rates_response(body, fallback)
+        if not results or not self._config.get("delivery_estimates", True):
+            return results
+        return self._with_estimates(request, results, today, deadline)
+
+    def _with_estimates(
+        self, request: carrier.RateRequest, results: list[carrier.RateResult], today: date, deadline: float
+    ) -> list[carrier.RateResult]:
+        """Add Service Standards delivery dates; prices stand without them when that call fails."""
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            return results
+        call = mapping.estimates_request(request.spec, [r.service_code for r in results], today)
+        try:
+            body = self._call(call, operation="delivery_estimates", timeout=remaining, idempotent=True)
+            estimates = mapping.parse_estimates(body)
+        except base.CarrierError as exc:
+            log.warning(
+                "USPS delivery estimates unavailable", extra={"carrier": self.name, "error": str(exc)}
+            )
+            return results
+        weight_lb = units.from_kg(request.spec.parcels[0].weight_kg, "lb")
+        return mapping.with_estimates(results, estimates, Decimal(weight_lb))
+
+    def _label(self, request: carrier.LabelRequest, timeout: float) -> carrier.LabelResult:
+        returning = request.spec.is_return
+        if returning:
+            call = mapping.return_label_request(request, self._service(request.service_code))
+        else:
+            call = mapping.label_request(
+                request, self._service(request.service_code), self._today(), self._config
+            )
+        response = self._call(
+            call, operation="label", timeout=timeout, idempotent=False, payment=True, raw=True
+        )
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.lower().startswith("multipart/"):
+            # USPS ignored the Accept header: the label is bought, so read the default form too.
+            return mapping.parse_label_multipart(response.content, content_type, request.label_format)
+        body = _json(response)
+        if not isinstance(body, Mapping):
+            raise mapping.malformed("label reply is neither JSON nor multipart")
+        if returning:
+            return mapping.parse_return_label_json(body, request.label_format)
+        return mapping.parse_label_json(body, request.label_format)
+
+    def _void(self, request: carrier.VoidRequest, timeout: float) -> carrier.VoidResult:
+        numbers = request.tracking_numbers or (request.carrier_shipment_id,)
+        if len(numbers) != 1:
+            raise base.CarrierRejected(self.name, "USPS cancels one label per call", code="invalid_request")
+        call = mapping.cancel_request(numbers[0])
+        # Canceling twice is refused, never charged: a retry cannot do harm.
+        body = self._call(call, operation="void", timeout=timeout, idempotent=True, payment=True)
+        if not isinstance(body, Mapping):
+            raise mapping.malformed("cancel reply is not a JSON object")
+        return mapping.parse_cancel_response(body, request, numbers[0])
+
+    def _track(self, request: carrier.TrackRequest, timeout: float) -> carrier.TrackResult:
+        number = request.tracking_number.strip()
+        try:
+            return self.track_many([number], timeout=timeout)[number]
+        except base.CarrierRejected as exc:
+            pending = mapping.pre_transit_result(exc, number)
+            if pending is None:
+                raise
+            return pending
+
+    def track_many(
+        self, tracking_numbers: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, carrier.TrackResult]:
+        """Track 1 to 35 numbers in one v3r2 call; each number gets a result (failures as warnings)."""
+        self._require(base.Capability.TRACK_POLL)
+        call = mapping.track_request(tracking_numbers)
+        body = self._call(
+            call, operation="track", timeout=self._timeout(timeout), idempotent=True, ok=(200, 207)
+        )
+        return mapping.parse_track_response(body, [n.strip() for n in tracking_numbers])
+
+    def subscribe_tracking_events(
+        self,
+        listener_url: str,
+        admin_emails: Sequence[str],
+        *,
+        tracking_number: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Create a Subscriptions - Tracking v3r2 subscription (this account's MID, or one number); return its id."""
+        secret = self._config.get("webhook_secret")
+        if not secret:
+            raise base.CarrierRejected(self.name, "webhook_secret is not configured", code="invalid_request")
+        call = mapping.subscription_request(
+            listener_url,
+            str(secret),
+            admin_emails,
+            mid=None if tracking_number else str(self._config["mid"]),
+            tracking_number=tracking_number,
+        )
+        body = self._call(
+            call, operation="track_subscribe", timeout=self._timeout(timeout), idempotent=False, ok=(200, 201)
+        )
+        subscription = body.get("subscriptionId") if isinstance(body, Mapping) else None
+        if not subscription:
+            raise mapping.malformed("subscription reply without subscriptionId")
+        return str(subscription)
+
+    def _pickup(self, request: carrier.PickupRequest, timeout: float) -> carrier.PickupResult:
+        weight = Decimal(str(self._config.get("pickup_weight_lb_per_parcel", 5)))
+        call = mapping.pickup_request(request, weight)
+        # Booking twice books two pickups: never resent.
+        body = self._call(call, operation="pickup", timeout=timeout, idempotent=False, ok=(200, 201))
+        if not isinstance(body, Mapping):
+            raise mapping.malformed("pickup reply is not a JSON object")
+        return mapping.parse_pickup_response(body, request)
+
+    def _cancel_pickup(
+        self, request: carrier.PickupRequest, confirmation: str, details: Mapping[str, str], timeout: float
+    ) -> None:
+        deadline = self._clock() + timeout
+        # The ETag of the pickup as it is now: DELETE needs it in If-Match (good for one hour, one use).
+        found = self._call(
+            mapping.pickup_lookup_request(confirmation),
+            operation="pickup_lookup",
+            timeout=timeout,
+            idempotent=True,
+            raw=True,
+        )
+        call = mapping.pickup_cancel_request(confirmation, found.headers.get("ETag", ""))
+        # Not resent: a cancel that went through spends the ETag, so a resend is refused.
+        self._call(
+            call,
+            operation="cancel_pickup",
+            timeout=max(deadline - self._clock(), 0.001),
+            idempotent=False,
+            ok=(200, 204),
+        )
+
+    def check_address(self, address: types.Address, *, timeout: float | None = None) -> mapping.AddressCheck:
+        """Standardise a US address with USPS and say whether it is a confirmed delivery point."""
+        call = mapping.address_request(address)
+        body = self._call(call, operation="address", timeout=self._timeout(timeout), idempotent=True)
+        if not isinstance(body, Mapping):
+            raise mapping.malformed("address reply is not a JSON object")
+        return mapping.parse_address_response(body, address)
+
+    def scan_form(
+        self,
+        address: types.Address,
+        tracking_numbers: Sequence[str] = (),
+        *,
+        mailing_date: date | None = None,
+        timeout: float | None = None,
+    ) -> mapping.ScanForm:
+        """Create the end-of-day SCAN form (PS 5630) for the listed labels, or every open label of our MID."""
+        call = mapping.scan_form_request(
+            address,
+            mailing_date or self._today(),
+            tracking_numbers,
+            None if tracking_numbers else str(self._config["mid"]),
+        )
+        response = self._call(
+            call,
+            operation="scan_form",
+            timeout=self._timeout(timeout),
+            idempotent=False,
+            ok=(200, 201),
+            payment=False,
+            raw=True,
+        )
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.lower().startswith("multipart/"):
+            return mapping.parse_scan_form(
+                *mapping.multipart_metadata_and_image(response.content, content_type)
+            )
+        body = _json(response)
+        if not isinstance(body, Mapping):
+            raise mapping.malformed("SCAN form reply is neither JSON nor multipart")
+        return mapping.parse_scan_form_json(body)
+
+    # -- pushes --------------------------------------------------------------------------------------------
+
+    def _parse_push(self, headers: Mapping[str, str], body: bytes) -> list[carrier.RawTrackingEvent]:
+        usps_callback.verify(str(self._config.get("webhook_secret") or ""), headers, body)
+        try:
+            return usps_callback.parse(json.loads(body))
+        except base.PushPayloadError as exc:
+            raise base.CarrierRejected(self.name, str(exc), code="push_malformed") from exc
+
+    def parse_push(self, headers: Mapping[str, str], body: bytes) -> list[carrier.RawTrackingEvent]:
+        """Verify ``X-HMAC`` with this account's ``webhook_secret`` and return the push's events."""
+        return self._parse_push(headers, body)
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.http.session.close()
+
+
+def _json(response: requests.Response) -> Any:
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        return None
