@@ -333,6 +333,7 @@ class Plan:
     fleet_cost: money.Money
     partner_cost: money.Money
     issues: tuple[Issue, ...] = ()
+    late: tuple[str, ...] = ()  # handed to a partner that misses the promise (baselines only)
     lower_bound: money.Money | None = None
     engine: str = ""
     solve_seconds: float = 0.0
@@ -364,7 +365,8 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable form: money as decimal strings plus currency."""
-        return _jsonable(self)
+        out: dict[str, Any] = _jsonable(self)
+        return out
 
 
 def _jsonable(value: Any) -> Any:

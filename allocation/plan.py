@@ -101,8 +101,13 @@ def build_plan(
     method: str = "",
     seconds: float = 0.0,
     lower_bound: Decimal | None = None,
+    late: Mapping[str, model.PartnerOption] | None = None,
 ) -> model.Plan:
-    """Cost and explain a plan given van routes (vehicle id -> package ids) and partner picks."""
+    """Cost and explain a plan given van routes (vehicle id -> package ids) and partner picks.
+
+    ``late`` hands packages to a partner option that misses the promise (the baselines' last
+    resort); they are costed like any handover and listed in ``Plan.late``.
+    """
     cur = problem.currency
     packages = _index(problem)
     vehicles = {v.id: v for v in problem.vehicles}
@@ -166,13 +171,27 @@ def build_plan(
         partner_total += opt.cost.amount
         by_carrier[carrier].append(pid)
         decisions.append(_partner_decision(packages[pid], evaluation.allowed[pid], carrier, room))
+    for pid, opt in (late or {}).items():
+        partner_total += opt.cost.amount
+        by_carrier[opt.carrier].append(pid)
+        decisions.append(_late_decision(problem, packages[pid], evaluation.allowed[pid], opt))
+    options = dict(late or {})
     handovers = tuple(
         model.Handover(
             carrier=c,
             package_ids=tuple(pids),
             weight_kg=sum((packages[p].weight_kg for p in pids), Decimal(0)),
             cost=money.Money(
-                sum((evaluation.allowed[p].carriers[c].cost.amount for p in pids), Decimal(0)), cur
+                sum(
+                    (
+                        options[p].cost.amount
+                        if p in options
+                        else evaluation.allowed[p].carriers[c].cost.amount
+                        for p in pids
+                    ),
+                    Decimal(0),
+                ),
+                cur,
             ),
         )
         for c, pids in sorted(by_carrier.items())
@@ -182,8 +201,16 @@ def build_plan(
     for pid in unassigned:
         allowed = evaluation.allowed[pid]
         ids = tuple(sorted({r for v in allowed.removed_by.values() for r in v}))
+        if not allowed.targets:
+            detail = "no option left"
+        elif not allowed.carriers:
+            detail = f"no van had room for it and {no_partner_reason(problem, allowed)}"
+        else:
+            detail = "its allowed partners were capped or grouped" + (
+                " and no van had room for it" if allowed.fleet else ""
+            )
         decisions.append(
-            model.Decision(pid, "", None, None, money.Money.zero(cur), "infeasible", "no option left", ids)
+            model.Decision(pid, "", None, None, money.Money.zero(cur), "infeasible", detail, ids)
         )
     order = {p.id: i for i, p in enumerate(problem.packages)}
     decisions.sort(key=lambda d: order[d.package_id])
@@ -195,10 +222,58 @@ def build_plan(
         fleet_cost=money.Money(fleet_total, cur),
         partner_cost=money.Money(partner_total, cur),
         issues=tuple(all_issues),
+        late=tuple(p.id for p in problem.packages if p.id in (late or {})),
         lower_bound=None if lower_bound is None else money.Money(lower_bound, cur),
         engine=engine,
         solve_seconds=seconds,
         method=method,
+    )
+
+
+def no_partner_reason(problem: model.Problem, allowed: rules.Allowed) -> str:
+    """Return why no partner may take a package (when ``allowed.carriers`` is empty)."""
+    offers = problem.options.get(allowed.package_id, ())
+    forbidden = sorted({r for c, ids in allowed.removed_by.items() if c != model.FLEET for r in ids})
+    if not offers:
+        return "no partner quoted it"
+    if any(o.usable for o in offers) and forbidden:
+        return f"rules {', '.join(forbidden)} forbid the partners that could"
+    if any(o.eligible for o in offers):
+        return "no partner meets the promise"
+    reasons = sorted({o.reason or f"{o.carrier} ineligible" for o in offers})
+    return "no partner is eligible (" + "; ".join(reasons) + ")"
+
+
+def late_option(problem: model.Problem, allowed: rules.Allowed) -> model.PartnerOption | None:
+    """Return the cheapest eligible offer the rules allow, ignoring the promise (late delivery)."""
+    return min(
+        (
+            o
+            for o in problem.options.get(allowed.package_id, ())
+            if o.eligible and o.carrier not in allowed.removed_by
+        ),
+        key=lambda o: o.cost.amount,
+        default=None,
+    )
+
+
+def _late_decision(
+    problem: model.Problem, pkg: model.Package, allowed: rules.Allowed, opt: model.PartnerOption
+) -> model.Decision:
+    promise = "" if pkg.promise_days is None else f" against a promise of {pkg.promise_days}"
+    transit = "?" if opt.transit_days is None else str(opt.transit_days)
+    why = "no van had room" if allowed.fleet else (allowed.fleet_reason or "a rule keeps it off the fleet")
+    return model.Decision(
+        pkg.id,
+        opt.carrier,
+        opt.service,
+        None,
+        opt.cost,
+        "capacity" if allowed.fleet else "eligibility",
+        f"late: {opt.carrier} takes {transit} days{promise}; {why} and "
+        + no_partner_reason(problem, allowed),
+        (),
+        None,
     )
 
 

@@ -64,7 +64,7 @@ def validate(document: Any) -> list[str]:
 def _message(err: jsonschema.ValidationError) -> str:
     if err.validator == "additionalProperties":
         return err.message.replace("Additional properties are not allowed", "unknown field(s)")
-    if err.validator == "enum":
+    if err.validator == "enum" and isinstance(err.validator_value, list):
         return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
     if err.validator == "pattern" and isinstance(err.instance, str):
         if list(err.absolute_path)[-1:] == ["id"]:
@@ -74,7 +74,7 @@ def _message(err: jsonschema.ValidationError) -> str:
         return f'write {err.instance!r} as a decimal string ("{err.instance}"); floats lose cents'
     if err.validator == "not":
         return f"{err.instance!r} is not allowed here: caps and commitments apply to partner carriers"
-    if err.validator == "anyOf":
+    if err.validator == "anyOf" and isinstance(err.validator_value, list):
         return "needs at least one of " + " or ".join(
             "/".join(sub.get("required", [])) for sub in err.validator_value
         )
@@ -174,15 +174,15 @@ def to_document(rule_set: model.RuleSet) -> dict[str, Any]:
             action["bias"] = str(r.bias)
         if r.action in ("cap", "commit"):
             action["carrier"] = r.target
-        for key, val in (
+        for key, setting in (
             ("max_packages", r.max_packages),
             ("max_kg", r.max_kg),
             ("min_packages", r.min_packages),
             ("min_kg", r.min_kg),
             ("period", r.period),
         ):
-            if val is not None:
-                action[key] = val if isinstance(val, int | str) else str(val)
+            if setting is not None:
+                action[key] = setting if isinstance(setting, int | str) else str(setting)
         if r.action == "ship_together":
             action["by"] = r.by
         item: dict[str, Any] = {"id": r.id, "when": when, "action": action}

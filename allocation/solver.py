@@ -8,11 +8,13 @@ CP-SAT then assigns the non-fleet packages to partners under caps, commitments a
 groups. CP-SAT may also pull packages off routes (removing a stop never breaks a route's
 capacity, time windows, stop count or shift when travel times obey the triangle inequality), so
 the decomposition stays sound. Packages CP-SAT cannot place while the fleet could take them are
-made fleet-required and routed again.
+first inserted into the routes, and otherwise made fleet-required and routed again from the
+last routes. Every round's plan is complete; the best one is returned, within the time limit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -25,7 +27,7 @@ import pyvrp.stop
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.sat.python import cp_model
 
-from allocation import model, plan, rules
+from allocation import bounds, model, online, plan, rules
 
 ENGINES: tuple[str, ...] = ("pyvrp", "ortools")
 DEFAULT_ENGINE = "pyvrp"
@@ -114,13 +116,19 @@ def route(
     seconds: float = 5.0,
     seed: int = 0,
     max_iterations: int | None = None,
+    warm_start: Sequence[RoutedVehicle] | None = None,
 ) -> RoutingResult:
-    """Solve a routing instance with the named engine within the time limit."""
+    """Solve a routing instance with the named engine within the time limit.
+
+    The limit is wall time from this call, model building and the engine's first solution
+    included. ``warm_start`` gives routes to start from (an empty sequence starts from no
+    routes at all, which is instant); None lets the engine construct its own first solution.
+    """
     _check(problem)
     if engine == "pyvrp":
-        return _route_pyvrp(problem, seconds, seed, max_iterations)
+        return _route_pyvrp(problem, seconds, seed, max_iterations, warm_start)
     if engine == "ortools":
-        return _route_ortools(problem, seconds, seed, max_iterations)
+        return _route_ortools(problem, seconds, seed, max_iterations, warm_start)
     raise SolverError(f"unknown routing engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
@@ -154,8 +162,23 @@ def _cost_of(problem: RoutingProblem, routes: Sequence[RoutedVehicle]) -> tuple[
     return cost, dist
 
 
+class _Deadline:
+    """PyVRP stopping criterion on a wall-clock instant (``MaxRuntime`` starts its clock only
+    after the engine's first solution, which takes seconds on a large day)."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __call__(self, best_cost: float) -> bool:
+        return time.perf_counter() >= self._deadline
+
+
 def _route_pyvrp(
-    problem: RoutingProblem, seconds: float, seed: int, max_iterations: int | None
+    problem: RoutingProblem,
+    seconds: float,
+    seed: int,
+    max_iterations: int | None,
+    warm_start: Sequence[RoutedVehicle] | None,
 ) -> RoutingResult:
     started = time.perf_counter()
     n = problem.num_clients
@@ -194,16 +217,30 @@ def _route_pyvrp(
         clients=clients,
         depots=depots,
         vehicle_types=vehicle_types,
-        distance_matrices=[np.ascontiguousarray(problem.distance, dtype=np.int64)],
-        duration_matrices=[np.ascontiguousarray(problem.duration, dtype=np.int64)],
+        # pyvrp's stubs spell the matrix type np.ndarray[int], which numpy's generic rejects.
+        distance_matrices=[np.ascontiguousarray(problem.distance, dtype=np.int64)],  # type: ignore[list-item]
+        duration_matrices=[np.ascontiguousarray(problem.duration, dtype=np.int64)],  # type: ignore[list-item]
     )
-    stop: pyvrp.stop.StoppingCriterion = pyvrp.stop.MaxRuntime(seconds)
+    stop: pyvrp.stop.StoppingCriterion = _Deadline(started + seconds)
     if max_iterations is not None:
         stop = pyvrp.stop.MultipleCriteria([stop, pyvrp.stop.MaxIterations(max_iterations)])
     params = pyvrp.SolveParams()
     if problem.max_penalty is not None:
         params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=problem.max_penalty))
-    result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False, params=params)
+    initial = None
+    if warm_start is not None:
+        initial = pyvrp.Solution(
+            data, [pyvrp.Route(data, list(r.clients), r.vehicle_type) for r in warm_start if r.clients]
+        )
+    result = pyvrp.solve(
+        data,
+        stop=stop,
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        params=params,
+        initial_solution=initial,
+    )
     best = result.best
     routes: list[RoutedVehicle] = []
     for r in best.routes():
@@ -231,7 +268,11 @@ def _route_pyvrp(
 
 
 def _route_ortools(
-    problem: RoutingProblem, seconds: float, seed: int, max_iterations: int | None
+    problem: RoutingProblem,
+    seconds: float,
+    seed: int,
+    max_iterations: int | None,
+    warm_start: Sequence[RoutedVehicle] | None,
 ) -> RoutingResult:
     started = time.perf_counter()
     n = problem.num_clients
@@ -288,7 +329,19 @@ def _route_ortools(
     if max_iterations is not None:
         params.solution_limit = max_iterations
     del seed  # OR-Tools routing has no seed; a solution limit makes it deterministic
-    solution = routing.SolveWithParameters(params)
+    initial = None
+    if warm_start:
+        slots = {t: [v for v, vt in enumerate(types) if vt == t] for t in set(types)}
+        per_vehicle: list[list[int]] = [[] for _ in types]
+        for r in warm_start:
+            if r.clients and slots.get(r.vehicle_type):
+                per_vehicle[slots[r.vehicle_type].pop(0)] = [manager.NodeToIndex(c + 1) for c in r.clients]
+        routing.CloseModelWithParameters(params)
+        initial = routing.ReadAssignmentFromRoutes(per_vehicle, True)
+    if initial is not None:
+        solution = routing.SolveFromAssignmentWithParameters(initial, params)
+    else:
+        solution = routing.SolveWithParameters(params)
     routes: list[RoutedVehicle] = []
     if solution is not None:
         for v, t in enumerate(types):
@@ -340,7 +393,8 @@ def distance_matrix_km(problem: model.Problem, points: Sequence[model.Location])
         straight = 2 * 6371.0088 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
     else:
         straight = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
-    return straight * float(problem.road_factor)
+    km: np.ndarray = straight * float(problem.road_factor)
+    return km
 
 
 def _micro(amount: Decimal) -> int:
@@ -372,7 +426,8 @@ def _routing_instance(
         partner = min((allowed.biased_cost(c) for c in allowed.carriers), default=None)
         fleet_bias = allowed.bias.get(model.FLEET, Decimal(0))
         prizes.append(-1 if partner is None else max(0, _micro(partner - fleet_bias)))
-    groups: dict[tuple[object, ...], list[str]] = {}
+    # Vans alike in capacity, shift and cost form one routing vehicle type.
+    groups: dict[tuple[Decimal, Decimal, int, int, Decimal, Decimal, Decimal, int | None], list[str]] = {}
     for v in problem.vehicles:
         key = (
             v.capacity_kg,
@@ -468,8 +523,14 @@ def _assign(
     removal_saving: dict[str, int],
     seconds: float,
     seed: int,
+    previous: dict[str, str] | None = None,
 ) -> _Assignment:
-    """Assign every non-fleet package to a partner under caps, commitments and groups (CP-SAT)."""
+    """Assign every non-fleet package to a partner under caps, commitments and groups (CP-SAT).
+
+    ``previous`` (an earlier round's partners, which met the caps) is the hint where it still
+    applies; a later round then gets a first solution at once. Without it the solver may retry
+    once with more time, since no plan exists yet.
+    """
     m = cp_model.CpModel()
     weight_g = {p.id: math.ceil(p.weight_kg * 1000) for p in problem.packages}
     penalty = 10**13  # far above any plan's cost in micro-units: leave unassigned only if forced
@@ -480,34 +541,34 @@ def _assign(
     for p in problem.packages:
         allowed = ev.allowed[p.id]
         for c in allowed.carriers:
-            x[p.id, c] = m.NewBoolVar(f"x[{p.id},{c}]")
+            x[p.id, c] = m.new_bool_var(f"x[{p.id},{c}]")
             objective.append(_micro(allowed.biased_cost(c)) * x[p.id, c])
-        unassigned[p.id] = m.NewBoolVar(f"u[{p.id}]")
+        unassigned[p.id] = m.new_bool_var(f"u[{p.id}]")
         objective.append(penalty * unassigned[p.id])
         chosen = sum(x[p.id, c] for c in allowed.carriers) + unassigned[p.id]
         if p.id in fleet_of:
-            off[p.id] = m.NewBoolVar(f"off[{p.id}]")
-            m.Add(chosen == off[p.id])
+            off[p.id] = m.new_bool_var(f"off[{p.id}]")
+            m.add(chosen == off[p.id])
             objective.append(-removal_saving.get(p.id, 0) * off[p.id])
         else:
-            m.Add(chosen == 1)
+            m.add(chosen == 1)
     for cap in ev.caps:
         members = [i for i in cap.package_ids if (i, cap.carrier) in x]
         if cap.max_packages is not None:
-            m.Add(sum(x[i, cap.carrier] for i in members) <= cap.max_packages)
+            m.add(sum(x[i, cap.carrier] for i in members) <= cap.max_packages)
         if cap.max_kg is not None:
-            m.Add(sum(weight_g[i] * x[i, cap.carrier] for i in members) <= int(cap.max_kg * 1000))
+            m.add(sum(weight_g[i] * x[i, cap.carrier] for i in members) <= int(cap.max_kg * 1000))
     shortfall: dict[str, cp_model.IntVar] = {}
     for com in ev.commitments:
         members = [i for i in com.package_ids if (i, com.carrier) in x]
         if com.min_packages:
-            s = m.NewIntVar(0, com.min_packages, f"short[{com.rule_id}]")
-            m.Add(sum(x[i, com.carrier] for i in members) + s >= com.min_packages)
+            s = m.new_int_var(0, com.min_packages, f"short[{com.rule_id}]")
+            m.add(sum(x[i, com.carrier] for i in members) + s >= com.min_packages)
             shortfall[com.rule_id] = s
             objective.append(penalty // 1000 * s)
         if com.min_kg:
-            sk = m.NewIntVar(0, int(com.min_kg * 1000) + 1, f"shortkg[{com.rule_id}]")
-            m.Add(sum(weight_g[i] * x[i, com.carrier] for i in members) + sk >= int(com.min_kg * 1000))
+            sk = m.new_int_var(0, int(com.min_kg * 1000) + 1, f"shortkg[{com.rule_id}]")
+            m.add(sum(weight_g[i] * x[i, com.carrier] for i in members) + sk >= int(com.min_kg * 1000))
             objective.append(penalty // 10**6 * sk)
             shortfall[com.rule_id + "#kg"] = sk
     for g in ev.groups:
@@ -515,52 +576,55 @@ def _assign(
         vans = {fleet_of.get(i) for i in g.package_ids}
         # The fleet counts as one carrier only if every member already rides the same van.
         fleet_ok = model.FLEET in targets and len(vans) == 1 and None not in vans
-        choice = {t: m.NewBoolVar(f"g[{g.key},{t}]") for t in targets if t != model.FLEET}
+        choice = {t: m.new_bool_var(f"g[{g.key},{t}]") for t in targets if t != model.FLEET}
         if fleet_ok:
-            choice[model.FLEET] = m.NewBoolVar(f"g[{g.key},fleet]")
+            choice[model.FLEET] = m.new_bool_var(f"g[{g.key},fleet]")
         if not choice:
             for i in g.package_ids:
-                m.Add(unassigned[i] == 1)
+                m.add(unassigned[i] == 1)
             continue
-        lost = m.NewBoolVar(f"g[{g.key},none]")
-        m.Add(sum(choice.values()) + lost == 1)
+        lost = m.new_bool_var(f"g[{g.key},none]")
+        m.add(sum(choice.values()) + lost == 1)
         for i in g.package_ids:
-            m.Add(unassigned[i] == lost)
+            m.add(unassigned[i] == lost)
             for c in ev.allowed[i].carriers:
                 if c in choice:
-                    m.Add(x[i, c] == choice[c])
+                    m.add(x[i, c] == choice[c])
                 else:
-                    m.Add(x[i, c] == 0)
+                    m.add(x[i, c] == 0)
             if i in off:
-                m.Add(off[i] == 1 - choice[model.FLEET] if model.FLEET in choice else off[i] == 1)
-    # Hint the obvious plan (cheapest carrier, every routed stop stays) so a first solution is instant.
+                m.add(off[i] == 1 - choice[model.FLEET] if model.FLEET in choice else off[i] == 1)
+    # Hint the obvious plan (the earlier round's or the cheapest carrier, every routed stop stays)
+    # so a first solution is instant.
     for p in problem.packages:
         allowed = ev.allowed[p.id]
         cheapest = min(allowed.carriers, key=allowed.biased_cost, default=None)
+        if previous and previous.get(p.id) in allowed.carriers:
+            cheapest = previous[p.id]
         for c in allowed.carriers:
-            m.AddHint(x[p.id, c], c == cheapest and p.id not in fleet_of)
+            m.add_hint(x[p.id, c], c == cheapest and p.id not in fleet_of)
         if p.id in off:
-            m.AddHint(off[p.id], False)
-    m.Minimize(sum(objective))
+            m.add_hint(off[p.id], False)
+    m.minimize(sum(objective))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.5, seconds)
     solver.parameters.random_seed = seed
     solver.parameters.num_workers = 1  # deterministic, and the machine has only two cores
     solver.parameters.symmetry_level = 0
     solver.parameters.cp_model_presolve = False
-    status = solver.Solve(m)
-    if status == cp_model.UNKNOWN:
+    status = solver.solve(m)
+    if status == cp_model.UNKNOWN and previous is None:
         solver.parameters.max_time_in_seconds = 4 * max(1.0, seconds)
-        status = solver.Solve(m)
+        status = solver.solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise SolverError(f"partner assignment failed: {solver.StatusName(status)}")
-    partners = {i: c for (i, c), var in x.items() if solver.Value(var)}
+        raise SolverError(f"partner assignment failed: {solver.status_name(status)}")
+    partners = {i: c for (i, c), var in x.items() if solver.value(var)}
     return _Assignment(
         partners=partners,
-        pulled={i for i, var in off.items() if solver.Value(var)},
-        unassigned={i for i, var in unassigned.items() if solver.Value(var)},
-        shortfalls={k: solver.Value(v) for k, v in shortfall.items() if solver.Value(v)},
-        bound=solver.BestObjectiveBound() if status == cp_model.FEASIBLE else None,
+        pulled={i for i, var in off.items() if solver.value(var)},
+        unassigned={i for i, var in unassigned.items() if solver.value(var)},
+        shortfalls={k: solver.value(v) for k, v in shortfall.items() if solver.value(v)},
+        bound=solver.best_objective_bound if status == cp_model.FEASIBLE else None,
     )
 
 
@@ -613,43 +677,238 @@ def _caps_may_bind(problem: model.Problem, ev: rules.Evaluation) -> bool:
     return False
 
 
+# Budget constants, in wall seconds. After the last routing round the solve still runs CP-SAT and
+# costs the plan; a repair round is only worth starting with some routing time left; below about
+# 5 ms per client PyVRP's own first solution (random start plus a full local search) would eat
+# the budget, so a short round starts from no routes instead, which is instant.
+_TAIL_BASE_S = 0.25
+_TAIL_PER_PACKAGE_S = 0.001
+_MIN_REPAIR_ROUTING_S = 0.5
+_OWN_START_PER_CLIENT_S = 0.005
+_MIN_CP_SAT_S = 0.5
+_COSTING_PER_PACKAGE_S = 0.0002
+# The lower bound (allocation.bounds) gets at most this share of the limit for its MIP. All of
+# it (distances, potentials, MIP) took 0.1-0.25 s at 500 packages and about 2 s at 5,000.
+_BOUND_SHARE = 0.05
+_MIN_BOUND_S = 0.2
+
+
+def _score(p: model.Plan) -> tuple[int, Decimal]:
+    """Order plans: fewer undelivered packages first, then lower total cost."""
+    return len(p.unassigned), p.total_cost.amount
+
+
+_EJECTION_CANDIDATES = 12  # stops nearest to a stuck package that may make room for it
+
+
+def _insert_stuck(
+    problem: model.Problem,
+    ev: rules.Evaluation,
+    stuck: Sequence[str],
+    fleet: dict[str, list[str]],
+    departs: dict[str, int],
+    partners: dict[str, str],
+    keep: set[str],
+) -> set[str]:
+    """Put stuck packages on the vans; return those placed.
+
+    Cheapest feasible insertion first; failing that, a nearby stop that a partner may take
+    (within its caps) makes room and goes to that partner. ``keep`` are stops never moved off
+    (ship-together members). ``fleet``, ``departs`` and ``partners`` are updated in place.
+    """
+    if not stuck or not problem.vehicles:
+        return set()
+    index = {p.id: p for p in problem.packages}
+    vans = {v.id: v for v in problem.vehicles}
+    states = {v.id: online.prepare(problem, v, fleet.get(v.id, []), index) for v in problem.vehicles}
+    weight = {p.id: p.weight_kg for p in problem.packages}
+    placed: set[str] = set()
+
+    def cap_room(pid: str, carrier: str) -> bool:
+        for cap in ev.caps:
+            if cap.carrier != carrier or pid not in cap.package_ids:
+                continue
+            taken = [i for i, c in partners.items() if c == carrier and i in cap.package_ids]
+            if cap.max_packages is not None and len(taken) + 1 > cap.max_packages:
+                return False
+            if cap.max_kg is not None and sum((weight[i] for i in taken), weight[pid]) > cap.max_kg:
+                return False
+        return True
+
+    def take(vid: str, state: online.RouteState, pid: str) -> None:
+        states[vid] = state
+        fleet[vid] = list(state.package_ids)
+        departs.pop(vid, None)  # re-timed from the shift start, as the insertion was
+        placed.add(pid)
+
+    for pid in stuck:
+        pkg = index[pid]
+        best: online.Insertion | None = None
+        for state in states.values():
+            ins = online.best_insertion(problem, state, pkg)
+            if ins is not None and (best is None or ins.cost < best.cost):
+                best = ins
+        if best is not None:
+            take(
+                best.vehicle_id,
+                online.insert(problem, states[best.vehicle_id], pkg, best.position, index),
+                pid,
+            )
+            continue
+        # Make room: move one nearby stop that a partner may take to that partner.
+        nearby = sorted(
+            (
+                (problem.km_between(index[q].location, pkg.location), vid, q)
+                for vid, st in states.items()
+                for q in st.package_ids
+                if q not in keep and ev.allowed[q].carriers
+            ),
+        )[:_EJECTION_CANDIDATES]
+        swap: tuple[Decimal, str, str, str, online.RouteState] | None = None
+        for _, vid, q in nearby:
+            allowed = ev.allowed[q]
+            carrier = next(
+                (c for c in sorted(allowed.carriers, key=allowed.biased_cost) if cap_room(q, c)), None
+            )
+            if carrier is None:
+                continue
+            without = online.prepare(
+                problem, vans[vid], [i for i in states[vid].package_ids if i != q], index
+            )
+            ins = online.best_insertion(problem, without, pkg)
+            if ins is None:
+                continue
+            price = allowed.biased_cost(carrier) + ins.cost
+            if swap is None or price < swap[0]:
+                swap = (price, vid, q, carrier, online.insert(problem, without, pkg, ins.position, index))
+        if swap is not None:
+            _, vid, q, carrier, state = swap
+            partners[q] = carrier
+            take(vid, state, pid)
+    return placed
+
+
+def _stuck_issues(problem: model.Problem, ev: rules.Evaluation, stuck: Sequence[str]) -> list[model.Issue]:
+    """Say truly why packages stay undelivered: capped or grouped partners, or no partner at all."""
+    issues: list[model.Issue] = []
+    dead = {
+        i
+        for g in ev.groups
+        if not frozenset.intersection(*(ev.allowed[j].targets for j in g.package_ids))
+        for i in g.package_ids
+    }
+    no_partner: dict[str, list[str]] = {}
+    capped: list[str] = []
+    grouped: list[str] = []
+    for pid in stuck:
+        allowed = ev.allowed[pid]
+        if pid in dead:
+            continue  # rules.evaluate already reported the group with no common carrier
+        if not allowed.carriers:
+            no_partner.setdefault(plan.no_partner_reason(problem, allowed), []).append(pid)
+        elif any(pid in c.package_ids and c.carrier in allowed.carriers for c in ev.caps):
+            capped.append(pid)
+        else:
+            grouped.append(pid)
+    for why, pids in sorted(no_partner.items()):
+        rule_ids = tuple(
+            sorted(
+                {
+                    r
+                    for i in pids
+                    for c, ids in ev.allowed[i].removed_by.items()
+                    if c != model.FLEET
+                    for r in ids
+                }
+            )
+        )
+        issues.append(model.Issue("no_feasible_option", f"no van had room and {why}", rule_ids, tuple(pids)))
+    if capped:
+        cap_ids = tuple(sorted({c.rule_id for c in ev.caps if c.package_ids & set(capped)}))
+        issues.append(
+            model.Issue(
+                "cap_exceeded",
+                "no van had room and the allowed partners are capped",
+                cap_ids,
+                tuple(capped),
+            )
+        )
+    if grouped:
+        rule_ids = tuple(
+            sorted({g.rule_id for g in ev.groups if g.rule_id and set(g.package_ids) & set(grouped)})
+        )
+        issues.append(
+            model.Issue(
+                "group_split",
+                "no van had room for the whole ship-together group and no partner could take it all",
+                rule_ids,
+                tuple(grouped),
+            )
+        )
+    return issues
+
+
 def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> model.Plan:
-    """Plan a day: who carries each package, the vans' routes and the partners' handovers."""
+    """Plan a day: who carries each package, the vans' routes and the partners' handovers.
+
+    The time limit is wall time for the whole call. Every round yields a complete plan and the
+    best one found is returned (fewest undelivered packages, then lowest cost), so a repair round
+    that runs short of time can never make the answer worse.
+    """
     opts = options or model.SolveOptions()
     if opts.engine not in ENGINES:
         raise SolverError(f"unknown routing engine {opts.engine!r}; choose one of {', '.join(ENGINES)}")
     started = time.perf_counter()
+    deadline = started + opts.time_limit_s
     ev = rules.evaluate(problem)
-    issues = list(ev.issues)
+    bound_s = max(_MIN_BOUND_S, _BOUND_SHARE * opts.time_limit_s)
+    prepared = bounds.prepare(problem, ev, bound_s)  # inside the budget: the deadline counts it
     # Group members the fleet cannot take together stay off the vans.
     no_fleet: set[str] = set()
+    grouped: set[str] = set()
     for g in ev.groups:
+        grouped.update(g.package_ids)
         if model.FLEET not in frozenset.intersection(*(ev.allowed[i].targets for i in g.package_ids)):
             no_fleet.update(g.package_ids)
     candidates = [p.id for p in problem.packages if ev.allowed[p.id].fleet and p.id not in no_fleet]
-    must: set[str] = set()
-    fleet: dict[str, list[str]] = {}
-    departs: dict[str, int] = {}
-    assignment = _Assignment({}, set(), set(), {}, None)
-    rounds = max(1, opts.max_rounds)
+    candidate_set = set(candidates)
+    n = len(problem.packages)
     caps_may_bind = _caps_may_bind(problem, ev)
+    # Caps that bind give CP-SAT real work: keep it twice the time.
+    per_package = _TAIL_PER_PACKAGE_S * (2 if caps_may_bind else 1)
+    tail = min(_TAIL_BASE_S * (4 if caps_may_bind else 1) + per_package * n, 0.4 * opts.time_limit_s)
+    rounds = max(1, opts.max_rounds)
+    # Keep a quarter of the routing time for a repair round when one is likely: a cap may push
+    # packages back to the vans, or some package has no partner and must ride a van.
+    repair_likely = caps_may_bind or any(not ev.allowed[i].carriers for i in candidates)
+    must: set[str] = set()
+    best: model.Plan | None = None
+    previous: RoutingResult | None = None
     for round_no in range(rounds):
-        # Keep time for CP-SAT; a first round leaves a quarter for re-routing pushed-back packages.
-        reserve = 2.0 + 0.002 * len(problem.packages)
-        remaining = opts.time_limit_s - (time.perf_counter() - started) - reserve
-        may_retry = caps_may_bind and round_no < rounds - 1
-        route_seconds = max(0.2, remaining * (0.75 if may_retry else 1.0))
-        fleet, departs = {v.id: [] for v in problem.vehicles}, {}
+        left = deadline - time.perf_counter() - tail
+        if round_no > 0 and left < _MIN_REPAIR_ROUTING_S:
+            break  # no time for a useful repair round: keep the best plan so far
+        share = 0.75 if repair_likely and round_no < rounds - 1 else 1.0
+        route_deadline = time.perf_counter() + max(0.0, left * share)
+        fleet: dict[str, list[str]] = {v.id: [] for v in problem.vehicles}
+        departs: dict[str, int] = {}
         savings: dict[str, int] = {}
         if candidates and problem.vehicles:
             inst = _routing_instance(problem, ev, candidates, must)
+            warm: Sequence[RoutedVehicle] | None = None
+            if previous is not None:
+                warm = previous.routes  # same clients, same vehicle types: start from the last routes
+            elif route_deadline - time.perf_counter() < _OWN_START_PER_CLIENT_S * len(candidates):
+                warm = ()
             result = route(
                 inst.routing,
                 engine=opts.engine,
-                seconds=route_seconds,
+                seconds=max(0.0, route_deadline - time.perf_counter()),
                 seed=opts.seed,
                 max_iterations=opts.max_iterations,
+                warm_start=warm,
             )
+            previous = result
             used: dict[int, int] = {}
             for rv in result.routes:
                 k = used.get(rv.vehicle_type, 0)
@@ -660,18 +919,110 @@ def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> 
             savings = _removal_savings(inst, result)
         _repair(problem, fleet, departs)
         fleet_of = {pid: vid for vid, pids in fleet.items() for pid in pids}
-        remaining = opts.time_limit_s - (time.perf_counter() - started)
-        assignment = _assign(problem, ev, fleet_of, savings, max(reserve, remaining), opts.seed)
-        # Packages the partners could not take under caps but a van could: route them again.
-        retry = {i for i in assignment.unassigned if i in set(candidates) and i not in fleet_of} - must
-        if not retry or round_no == rounds - 1:
+        cp_seconds = max(_MIN_CP_SAT_S, deadline - time.perf_counter() - _COSTING_PER_PACKAGE_S * n)
+        try:
+            assignment = _assign(
+                problem,
+                ev,
+                fleet_of,
+                savings,
+                cp_seconds,
+                opts.seed,
+                None if best is None else _partners_of(best),
+            )
+        except SolverError:
+            if best is None:
+                raise
+            break  # out of time in a later round: keep the best plan so far
+        for vid in fleet:
+            kept = [i for i in fleet[vid] if i not in assignment.pulled]
+            if len(kept) != len(fleet[vid]):
+                departs.pop(vid, None)  # stops left, so re-time this van from its shift start
+            fleet[vid] = kept
+        # A stuck package a van could take goes on one by cheapest insertion (instant); group
+        # members are left to a routing round, which keeps a group on one van.
+        stuck = [i for i in candidates if i in assignment.unassigned and i not in grouped]
+        stuck.sort(key=lambda i: bool(ev.allowed[i].carriers))  # packages no partner may take first
+        partners = dict(assignment.partners)
+        placed = _insert_stuck(problem, ev, stuck, fleet, departs, partners, grouped)
+        unassigned = assignment.unassigned - placed
+        assignment = dataclasses.replace(assignment, partners=partners)
+        candidate_plan = _finish(problem, ev, fleet, departs, assignment, unassigned, opts.engine, started)
+        if best is None or _score(candidate_plan) < _score(best):
+            best = candidate_plan
+        on_vans = {pid for pids in fleet.values() for pid in pids}
+        retry = {i for i in unassigned if i in candidate_set and i not in on_vans} - must
+        if not retry and share == 1.0:
             break
+        # A repair round, or (nothing to repair) the reserved time spent improving the routes.
         must |= retry
-    for vid in fleet:
-        kept = [i for i in fleet[vid] if i not in assignment.pulled]
-        if len(kept) != len(fleet[vid]):
-            departs.pop(vid, None)  # stops left, so re-time this van from its shift start
-        fleet[vid] = kept
+    assert best is not None
+    best = _drop_unpaid_vans(problem, ev, best, opts, started)
+    best = bounds.attach(prepared, best, bound_s)
+    return dataclasses.replace(best, solve_seconds=time.perf_counter() - started)
+
+
+def _drop_unpaid_vans(
+    problem: model.Problem, ev: rules.Evaluation, best: model.Plan, opts: model.SolveOptions, started: float
+) -> model.Plan:
+    """Keep a van only if it pays for its day: a route costing more than its packages' cheapest partners.
+
+    Removal savings are per stop, so CP-SAT never sees a van's day cost go away when every stop
+    leaves it; a short or badly routed van (little time to solve, a busy machine) may then cost
+    more than the partners would. Each such van, the worst first, is emptied and its packages
+    assigned to partners under the same caps and commitments; the plan is kept when it scores
+    better. With every van unpaid this is the partners-only plan, so a plan never costs more than
+    handing the day to partners that may take it.
+    """
+    worst_first = sorted(best.routes, key=lambda r: _unpaid(ev, r), reverse=True)
+    for dropped in [r.vehicle_id for r in worst_first if _unpaid(ev, r) > 0]:
+        kept = [r for r in best.routes if r.vehicle_id != dropped]
+        fleet = {r.vehicle_id: [st.package_id for st in r.stops] for r in kept}
+        departs = {r.vehicle_id: r.depart for r in kept}
+        fleet_of = {pid: vid for vid, pids in fleet.items() for pid in pids}
+        try:
+            assignment = _assign(problem, ev, fleet_of, {}, _MIN_CP_SAT_S, opts.seed, _partners_of(best))
+        except SolverError:
+            break
+        for vid in fleet:
+            if any(i in assignment.pulled for i in fleet[vid]):
+                fleet[vid] = [i for i in fleet[vid] if i not in assignment.pulled]
+                departs.pop(vid, None)  # stops left, so re-time this van from its shift start
+        candidate = _finish(
+            problem, ev, fleet, departs, assignment, set(assignment.unassigned), opts.engine, started
+        )
+        if _score(candidate) < _score(best):
+            best = candidate
+    return best
+
+
+def _unpaid(ev: rules.Evaluation, route: model.Route) -> Decimal:
+    """How much more a van's route costs than its packages' cheapest partners (-inf: only a van may)."""
+    partners = Decimal(0)
+    for stop in route.stops:
+        options = ev.allowed[stop.package_id].carriers.values()
+        if not options:
+            return Decimal("-Infinity")  # a package only a van may carry keeps the van
+        partners += min(o.cost.amount for o in options)
+    return route.cost.amount - partners
+
+
+def _partners_of(p: model.Plan) -> dict[str, str]:
+    return {pid: h.carrier for h in p.handovers for pid in h.package_ids if pid not in p.late}
+
+
+def _finish(
+    problem: model.Problem,
+    ev: rules.Evaluation,
+    fleet: dict[str, list[str]],
+    departs: dict[str, int],
+    assignment: _Assignment,
+    unassigned: set[str],
+    engine: str,
+    started: float,
+) -> model.Plan:
+    """Cost one round's complete plan, with its issues."""
+    issues = list(ev.issues)
     for rule_id, short in assignment.shortfalls.items():
         unit = "g" if rule_id.endswith("#kg") else "packages"
         issues.append(
@@ -681,26 +1032,16 @@ def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> 
                 (rule_id.removesuffix("#kg"),),
             )
         )
-    stuck = sorted(assignment.unassigned - ev.infeasible)
-    if stuck:
-        cap_ids = tuple(sorted({c.rule_id for c in ev.caps if c.package_ids & set(stuck)}))
-        issues.append(
-            model.Issue(
-                "cap_exceeded",
-                "no van had room and the allowed partners are capped or grouped",
-                cap_ids,
-                tuple(stuck),
-            )
-        )
-    partners = {i: c for i, c in assignment.partners.items()}
+    order = [p.id for p in problem.packages if p.id in unassigned and p.id not in ev.infeasible]
+    issues += _stuck_issues(problem, ev, order)
     return plan.build_plan(
         problem,
         ev,
         {vid: pids for vid, pids in fleet.items() if pids},
-        partners,
+        dict(assignment.partners),
         departs=departs,
         issues=issues,
-        engine=opts.engine,
+        engine=engine,
         method="prize-collecting routing + CP-SAT partner assignment",
         seconds=time.perf_counter() - started,
     )

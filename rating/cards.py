@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 
 from rating import breaks, errors, fleet, promise, surcharges, weight, zones
+from rating.surcharges import Surcharge
 from schemas import money
 
 BASE = "BASE"  # the line code of the transportation charge
@@ -53,13 +54,13 @@ class RateCard:
     rates: Mapping[str, breaks.ZoneRates] | None
     minimum_charge: Decimal
     fleet_cost: fleet.CostModel | None
-    surcharges: tuple[surcharges.Surcharge, ...]
+    surcharges: tuple[Surcharge, ...]
     schedule: promise.Schedule
     limits: Limits
     # Partitions of ``surcharges`` in card order, precomputed so pricing does not re-sort them.
-    package_surcharges: tuple[surcharges.Surcharge, ...] = ()
-    flat_surcharges: tuple[surcharges.Surcharge, ...] = ()
-    fuel_surcharges: tuple[surcharges.Surcharge, ...] = ()
+    package_surcharges: tuple[Surcharge, ...] = ()
+    flat_surcharges: tuple[Surcharge, ...] = ()
+    fuel_surcharges: tuple[Surcharge, ...] = ()
     offers_saturday: bool = False
 
     def is_effective(self, on: date) -> bool:
@@ -71,7 +72,8 @@ class RateCard:
 def schema() -> dict[str, Any]:
     """Return the rate card JSON Schema document."""
     text = resources.files("schemas").joinpath("json/rate_card.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
 
 
 @functools.cache

@@ -49,6 +49,8 @@ class Quote:
     weight_unit: str
     estimated_delivery: date
     guaranteed: bool
+    # The carrier's estimate of duties and taxes (live rates only), apart from the price.
+    duties_and_taxes: money.Money | None = None
 
     @property
     def total_cost(self) -> money.Money:
@@ -157,11 +159,11 @@ def price(
     else:
         km = distance_km
         if km is None:
-            if None in (o.latitude, o.longitude, d.latitude, d.longitude):
+            if o.latitude is None or o.longitude is None or d.latitude is None or d.longitude is None:
                 return ineligible(
                     card, Reason.AREA_NOT_SERVED, "distance bands need coordinates or a distance"
                 )
-            km = zones.straight_line_km(o.latitude, o.longitude, d.latitude, d.longitude) * zt.road_factor  # type: ignore[arg-type]
+            km = zones.straight_line_km(o.latitude, o.longitude, d.latitude, d.longitude) * zt.road_factor
         zone = zt.zone_for_km(km)
         if zone is None:
             return ineligible(card, Reason.AREA_NOT_SERVED, f"{km} km is beyond the last distance band")
