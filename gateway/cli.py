@@ -6,22 +6,26 @@ Use as ``flask --app wsgi <group> <command>`` (the Makefile wraps the common one
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from gateway import auth, migrate
-from gateway.db import models
+from gateway import wiring
+from gateway.kernel import auth, migrate, models
+from gateway.kernel.container import Container
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants.")
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
 db_cli = AppGroup("db", help="Database migrations.")
+accounts_cli = AppGroup("carrier-accounts", help="Tenants' carrier accounts: encryption keys.")
 
 
-def _container():  # type: ignore[no-untyped-def]
-    return current_app.extensions["handoff"]
+def _container() -> Container:
+    found: Container = current_app.extensions["handoff"]
+    return found
 
 
 @db_cli.command("upgrade")
@@ -55,6 +59,37 @@ def tenants_list() -> None:
     with _container().sessions() as session:
         for t in session.execute(sa.select(models.Tenant).order_by(models.Tenant.created_at)).scalars():
             click.echo(f"{t.id}\t{t.slug}\t{t.name}")
+
+
+@tenants_cli.command("operator-accounts")
+@click.argument("tenant_ref")
+@click.argument("choice", type=click.Choice(["allow", "forbid", "show"]))
+def tenants_operator_accounts(tenant_ref: str, choice: str) -> None:
+    """Allow or forbid a tenant the operator's carrier accounts (CARRIERS), or show the setting."""
+    from gateway.accounts import connections
+
+    with _container().sessions() as session:
+        tenant = _find_tenant(session, tenant_ref)
+        if choice != "show":
+            connections.set_operator_accounts(session, tenant.id, choice == "allow")
+            session.commit()
+        allowed = connections.operator_accounts_allowed(session, tenant.id)
+        click.echo(f"{tenant.id}\toperator accounts {'allowed' if allowed else 'forbidden'}")
+
+
+@accounts_cli.command("rotate-keys")
+def accounts_rotate_keys() -> None:
+    """Re-wrap every carrier account's secrets with the first GATEWAY_CREDENTIALS_KEYS key.
+
+    Put the new key first and keep the old ones after it; run this; then drop the old keys.
+    """
+    from gateway.accounts import connections
+
+    c = _container()
+    with c.sessions() as session:
+        count = connections.rotate_keys(session, c.settings)
+        session.commit()
+    click.echo(f"re-encrypted {count} carrier account(s) with the current key")
 
 
 def _find_tenant(session: sa.orm.Session, ref: str) -> models.Tenant:
@@ -116,7 +151,7 @@ def keys_revoke(key_id: str) -> None:
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 def worker_command(burst: bool) -> None:
     """Run an RQ worker on every gateway queue, with the scheduler on."""
-    from gateway import worker
+    from gateway.jobs import worker
 
     worker.run(current_app, burst=burst)
 
@@ -126,9 +161,9 @@ def scheduler_command() -> None:
     """Run the periodic tasks: the outbox relay and sweeper, polling, retention."""
     import threading
 
-    from gateway import scheduler
+    from gateway.jobs import scheduler
 
-    scheduler.run(current_app.extensions["handoff"], stop=threading.Event())
+    scheduler.run(current_app.extensions["handoff"], tasks=wiring.TASKS, stop=threading.Event())
 
 
 @click.command("reconcile")
@@ -137,8 +172,8 @@ def scheduler_command() -> None:
 @with_appcontext
 def reconcile_command(invoice_id: str, again: bool) -> None:
     """Reconcile one carrier invoice now, with a progress bar (the code the RQ job runs)."""
-    from gateway.db.reconciliation import Invoice
-    from gateway.services import reconciliation
+    from gateway.reconciliation import runs
+    from gateway.reconciliation.tables import Invoice
 
     c = _container()
     if again:
@@ -151,13 +186,13 @@ def reconcile_command(invoice_id: str, again: bool) -> None:
     with click.progressbar(length=1000, label=f"reconciling {invoice_id}", show_percent=True) as bar:
         shown = [0]
 
-        def on_progress(progress: dict) -> None:  # type: ignore[type-arg]
+        def on_progress(progress: dict[str, Any]) -> None:
             target = int(progress["percent"] * 10)
             bar.label = f"{invoice_id} {progress['step']:<26}"
             bar.update(max(target - shown[0], 0))
             shown[0] = max(target, shown[0])
 
-        report = reconciliation.run(c.sessions, invoice_id, settings=c.settings, on_progress=on_progress)
+        report = runs.run(c.sessions, invoice_id, settings=c.settings, on_progress=on_progress)
     if report is None:
         raise click.ClickException(f"no invoice {invoice_id!r}, or another worker is reconciling it")
     totals = report["totals"]
@@ -169,5 +204,13 @@ def reconcile_command(invoice_id: str, again: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (tenants_cli, keys_cli, db_cli, worker_command, scheduler_command, reconcile_command):
+    for group in (
+        tenants_cli,
+        keys_cli,
+        db_cli,
+        accounts_cli,
+        worker_command,
+        scheduler_command,
+        reconcile_command,
+    ):
         app.cli.add_command(group)

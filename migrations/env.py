@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway import bootstrap, config
-from gateway import db as db_package
-from gateway.db import models
+from gateway import wiring
+from gateway.kernel import config, models
+from gateway.kernel import container as bootstrap
 
-db_package.load_all()
+wiring.load_all()
 target_metadata = models.Base.metadata
 
 
@@ -36,14 +36,28 @@ def run_migrations_online() -> None:
     url = _url()
     engine = bootstrap.make_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table on SQLite (copy, drop, rename). With foreign keys on, dropping
+            # the old table deletes every row that references it through ON DELETE CASCADE, so a
+            # column added to shipments would empty their labels and links. The pragma only takes
+            # effect outside a transaction; integrity is checked once the migrations are done.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if broken:
+                raise RuntimeError(f"the migrations left rows whose foreign keys point nowhere: {broken[:5]}")
     engine.dispose()
 
 

@@ -67,6 +67,12 @@ class RateResult:
     estimated_delivery: date | None = None
     guaranteed: bool = False
     negotiated: bool = False
+    # Set when the carrier prices one service several ways in one reply (UPS: with and without service
+    # options): ``(service_code, service_options)`` tells the offers apart. None: one offer per service.
+    service_options: str | None = None
+    # Duties and taxes the carrier estimated for the destination (FedEx totalDutiesAndTaxes), when it did:
+    # what the importer (DAP) or the shipper (DDP) pays customs, apart from the shipping price.
+    duties_and_taxes: money.Money | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,15 @@ class LabelRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ShippingDocument:
+    """A document the carrier returned with a label besides the label itself (its commercial invoice...)."""
+
+    kind: str  # "commercial_invoice" (the carrier's own, paperless trade) or the carrier's document name
+    data: bytes
+    format: str = "PDF"
+
+
+@dataclass(frozen=True, slots=True)
 class LabelResult:
     """A bought label: tracking numbers (one per parcel), the image and what the carrier charged."""
 
@@ -96,6 +111,7 @@ class LabelResult:
     charges: money.Money | None = None
     charge_lines: tuple[ChargeLine, ...] = ()
     labels: tuple[bytes, ...] = ()  # one image per parcel when the carrier returns several
+    documents: tuple[ShippingDocument, ...] = ()  # other documents the carrier returned (invoice, QR...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +168,9 @@ class RawTrackingEvent:
     source_event_id: str | None = None
     detail_code: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # Carrier extras kept on the canonical event (``CanonicalEvent.attributes``): e.g. ``signatory``,
+    # ``status_code`` (UPS's 3-digit code), ``local_time_zone_known`` = ``"false"``.
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         offset = self.occurred_at.utcoffset()
@@ -171,6 +190,8 @@ class TrackResult:
     tracking_number: str
     events: tuple[RawTrackingEvent, ...]
     estimated_delivery: date | None = None
+    # The carrier's warnings about this number (e.g. UPS "Tracking Information Not Found"), as "code: text".
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +218,38 @@ class PickupRequest:
 
 @dataclass(frozen=True, slots=True)
 class PickupResult:
-    """A booked pickup: the carrier's confirmation number."""
+    """A booked pickup: the carrier's confirmation number.
+
+    ``details`` are what the carrier needs, beside the confirmation, to cancel it later (FedEx: the
+    Express ``location`` that dispatches the courier); they are kept with the pickup and handed back
+    to ``Adapter.cancel_pickup``.
+    """
 
     carrier: str
     confirmation: str
     ready_at: datetime | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+class AddressClass(enum.StrEnum):
+    """What a carrier says an address is: a home, a business, or it does not say."""
+
+    RESIDENTIAL = "residential"
+    COMMERCIAL = "commercial"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class AddressValidation:
+    """A carrier's reading of one address: its normalised form, class, other candidates and messages.
+
+    ``valid`` is True when the carrier matched a deliverable address, False when it found none,
+    None when it did not say.
+    """
+
+    carrier: str
+    address: types.Address
+    classification: AddressClass = AddressClass.UNKNOWN
+    valid: bool | None = None
+    candidates: tuple[types.Address, ...] = ()
+    messages: tuple[str, ...] = ()

@@ -47,6 +47,67 @@ class Parcel:
         return a, b, c
 
 
+# Customs declarations (docs/CUSTOMS.md): what a shipment crossing a customs border declares.
+CONTENT_TYPES = ("merchandise", "documents", "gift", "sample", "return")
+INCOTERMS = ("DAP", "DDP")
+TAX_ID_TYPES = ("EIN", "EORI", "VAT", "IOSS")
+
+
+@dataclass(frozen=True, slots=True)
+class TaxId:
+    """A party's tax or customs registration: EIN (US), EORI (EU/GB customs), VAT, IOSS (EU import OSS)."""
+
+    type: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomsItem:
+    """One line of a customs declaration; ``weight_kg`` is the whole line's net weight (all units)."""
+
+    description: str
+    quantity: int
+    unit_value: money.Money
+    weight_kg: Decimal
+    origin_country: str  # ISO 3166-1 alpha-2, where the goods were made
+    hs_code: str | None = None  # Harmonized System code, digits only (6 to 10)
+
+    @property
+    def value(self) -> money.Money:
+        """The line's declared value: unit value times quantity."""
+        return self.unit_value * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Customs:
+    """A shipment's customs declaration: content type, incoterm, items and the parties' tax ids."""
+
+    content_type: str  # one of CONTENT_TYPES
+    incoterm: str  # one of INCOTERMS: DAP (the recipient pays duties) or DDP (the shipper does)
+    items: tuple[CustomsItem, ...] = ()
+    exporter_tax_ids: tuple[TaxId, ...] = ()
+    importer_tax_ids: tuple[TaxId, ...] = ()
+    invoice_number: str | None = None
+
+    @property
+    def is_documents(self) -> bool:
+        return self.content_type == "documents"
+
+    @property
+    def currency(self) -> str | None:
+        """The items' currency (the first item's; mixed currencies are a validation problem)."""
+        return self.items[0].unit_value.currency if self.items else None
+
+    def total_value(self) -> money.Money | None:
+        """The declared total, or None without items (raises money.CurrencyError on mixed currencies)."""
+        if not self.items:
+            return None
+        total = self.items[0].value
+        for item in self.items[1:]:
+            total = total + item.value
+        return total
+
+
 @dataclass(frozen=True, slots=True)
 class ShipmentSpec:
     """What is to be shipped: enough to rate, allocate and book it."""
@@ -57,3 +118,8 @@ class ShipmentSpec:
     reference: str | None = None
     service_level: str | None = None
     options: frozenset[str] = field(default_factory=frozenset)  # e.g. {"signature", "saturday"}
+    # A return label (gateway.returns): origin is the customer sending it back, destination where it
+    # goes back to; adapters set their carrier's return fields (UPS ReturnService, FedEx RETURN_SHIPMENT).
+    is_return: bool = False
+    # The customs declaration (docs/CUSTOMS.md); None when none was given.
+    customs: Customs | None = None

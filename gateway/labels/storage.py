@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.kernel import config
+
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
@@ -105,9 +107,14 @@ _BACKENDS: dict[str, Any] = {"local": LocalStorage}
 
 
 def from_settings(settings: Mapping[str, Any]) -> Storage:
-    """Build the configured storage: ``LABEL_STORAGE`` (default ``local``) under ``LABEL_STORAGE_DIR``."""
-    kind = str(settings.get("LABEL_STORAGE") or "local")
+    """Build the configured storage: ``LABEL_STORAGE`` under ``LABEL_STORAGE_DIR`` (else DATA_DIR/labels).
+
+    ``settings`` may be partial (tests, tools): missing settings take their declared defaults.
+    """
+    kind = config.read(settings, "LABEL_STORAGE")
     if kind not in _BACKENDS:
         raise StorageError(f"unknown LABEL_STORAGE {kind!r}; known: {sorted(_BACKENDS)}")
-    root = settings.get("LABEL_STORAGE_DIR") or os.path.join(str(settings.get("DATA_DIR") or "var"), "labels")
+    root = config.read(settings, "LABEL_STORAGE_DIR") or os.path.join(
+        config.read(settings, "DATA_DIR"), "labels"
+    )
     return _BACKENDS[kind](root)

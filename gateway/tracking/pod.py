@@ -6,6 +6,7 @@ with flags gets a ``pod_suspicious`` exception event (``flag_event``) that ops r
 
 from __future__ import annotations
 
+import functools
 import hmac
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -241,10 +242,10 @@ def check_deliveries(
     flags: list[PodFlag] = []
     for d in deliveries:
         tn = d.tracking_number
-        flags += _safely(tn, lambda d=d: check_code(d))
-        flags += _safely(tn, lambda d=d: check_distance(d, policy))
-        flags += _safely(tn, lambda d=d: check_out_for_delivery(d))
-        flags += _safely(tn, lambda d=d: check_shift(d, shifts, policy))
+        flags += _safely(tn, functools.partial(check_code, d))
+        flags += _safely(tn, functools.partial(check_distance, d, policy))
+        flags += _safely(tn, functools.partial(check_out_for_delivery, d))
+        flags += _safely(tn, functools.partial(check_shift, d, shifts, policy))
     flags += _safely("*", lambda: check_route_order(deliveries, policy))
     flags += _safely("*", lambda: check_clusters(deliveries, policy))
     return flags

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from schemas import events, taxonomy
+from schemas.events import CanonicalEvent
 
 M = taxonomy.Milestone
 
@@ -60,7 +61,7 @@ class TimelineState:
         return self.reason.party if self.reason is not None else None
 
     @property
-    def unmapped_events(self) -> tuple[events.CanonicalEvent, ...]:
+    def unmapped_events(self) -> tuple[CanonicalEvent, ...]:
         """Return the events whose carrier code had no mapping."""
         return tuple(e for e in self.events if e.unmapped)
 
@@ -110,7 +111,7 @@ class _Fingerprint:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Fingerprint) and self.value == other.value
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose, as __eq__ is defined
 
 
 def _precedence(event: events.CanonicalEvent) -> int:

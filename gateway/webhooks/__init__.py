@@ -8,7 +8,7 @@ listens, so emitting is cheap for tenants without webhooks. The payload is valid
 bug in the caller and raises ``ValueError``.
 
 Delivery (``gateway.webhooks.delivery``), signing (``gateway.webhooks.signing``) and URL safety
-(``gateway.webhooks.urls``) live beside this module; ``gateway.jobs_webhooks`` holds the jobs.
+(``gateway.webhooks.urls``) live beside this module; ``gateway.webhooks.jobs`` holds the jobs.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from gateway import outbox
-from gateway.db.types import new_id, utcnow
-from gateway.db.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from gateway.jobs import outbox
+from gateway.kernel.types import new_id, utcnow
+from gateway.trackpage import links
+from gateway.webhooks import jobs as webhook_jobs
+from gateway.webhooks.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
-__all__ = ["DELIVER_JOB", "EVENT_TYPES", "TEST_EVENT_TYPE", "emit", "payload_schema", "validate"]
+__all__ = ["EVENT_TYPES", "TEST_EVENT_TYPE", "emit", "payload_schema", "validate"]
 
 EVENT_TYPES: tuple[str, ...] = (
     "shipment.allocated",
@@ -40,7 +43,6 @@ EVENT_TYPES: tuple[str, ...] = (
     "reconciliation.completed",
 )
 TEST_EVENT_TYPE = "webhook.test"  # sent by the test-send action only; nobody subscribes to it
-DELIVER_JOB = "gateway.jobs_webhooks.deliver"
 QUEUE = "webhooks"
 
 _SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "json" / "webhooks"
@@ -108,7 +110,8 @@ def _listeners(session: Session, tenant_id: str) -> list[tuple[str, frozenset[st
     found = [(row.id, frozenset(row.event_types or ())) for row in rows]
     transaction = session.get_transaction()  # begun by the query above if it was not already
     if holder is None or holder[0] is not transaction:
-        holder = (transaction, {})
+        by_tenant: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        holder = (transaction, by_tenant)
         session.info[_CACHE_KEY] = holder
     holder[1][tenant_id] = found
     return found
@@ -159,7 +162,7 @@ def record(
                 attempts=0,
             )
         )
-        outbox.add(session, DELIVER_JOB, delivery_id, queue=QUEUE)  # flushes the rows above
+        outbox.add(session, webhook_jobs.deliver, delivery_id, queue=QUEUE)  # flushes the rows above
     return event_id
 
 
@@ -183,4 +186,8 @@ def emit(
     if not targets:
         validate(event_type, data)  # a broken payload is a bug even when nobody listens
         return None
+    if "tracking_url" in payload_schema(event_type).get("properties", {}) and "shipment_id" in data:
+        # shipment.* events carry the shipment's public tracking page (docs/TRACKING_PAGE.md)
+        settings = current_app.config if has_app_context() else {}
+        data = {**data, "tracking_url": links.url(session, settings, tenant_id, data["shipment_id"])}
     return record(session, tenant_id, event_type, data, targets, occurred_at=occurred_at)

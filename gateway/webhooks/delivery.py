@@ -1,6 +1,6 @@
 """Delivering one webhook: sign, POST, read a capped answer, log the attempt, decide what next.
 
-``deliver(container, delivery_id)`` is run by ``gateway.jobs_webhooks.deliver`` through the
+``deliver(container, delivery_id)`` is run by ``gateway.webhooks.jobs.deliver`` through the
 outbox, so it may run more than once for the same delivery (a worker killed mid-request, a
 flushed Redis): consumers deduplicate on ``webhook-id``. It never holds a database transaction
 while the HTTP request is in flight.
@@ -30,36 +30,23 @@ from typing import TYPE_CHECKING, Any
 import requests
 import sqlalchemy as sa
 
-from gateway import outbox
-from gateway.db.types import utcnow
-from gateway.db.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from gateway.jobs import outbox
+from gateway.kernel import config
+from gateway.kernel.types import utcnow
 from gateway.webhooks import notify, signing, urls
+from gateway.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 if TYPE_CHECKING:
-    from gateway.bootstrap import Container
+    from gateway.kernel.container import Container
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Handoff-Webhooks/1.0"
-DEFAULTS: dict[str, float] = {
-    "WEBHOOK_CONNECT_TIMEOUT_SECONDS": 5,
-    "WEBHOOK_TIMEOUT_SECONDS": 15,  # read timeout, and the deadline for the whole exchange
-    "WEBHOOK_RESPONSE_BYTES": 4096,  # at most this much of an answer is read and logged
-    "WEBHOOK_RETRY_BASE_SECONDS": 30,
-    "WEBHOOK_RETRY_CAP_SECONDS": 6 * 3600,
-    "WEBHOOK_RETRY_WINDOW_SECONDS": 3 * 24 * 3600,
-    "WEBHOOK_RETRY_AFTER_MAX_SECONDS": 24 * 3600,
-    "WEBHOOK_DISABLE_AFTER_SECONDS": 5 * 24 * 3600,
-    "WEBHOOK_DISABLE_AFTER_FAILURES": 0,  # 0: only the time rule applies
-}
 
 
 def setting(settings: Mapping[str, Any], name: str) -> float:
-    """Return a numeric webhook setting (environment values arrive as strings)."""
-    value = settings.get(name)
-    if value in (None, ""):
-        return float(DEFAULTS[name])
-    return float(value)
+    """Return a numeric ``WEBHOOK_*`` setting (declared in ``gateway/kernel/config.py``; may be partial)."""
+    return float(config.read(settings, name))
 
 
 # -- scheduling -----------------------------------------------------------------------------------

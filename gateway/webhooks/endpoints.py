@@ -6,6 +6,7 @@ unit of work commits). Another tenant's endpoint or event is a 404.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway import webhooks
-from gateway.db.types import utcnow
-from gateway.db.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from gateway.errors import Problem
-from gateway.services.shipments import decode_cursor, encode_cursor
+from gateway.kernel.errors import Problem
+from gateway.kernel.paging import decode_cursor, encode_cursor
+from gateway.kernel.types import utcnow
 from gateway.webhooks import signing, urls
+from gateway.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 MAX_GRACE = timedelta(days=7)
 DEFAULT_GRACE = timedelta(hours=24)
@@ -308,7 +309,7 @@ def list_attempts(
     if delivery_id:
         query = query.where(a.delivery_id == delivery_id)
     if cursor:
-        if not cursor.isdigit() or len(cursor) > 19:
+        if not re.fullmatch(r"[0-9]{1,18}", cursor):  # schemas.ATTEMPT_CURSOR_PATTERN
             raise Problem("bad-request", "The cursor is not valid.", errors={"cursor": ["invalid"]})
         query = query.where(a.id < int(cursor))
     rows = list(session.scalars(query.order_by(a.id.desc()).limit(limit + 1)))

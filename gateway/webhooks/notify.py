@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from gateway.kernel import config
+
 log = logging.getLogger(__name__)
 
 
@@ -71,7 +73,7 @@ def get_notifier(settings: Mapping[str, Any]) -> Notifier:
     """Return the installed notifier, else the one ``WEBHOOK_NOTIFIER`` names, else ``LogNotifier``."""
     if _override is not None:
         return _override
-    dotted = str(settings.get("WEBHOOK_NOTIFIER", "") or "")
+    dotted = config.read(settings, "WEBHOOK_NOTIFIER")
     if not dotted:
         return LogNotifier(settings)
     module, _, attr = dotted.rpartition(".")

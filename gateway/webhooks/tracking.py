@@ -1,6 +1,6 @@
 """Tracking webhooks: turn a change of a shipment's derived status into events.
 
-``gateway.services.tracking.rederive`` calls ``previous(session, heads)`` before it writes the new
+``gateway.tracking.status.rederive`` calls ``previous(session, heads)`` before it writes the new
 statuses and ``emit_changes(session, before, rows)`` after. Both cost nothing for tenants with
 no endpoint listening for tracking events (the endpoint list is read once per transaction).
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway import webhooks
-from gateway.db.tracking import ShipmentTracking
+from gateway.tracking.tables import ShipmentTracking
 
 TYPES = frozenset({"tracking.updated", "tracking.exception", "shipment.delivered"})
 _EXCEPTION_MILESTONES = frozenset({"exception", "attempt_failed"})

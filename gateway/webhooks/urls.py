@@ -7,6 +7,15 @@ space-separated host names, addresses or CIDR networks). The check runs when an 
 saved and again on every delivery, on the very addresses the connection then uses
 (``GuardedAdapter``), so a name that re-resolves to an internal address later (DNS rebinding)
 is still refused.
+
+An IPv6 address that carries an IPv4 address inside it is judged by that IPv4 address too, since
+a translator or relay delivers it there: IPv4-mapped (``::ffff:a.b.c.d``), IPv4-translated
+(``::ffff:0:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), NAT64 (``64:ff9b::/96``), 6to4
+(``2002::/16``) and Teredo (``2001::/32``, server and client). The local-use NAT64 prefix
+``64:ff9b:1::/48`` is never public, wherever its operator puts the IPv4 address.
+
+``WEBHOOK_ALLOW_LOCAL_HTTP`` (set by ``make serve``) also allows a loopback receiver
+(``localhost``, ``127.0.0.0/8``, ``::1``), over http or https, in production mode; nothing else.
 """
 
 from __future__ import annotations
@@ -23,8 +32,17 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import create_connection
 
+from gateway.kernel import config
+
 _PERMISSIVE_ENVS = frozenset({"test", "development"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 forms whose last 32 bits are an IPv4 address a translator delivers to (RFC 6052, 2765, 4291).
+_IPV4_IN_LOW_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated): ::a.b.c.d
+)
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: not globally reachable
 
 
 class UnsafeDestination(ValueError):
@@ -41,18 +59,24 @@ class Policy:
     permissive: bool  # test/development: any address, http allowed
     hosts: frozenset[str]
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    local_http: bool = False  # WEBHOOK_ALLOW_LOCAL_HTTP: loopback receivers allowed, over http too
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
-        env = str(settings.get("ENV", "production")).strip().lower()
+        env = config.read(settings, "ENV").strip().lower()
         hosts: set[str] = set()
         networks = []
-        for item in str(settings.get("WEBHOOK_ALLOWLIST", "") or "").replace(",", " ").split():
+        for item in config.read(settings, "WEBHOOK_ALLOWLIST").replace(",", " ").split():
             try:
                 networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
             except ValueError:
                 hosts.add(item.lower().rstrip("."))
-        return cls(env in _PERMISSIVE_ENVS, frozenset(hosts), tuple(networks))
+        local = config.read(settings, "WEBHOOK_ALLOW_LOCAL_HTTP")  # "true" from the environment too
+        return cls(env in _PERMISSIVE_ENVS, frozenset(hosts), tuple(networks), local)
+
+    def local_receiver(self, host: str) -> bool:
+        """Whether ``WEBHOOK_ALLOW_LOCAL_HTTP`` is on and the host names this machine (loopback)."""
+        return self.local_http and is_loopback_host(host)
 
     def host_allowed(self, host: str) -> bool:
         """Whether the host itself is allowlisted (by name, or as an address in an allowlisted network)."""
@@ -67,14 +91,49 @@ class Policy:
     def address_allowed(self, host: str, address: IPAddress) -> bool:
         if self.host_allowed(host) or is_public(address):
             return True
+        if self.local_receiver(host) and address.is_loopback:
+            return True
         return any(address in net for net in self.networks if net.version == address.version)
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Return the IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo, NAT64, compatible)."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # (server, client)
+    if address.ipv4_mapped is None and any(address in net for net in _IPV4_IN_LOW_BITS):
+        found.append(ipaddress.IPv4Address(address.packed[-4:]))
+    return found
+
+
 def is_public(address: IPAddress) -> bool:
-    """Return whether an address is globally routable unicast (not private, loopback, link-local, ...)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Return whether an address is globally routable unicast (not private, loopback, link-local, ...).
+
+    An IPv6 address is public only if every IPv4 address inside it is public too.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL_USE:
+            return False
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)  # an IPv4 connection: judged as IPv4 alone
+        if not all(is_public(inner) for inner in embedded_ipv4(address)):
+            return False
     return address.is_global and not address.is_multicast
+
+
+def is_loopback_host(host: str) -> bool:
+    """Return whether a URL host is ``localhost`` or a loopback address literal."""
+    host = host.lower().rstrip(".").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_url(url: str, policy: Policy) -> tuple[str, int]:
@@ -90,7 +149,7 @@ def check_url(url: str, policy: Policy) -> tuple[str, int]:
         raise UnsafeDestination("invalid", "The URL must be an absolute http(s) URL with a host.")
     if parts.username or parts.password:
         raise UnsafeDestination("credentials", "The URL must not carry credentials; sign-verify instead.")
-    if scheme == "http" and not policy.host_allowed(host):
+    if scheme == "http" and not (policy.host_allowed(host) or policy.local_receiver(host)):
         raise UnsafeDestination("insecure", "Webhook URLs must use https.")
     return host, port or (443 if scheme == "https" else 80)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db.types
+import gateway.kernel.types
 from sqlalchemy.dialects import postgresql
 
 revision = "0001"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("slug", sa.String(length=64), nullable=False),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
         sa.UniqueConstraint("slug", name=op.f("uq_tenants_slug")),
     )
@@ -63,9 +63,9 @@ def upgrade() -> None:
         sa.Column("lookup", sa.String(length=32), nullable=False),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
         sa.Column("roles", sa.String(length=200), nullable=False),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_api_keys_tenant_id_tenants"), ondelete="CASCADE"
         ),
@@ -91,9 +91,9 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("locked_until", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expires_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -124,8 +124,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["destination_id"], ["addresses.id"], name=op.f("fk_shipments_destination_id_addresses")
         ),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0002"
 down_revision = "0001"
@@ -39,9 +39,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("uploaded_by", sa.String(length=32), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("activated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("retired_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("activated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "status IN ('draft', 'active', 'retired')", name=op.f("ck_rate_card_versions_status")
         ),
@@ -80,8 +80,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["shipment_id"],
             ["shipments.id"],
@@ -118,7 +118,7 @@ def upgrade() -> None:
         sa.Column("total_cost_minor", sa.BigInteger(), nullable=False),
         sa.Column("total_sell_minor", sa.BigInteger(), nullable=False),
         sa.Column("estimated_delivery", sa.Date(), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["shipment_id"],
             ["shipments.id"],
@@ -148,7 +148,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["shipment_id"],
             ["shipments.id"],

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0003"
 down_revision = "0001"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "tracking_callback_inbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("carrier", sa.String(length=50), nullable=False),
-        sa.Column("received_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "headers",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("processed_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("processed_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tracking_callback_inbox")),
     )
     op.create_index(
@@ -52,8 +52,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("inbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("parked_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("attached_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("parked_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attached_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tracking_parked_events")),
         sa.UniqueConstraint("dedup_key", name=op.f("uq_tracking_parked_events_dedup_key")),
     )
@@ -82,8 +82,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("created_by", sa.String(length=32), nullable=False),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("superseded_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("superseded_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -106,9 +106,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=True),
         sa.Column("action_required", sa.Boolean(), nullable=False),
         sa.Column("action_party", sa.String(length=32), nullable=True),
-        sa.Column("status_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("estimated_delivery", sa.Date(), nullable=True),
-        sa.Column("delivered_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("event_count", sa.Integer(), nullable=False),
         sa.Column("unmapped_count", sa.Integer(), nullable=False),
         sa.Column(
@@ -116,9 +116,9 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("last_polled_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("next_poll_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_polled_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_poll_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["shipment_id"],
             ["shipments.id"],
@@ -148,7 +148,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=True),
         sa.Column("mapping", sa.String(length=16), nullable=False),
         sa.Column("unmapped", sa.Boolean(), nullable=False),
-        sa.Column("occurred_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("raw_code", sa.String(length=64), nullable=False),
         sa.Column("raw_subcode", sa.String(length=64), nullable=True),
         sa.Column("raw_message", sa.Text(), nullable=True),
@@ -166,7 +166,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("inbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["shipment_id"],
             ["shipments.id"],

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0005"
 down_revision = "0004"
@@ -31,12 +31,12 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(length=50), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("available_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("enqueued_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("available_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("enqueued_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("rq_job_id", sa.String(length=80), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("done_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     op.create_index("ix_outbox_state_available_at", "outbox", ["state", "available_at"], unique=False)
@@ -50,8 +50,8 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("merged_storage_key", sa.String(length=300), nullable=True),
         sa.Column("merged_checksum", sa.String(length=71), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_label_batches_tenant_id_tenants"), ondelete="CASCADE"
         ),
@@ -73,10 +73,10 @@ def upgrade() -> None:
         sa.Column("last_error_code", sa.String(length=100), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("outbox_id", sa.BigInteger(), nullable=True),
-        sa.Column("next_attempt_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "resolution",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -124,8 +124,8 @@ def upgrade() -> None:
         sa.Column("format", sa.String(length=8), nullable=True),
         sa.Column("storage_key", sa.String(length=300), nullable=True),
         sa.Column("checksum", sa.String(length=71), nullable=True),
-        sa.Column("purchased_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("voided_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("purchased_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("voided_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("carrier_shipment_id", sa.String(length=64), nullable=True),
         sa.Column(
             "tracking_numbers",
@@ -170,8 +170,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("started_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["job_id"],
             ["label_jobs.id"],

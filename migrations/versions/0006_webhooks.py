@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0006"
 down_revision = "0005"
@@ -22,7 +22,7 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgre
 
 
 def _ts(name: str, nullable: bool) -> sa.Column:
-    return sa.Column(name, gateway.db.types.UTCDateTime(timezone=True), nullable=nullable)
+    return sa.Column(name, gateway.kernel.types.UTCDateTime(timezone=True), nullable=nullable)
 
 
 def _tenant_fk(table: str) -> sa.ForeignKeyConstraint:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0007"
 down_revision = "0006"
@@ -25,7 +25,7 @@ def _json() -> sa.types.TypeEngine:  # type: ignore[type-arg]
 
 
 def _ts(name: str, nullable: bool) -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(name, gateway.db.types.UTCDateTime(timezone=True), nullable=nullable)
+    return sa.Column(name, gateway.kernel.types.UTCDateTime(timezone=True), nullable=nullable)
 
 
 def upgrade() -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0008"
 down_revision = "0007"
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("fixed_minor", sa.BigInteger(), nullable=True),
         sa.Column("fixed_currency", sa.String(length=3), nullable=True),
         sa.Column("created_by", sa.String(length=32), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "(fixed_minor IS NULL) = (fixed_currency IS NULL)",
             name=op.f("ck_tenant_markups_fixed_has_currency"),
@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("card_version_id", sa.String(length=32), nullable=True),
         sa.Column("actor_key_id", sa.String(length=32), nullable=True),
-        sa.Column("at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "detail",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0009"
 down_revision = "0008"
@@ -35,7 +35,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -66,8 +66,8 @@ def upgrade() -> None:
         sa.Column("road_factor", sa.Numeric(precision=6, scale=3), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -87,9 +87,9 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(length=32), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("deactivated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deactivated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -128,11 +128,11 @@ def upgrade() -> None:
         ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_by", sa.String(length=32), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("solve_started_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("applied_at", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("solve_started_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("applied_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("applied_by", sa.String(length=32), nullable=True),
         sa.CheckConstraint("kind IN ('plan', 'simulation')", name=op.f("ck_allocation_plans_kind")),
         sa.CheckConstraint(
@@ -175,7 +175,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_by", sa.String(length=32), nullable=True),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["rule_set_id"],
             ["allocation_rule_sets.id"],
@@ -214,8 +214,8 @@ def upgrade() -> None:
         sa.Column("cost_per_day_minor", sa.BigInteger(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["depot_id"],
             ["allocation_depots.id"],
@@ -246,7 +246,7 @@ def upgrade() -> None:
         sa.Column("service", sa.String(length=50), nullable=True),
         sa.Column("vehicle_id", sa.String(length=32), nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=True),
-        sa.Column("eta", gateway.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("eta", gateway.kernel.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cost_minor", sa.BigInteger(), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("reason", sa.String(length=16), nullable=False),
@@ -261,7 +261,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.Column("decided_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["depot_id"],
             ["allocation_depots.id"],

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gateway.db.types
+import gateway.kernel.types
 
 revision = "0010"
 down_revision = "0009"
@@ -39,8 +39,8 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("request", _json(), nullable=True),
         sa.Column("response", _json(), nullable=True),
-        sa.Column("occurred_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", gateway.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.kernel.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_carrier_exchanges")),
     )
     op.create_index("ix_carrier_exchanges_shipment_id", "carrier_exchanges", ["shipment_id", "id"])

@@ -1,0 +1,1 @@
+"""Addresses: carrier validation and classification with a per-tenant cache, and geocoding."""

@@ -1,0 +1,72 @@
+"""API schemas for allocation, one module per resource: rule sets, the own fleet, the audit log,
+plans, simulations, decisions. The schemas the routes use are re-exported here."""
+
+from __future__ import annotations
+
+from gateway.allocation.schemas.audit import (
+    AllocationAuditPageSchema,
+    AllocationAuditQuerySchema,
+)
+from gateway.allocation.schemas.decisions import (
+    AllocationSchema,
+)
+from gateway.allocation.schemas.fleet import (
+    DepotListSchema,
+    DepotSchema,
+    DepotUpdateSchema,
+    DepotWriteSchema,
+    VehicleListQuerySchema,
+    VehicleListSchema,
+    VehicleSchema,
+    VehicleUpdateSchema,
+    VehicleWriteSchema,
+)
+from gateway.allocation.schemas.plans import (
+    ApplyResultSchema,
+    PlanListSchema,
+    PlanRequestSchema,
+    PlanSchema,
+    RunListQuerySchema,
+)
+from gateway.allocation.schemas.rules import (
+    AllocationListQuerySchema,
+    RuleCheckSchema,
+    RuleSetListSchema,
+    RuleSetSchema,
+    RuleSetUpdateSchema,
+    RuleSetWriteSchema,
+    RuleSetWrittenSchema,
+)
+from gateway.allocation.schemas.simulations import (
+    SimulationRequestSchema,
+    SimulationSchema,
+)
+
+__all__ = [
+    "AllocationAuditPageSchema",
+    "AllocationAuditQuerySchema",
+    "AllocationListQuerySchema",
+    "AllocationSchema",
+    "ApplyResultSchema",
+    "DepotListSchema",
+    "DepotSchema",
+    "DepotUpdateSchema",
+    "DepotWriteSchema",
+    "PlanListSchema",
+    "PlanRequestSchema",
+    "PlanSchema",
+    "RuleCheckSchema",
+    "RuleSetListSchema",
+    "RuleSetSchema",
+    "RuleSetUpdateSchema",
+    "RuleSetWriteSchema",
+    "RuleSetWrittenSchema",
+    "RunListQuerySchema",
+    "SimulationRequestSchema",
+    "SimulationSchema",
+    "VehicleListQuerySchema",
+    "VehicleListSchema",
+    "VehicleSchema",
+    "VehicleUpdateSchema",
+    "VehicleWriteSchema",
+]

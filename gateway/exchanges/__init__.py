@@ -1,0 +1,1 @@
+"""Raw carrier exchanges, redacted, kept for disputes and then purged."""

@@ -1,0 +1,1 @@
+"""Key figures per tenant: cost, on-time and first-attempt rates, exceptions."""

@@ -1,0 +1,1 @@
+"""The labels capability's HTTP blueprints: labels, label jobs, batches."""

@@ -1,0 +1,1 @@
+"""Carrier pickups: schedule, list and cancel a carrier's collection from an address on a day."""

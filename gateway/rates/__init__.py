@@ -1,0 +1,1 @@
+"""Rates: live and rate-card quotes, rate cards, markups."""

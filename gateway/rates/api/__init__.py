@@ -1,0 +1,1 @@
+"""The rates capability's HTTP blueprints: quotes, rate cards, markups."""

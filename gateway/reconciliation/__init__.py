@@ -1,0 +1,1 @@
+"""Carrier invoices: upload, parsing, line-by-line reconciliation, disputes."""

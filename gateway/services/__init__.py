@@ -1,1 +1,0 @@
-"""Use cases as plain functions: they take a session and canonical data, flush, never commit."""

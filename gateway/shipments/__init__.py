@@ -1,0 +1,1 @@
+"""Shipments: booking (addresses, parcels, the online allocation at booking), reads and lists."""

@@ -1,0 +1,1 @@
+"""The tracking capability's HTTP blueprints: tracking reads, carrier callbacks."""

@@ -1,0 +1,1 @@
+"""Public tracking pages: one unguessable link per shipment, no API key, the tenant's branding."""

@@ -1,0 +1,1 @@
+"""Alembic migration scripts, shipped as a package so that an installed gateway can migrate."""
