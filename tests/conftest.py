@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway import auth, create_app, migrate
-from gateway.bootstrap import EmbeddedRedis
-from gateway.db import models
+from gateway import create_app
+from gateway.kernel import auth, migrate, models
+from gateway.kernel.container import EmbeddedRedis
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO_ROOT), "shared")
@@ -129,3 +129,18 @@ def make_tenant(app: Any):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def platform(make_tenant: Any) -> TenantKey:
     return make_tenant(("platform",))
+
+
+# The folder a test is in says what kind it is, so `-m` selection can be trusted: a test under
+# tests/unit is marked unit, and so on. The fast loop (`make test-fast`) runs what is neither e2e
+# nor marked slow or fuzz.
+_KINDS = ("unit", "integration", "contract", "e2e")
+_TESTS_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = os.path.relpath(str(item.path), _TESTS_ROOT)
+        kind = relative.split(os.sep, 1)[0]
+        if kind in _KINDS:
+            item.add_marker(getattr(pytest.mark, kind))

@@ -36,3 +36,37 @@ def shipment_body(reference: str = "ORDER-1001", **overrides: Any) -> dict[str, 
     }
     body.update(overrides)
     return body
+
+
+def label_sellers(*carriers: str) -> Any:
+    """An adapter registry that sells (placeholder) labels for these carriers and does no live rating.
+
+    For tests that need a partner's rates to be purchasable without a carrier to rate against:
+    install it with ``monkeypatch.setattr(container, "_carriers", label_sellers("ups"))``.
+    """
+    from adapters import base, registry
+    from tests.plugins.handoff_example_adapter.handoff_example_adapter import ExampleAdapter
+
+    class LabelsOnly(ExampleAdapter):
+        capabilities = frozenset({base.Capability.LABEL})
+
+    config = {"api_key": "k", "price_per_parcel": "1.00", "currency": "USD"}
+    return registry.Registry({c: LabelsOnly(config) for c in carriers})
+
+
+def ups_enabled_settings(settings: dict[str, Any], account_number: str) -> dict[str, Any]:
+    """Settings with the UPS adapter enabled at https://ups.invalid (mock it with `responses`),
+    live answers never cached, beside the sample cards."""
+    import json
+
+    ups = {
+        "adapter": "ups",
+        "id": "ups",
+        "config": {
+            "client_id": "cid",
+            "client_secret": "csecret",
+            "account_number": account_number,
+            "base_url": "https://ups.invalid",
+        },
+    }
+    return {**settings, "CARRIERS": json.dumps([ups]), "RATE_CACHE_TTL_SECONDS": 0}

@@ -25,6 +25,7 @@ from adapters import base
 from adapters import http as carrier_http
 from adapters.dhl_express import client
 from schemas import carrier, money, types
+from tests.customs_fixtures import DECLARATION
 
 pytestmark = pytest.mark.contract
 
@@ -162,6 +163,20 @@ SPECS = {
             email="jane@example.com",
         ),
         parcels=(parcel("1.2", money.Money(Decimal("120.00"), "EUR")),),
+    ),
+    "us-to-de-customs-ddp": types.ShipmentSpec(
+        origin=address(
+            "US",
+            postal_code="10001",
+            city="New York",
+            state="NY",
+            street_lines=("350 5th Ave",),
+            company="Handoff Inc",
+            phone="+1 212 555 0100",
+        ),
+        destination=address("DE", street_lines=("Markt 1",), name="Max Muster", phone="0341 1"),
+        parcels=(parcel("1.2"),),
+        customs=dataclasses.replace(DECLARATION, incoterm="DDP"),
     ),
     "three-documents-no-value": types.ShipmentSpec(
         origin=address(

@@ -7,7 +7,7 @@ until a test moves it (``simulator.advance(hours=...)``), and pushes go out when
 ``simulator.tick()``, so every run is deterministic.
 
 ``live_gateway`` is the gateway as deployed, on the test database and Redis: the WSGI app served by a
-real HTTP server in a thread, one ``python -m gateway.worker`` subprocess, and the scheduler's outbox
+real HTTP server in a thread, one ``python -m gateway.jobs.worker`` subprocess, and the scheduler's outbox
 relay, outbox sweep and inbox sweep on short periods in a thread. ``CARRIERS`` points the UPS and DHL
 Express adapters at the simulator. ``live_gateway.tenant(roles)`` makes a tenant and API key;
 ``live_gateway.url(path)`` builds a URL; ``live_gateway.wait_for(...)`` polls until something is true.
@@ -39,8 +39,10 @@ import requests
 from rq import Worker
 from werkzeug import serving
 
-from gateway import auth, create_app, scheduler
-from gateway.db import models
+from gateway import create_app
+from gateway.jobs import outbox, scheduler
+from gateway.kernel import auth, models
+from gateway.tracking import jobs as tracking_jobs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,6 +122,15 @@ class SimulatorServer:
         self._call("DELETE", "/_sim/faults")
 
 
+def numbers_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The data directory every simulator of this run shares, so that no tracking number is issued twice.
+
+    The gateway's database outlives a module and its simulator; a number a later simulator issued
+    again would rightly be flagged as reissued there (as it would be in production).
+    """
+    return str(tmp_path_factory.getbasetemp() / "simulator-numbers")
+
+
 @pytest.fixture(scope="module")
 def simulator(
     e2e_ports: dict[str, int], tmp_path_factory: pytest.TempPathFactory
@@ -155,6 +166,8 @@ def simulator(
             "3600",  # tests push explicitly with tick()
             "--timeout-sleep",
             "3",
+            "--data-dir",
+            numbers_dir(tmp_path_factory),
         ],
         cwd=REPO_ROOT,
         stdout=log,
@@ -254,15 +267,15 @@ class LiveGateway:
             raise AssertionError(f"{exc}\n--- worker log (tail) ---\n{tail}") from None
 
     def enqueue(self, job: str, *args: Any, queue: str = "default") -> Any:
-        """Queue an RQ job for the worker, as ``gateway.scheduler`` does for periodic tasks."""
+        """Queue an RQ job for the worker, as ``gateway.jobs.scheduler`` does for periodic tasks."""
         return self.container.queue(queue).enqueue(job, *args)
 
 
 def _scheduler(gateway: LiveGateway) -> None:
     tasks = [
-        scheduler.Task("outbox-relay", 0.2, "gateway.outbox.relay"),
-        scheduler.Task("outbox-sweep", 2, "gateway.outbox.sweep"),
-        scheduler.Task("tracking-inbox-sweep", 15, "gateway.jobs_tracking.sweep_inbox", queue="tracking"),
+        scheduler.Task("outbox-relay", 0.2, outbox.relay),
+        scheduler.Task("outbox-sweep", 2, outbox.sweep),
+        scheduler.Task("tracking-inbox-sweep", 15, tracking_jobs.sweep_inbox, queue="tracking"),
     ]
     with gateway.app.app_context():
         scheduler.run(gateway.container, tasks=tasks, stop=gateway._stop, tick=0.1)
@@ -301,7 +314,7 @@ def live_gateway(
     worker_log = data_dir / "worker.log"
     log = open(worker_log, "ab")  # noqa: SIM115
     worker = subprocess.Popen(
-        [sys.executable, "-m", "gateway.worker"],
+        [sys.executable, "-m", "gateway.jobs.worker"],
         cwd=REPO_ROOT,
         env=env,
         stdout=log,

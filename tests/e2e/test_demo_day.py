@@ -37,8 +37,11 @@ def test_a_scaled_down_day_runs_end_to_end_with_summary_and_report(tmp_path: Pat
             str(tmp_path / "data"),
             "--report",
             str(report),
+            # An iteration budget, not a time budget: the same plans however busy the machine.
             "--plan-seconds",
-            "2",
+            "60",
+            "--plan-iterations",
+            "3000",
         ],
         cwd=ROOT,
         env=env,

@@ -1,8 +1,8 @@
 """Fault injection: label purchases while workers are SIGKILLed, Redis is flushed and carriers fail.
 
 Real processes: the carrier simulator (``python -m simulator``) and RQ workers (``python -m
-gateway.worker``) run as subprocesses against the test database and Redis; the relay and sweeper run
-in a thread here, as ``gateway.scheduler`` would, with short periods. The simulator's ledger is the
+gateway.jobs.worker``) run as subprocesses against the test database and Redis; the relay and sweeper run
+in a thread here, as ``gateway.jobs.scheduler`` would, with short periods. The simulator's ledger is the
 judge: every shipment ends ``purchased`` with exactly one label sold under its id, or ``failed`` /
 ``needs_review`` with a reason (a failed one with none sold); no reference ever buys twice.
 
@@ -31,12 +31,13 @@ import requests
 import sqlalchemy as sa
 from rq import Worker
 
-from gateway import outbox
-from gateway.db import models
-from gateway.db import rating as rating_tables
-from gateway.db.labels import LabelJob
-from gateway.services import shipments
-from gateway.services.labels import IN_FLIGHT, PURCHASE_JOB
+from gateway.jobs import outbox, registry
+from gateway.kernel import models
+from gateway.labels import jobs as label_jobs
+from gateway.labels.states import IN_FLIGHT
+from gateway.labels.tables import LabelJob
+from gateway.rates import tables as rating_tables
+from gateway.shipments import booking as shipments
 from tests.e2e.conftest import SimulatorServer, carriers_for
 from tests.helpers import shipment_body
 
@@ -65,7 +66,7 @@ class Workers:
 
     def _start(self) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.worker"],
+            [sys.executable, "-m", "gateway.jobs.worker"],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
@@ -122,7 +123,7 @@ class Workers:
 
 
 class Scheduler(threading.Thread):
-    """The relay every 0.2 s and the sweeper every second, as ``gateway.scheduler`` runs them."""
+    """The relay every 0.2 s and the sweeper every second, as ``gateway.jobs.scheduler`` runs them."""
 
     def __init__(self, container: Any, stale_seconds: float) -> None:
         super().__init__(daemon=True)
@@ -232,14 +233,14 @@ def _prepare(app: Any, make_tenant: Any, count: int, *, dhl_share: float = 0.0) 
 
 def _loaded(body: dict[str, Any]) -> dict[str, Any]:
     """The request body as the API schema loads it (decimals, defaults)."""
-    from schemas.api.shipments import ShipmentCreateSchema
+    from gateway.shipments.schemas import ShipmentCreateSchema
 
     return ShipmentCreateSchema().load(body)
 
 
-def _request_individually(app: Any, run: Run) -> None:
+def _request_individually(app: Any, run: Run, shipment_ids: list[str] | None = None) -> None:
     client = app.test_client()
-    for shipment_id in run.shipment_ids:
+    for shipment_id in run.shipment_ids if shipment_ids is None else shipment_ids:
         resp = client.post(f"/v1/shipments/{shipment_id}/label", json={}, headers=run.tenant_headers)
         assert resp.status_code == 202, resp.get_json()
 
@@ -280,8 +281,8 @@ def _diagnose(app: Any, run: Run) -> str:
     """Where each in-flight purchase is stuck: shipment, label job, attempts, outbox row and RQ job."""
     from rq.job import Job
 
-    from gateway.db.labels import LabelAttempt
-    from gateway.db.outbox import OutboxEntry
+    from gateway.jobs.tables import OutboxEntry
+    from gateway.labels.tables import LabelAttempt
 
     container = app.extensions["handoff"]
     lines = []
@@ -292,7 +293,11 @@ def _diagnose(app: Any, run: Run) -> str:
             )
         ).scalars()
         entries = (
-            session.execute(sa.select(OutboxEntry).where(OutboxEntry.job == PURCHASE_JOB)).scalars().all()
+            session.execute(
+                sa.select(OutboxEntry).where(OutboxEntry.job == registry.name_of(label_jobs.purchase))
+            )
+            .scalars()
+            .all()
         )
         for shipment in stuck:
             job = session.execute(sa.select(LabelJob).where(LabelJob.shipment_id == shipment.id)).scalar_one()
@@ -383,8 +388,14 @@ def test_purchases_survive_workers_killed_with_sigkill(app, make_tenant, simulat
     try:
         workers.wait_ready(container.redis)  # restarted after the last scenario's kills
         scheduler.start()
+        # Three kills land while a wave of purchases has just been handed over, whatever the machine's
+        # speed; random kills follow while the rest drains.
+        waves = 3
+        for wave in range(waves):
+            workers.wait_ready(container.redis)
+            _request_individually(app, run, run.shipment_ids[wave::waves])
+            assert workers.kill_one(rng, container.redis)
         next_kill[0] = time.monotonic() + rng.uniform(0.2, 1.0)
-        _request_individually(app, run)
         _wait(app, run, timeout=120 + 2 * scale, during=killer)
     finally:
         scheduler.stop.set()

@@ -1,13 +1,21 @@
-"""The README's first command: the launcher starts everything on the embedded default."""
+"""The README's first command: the launcher starts everything on the embedded default, and keeps it up."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
+import requests
+from rq import Worker
+
+from gateway.launcher.stack import Stack
+from gateway.launcher.tenants import create_tenant_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -31,5 +39,91 @@ def test_launcher_serves_a_real_request_on_sqlite_and_embedded_redis(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GET /v1/shipments -> 200" in result.stdout
+    # The development setting is stated at start-up.
+    assert "GATEWAY_WEBHOOK_ALLOW_LOCAL_HTTP=true" in result.stdout
+    assert "production refuses them" in result.stdout
     assert (tmp_path / "handoff.sqlite3").exists()
     assert "hk_" not in result.stderr  # the demo key is printed to the user, never logged
+
+
+def _wait(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.3)
+
+
+def _worker_running_jobs(stack: Stack, pid: int) -> bool:
+    """Whether the RQ worker with this pid is registered and has finished a job (the scheduler's relay)."""
+    workers = [w for w in Worker.all(connection=stack.container.redis) if w.pid == pid]
+    return bool(workers) and workers[0].successful_job_count > 0
+
+
+@pytest.fixture(scope="module")
+def stack(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """``make serve``'s processes (no simulator) on this run's database and Redis."""
+    data_dir = tmp_path_factory.mktemp("launcher")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATABASE_URL", settings["DATABASE_URL"])
+        env.setenv("REDIS_URL", settings["REDIS_URL"])
+        env.setenv("GATEWAY_LOG_LEVEL", "WARNING")
+        env.delenv("GATEWAY_WEBHOOK_ALLOW_LOCAL_HTTP", raising=False)
+        running = Stack(
+            port=_free_port(),
+            data_dir=str(data_dir),
+            web_workers=1,
+            web_threads=2,
+            rq_workers=1,
+            simulator=False,
+            log_dir=str(data_dir / "logs"),
+            restart_backoff=0.5,
+        )
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def test_a_killed_worker_is_restarted_and_the_stack_keeps_serving(stack, capsys):
+    _tenant, key = create_tenant_key(stack.container, "launcher-restart", "Launcher", ["platform"], "test")
+    headers = {"Authorization": f"Bearer {key}"}
+    first = stack.process("worker-1")
+    _wait(lambda: _worker_running_jobs(stack, first.pid), 180, "the worker to run jobs")
+
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(30)
+    # The API keeps answering while the worker is down.
+    assert requests.get(f"{stack.url}/v1/shipments", headers=headers, timeout=30).status_code == 200
+
+    second = _wait(
+        lambda: (p := stack.process("worker-1")).pid != first.pid and p, 120, "the worker to be restarted"
+    )
+    _wait(lambda: _worker_running_jobs(stack, second.pid), 180, "the restarted worker to run jobs")
+    assert stack.alive()
+    assert stack.process("scheduler").poll() is None
+    assert requests.get(f"{stack.url}/v1/shipments", headers=headers, timeout=30).status_code == 200
+
+    # Each step is one JSON log line on the launcher's stderr.
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    exited = [e for e in lines if e.get("child") == "worker-1" and e.get("pid") == first.pid]
+    assert exited and exited[0]["signal"] == "SIGKILL" and exited[0]["level"] == "warning"
+    assert exited[0]["restart_in_seconds"] > 0
+    restarted = [e for e in lines if e.get("child") == "worker-1" and e.get("pid") == second.pid]
+    assert restarted and restarted[0]["restarts"] == 1
+
+
+def test_the_launcher_accepts_a_webhook_receiver_on_this_machine_over_http(stack):
+    _tenant, key = create_tenant_key(stack.container, "launcher-hooks", "Launcher", ["platform"], "test")
+    response = requests.post(
+        f"{stack.url}/v1/webhook-endpoints",
+        json={"url": f"http://127.0.0.1:{_free_port()}/hooks", "event_types": ["label.purchased"]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    assert stack.webhook_local_http is True

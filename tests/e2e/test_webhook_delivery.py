@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway import create_app, scheduler, webhooks
-from gateway.db.webhooks import WebhookAttempt, WebhookDelivery
+from gateway import create_app, webhooks
+from gateway.jobs import outbox, scheduler
+from gateway.webhooks.tables import WebhookAttempt, WebhookDelivery
 from tests.unit.webhooks.receiver import Receiver, Reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -43,8 +44,8 @@ class Stack:
         self.worker: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
         tasks = [
-            scheduler.Task("outbox-relay", 0.3, "gateway.outbox.relay"),
-            scheduler.Task("outbox-sweep", 1, "gateway.outbox.sweep"),
+            scheduler.Task("outbox-relay", 0.3, outbox.relay),
+            scheduler.Task("outbox-sweep", 1, outbox.sweep),
         ]
         self._loop = threading.Thread(
             target=self._run, args=(tasks,), daemon=True, name="webhook-e2e-scheduler"
@@ -67,7 +68,7 @@ class Stack:
             **{f"GATEWAY_{k}": v for k, v in FAST.items()},
         )
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "gateway.worker"],
+            [sys.executable, "-m", "gateway.jobs.worker"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

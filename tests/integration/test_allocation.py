@@ -248,7 +248,6 @@ def test_depots_and_vans_are_versioned_and_audited_with_before_and_after(client,
         ({"shift_start": "18:00", "shift_end": "08:00"}, "shift_end"),
         ({"shift_start": "8am"}, "shift_start"),
         ({"capacity_kg": "-1"}, "capacity_kg"),
-        ({"depot_id": "dep_nope"}, "depot_id"),
     ],
 )
 def test_a_bad_van_is_a_422_naming_the_field(client, make_tenant, change, field):
@@ -259,6 +258,15 @@ def test_a_bad_van_is_a_422_naming_the_field(client, make_tenant, change, field)
     )
     assert resp.status_code == 422
     assert field in resp.get_json()["errors"], resp.get_json()
+
+
+def test_a_van_for_a_depot_the_tenant_does_not_have_is_a_409_naming_the_field(client, make_tenant):
+    # Well formed, refused by the tenant's fleet: a conflict, like a plan with no depot.
+    ops = make_tenant(("ops",))
+    resp = client.post("/v1/allocation/vehicles", json=vehicle_body("dep_nope"), headers=ops.headers)
+    assert resp.status_code == 409
+    assert resp.get_json()["type"].endswith("/conflict")
+    assert "depot_id" in resp.get_json()["errors"]
 
 
 def test_a_depot_needs_a_real_time_zone(client, make_tenant):

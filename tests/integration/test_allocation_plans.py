@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from rq import SimpleWorker
 
-from gateway import worker
-from gateway.db.rating import ShipmentQuoteSnapshot
-from tests.helpers import shipment_body
+from gateway.jobs import worker
+from gateway.rates.tables import ShipmentQuoteSnapshot
+from tests.helpers import label_sellers, shipment_body
 from tests.integration.test_allocation import depot_body, vehicle_body
 
 pytestmark = pytest.mark.integration
@@ -84,6 +84,12 @@ def money(m: dict[str, str]) -> Decimal:
     return Decimal(m["amount"])
 
 
+@pytest.fixture(autouse=True)
+def partners_sell_labels(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This installation buys UPS and DHL Express labels, so their rates are partner offers."""
+    monkeypatch.setattr(app.extensions["handoff"], "_carriers", label_sellers("ups", "dhl_express"))
+
+
 @pytest.fixture
 def day_of_bookings(client: Any, make_tenant: Any) -> tuple[Any, date, dict[str, str]]:
     tenant = make_tenant(("platform", "ops"))
@@ -138,6 +144,12 @@ def test_a_plan_runs_as_a_job_and_routes_the_city_by_van_and_hands_far_packages_
     assert money(result["savings"]["amount"]) == money(result["baseline"]["total"]) - money(totals["total"])
     assert result["infeasible"] == [] and result["baseline"]["unassigned"] == 0
     assert result["configuration"]["vehicles"][0]["id"] == van_id
+    # How far from optimal it may be: a proven lower bound on the day's cost, and the gap to it.
+    bound = money(result["lower_bound"])
+    assert Decimal(0) < bound <= money(totals["total"])
+    gap = (money(totals["total"]) - bound) / money(totals["total"])
+    assert abs(Decimal(result["gap"]) - gap) < Decimal("0.001")  # the total shown is rounded to cents
+    assert result["gap_percent"] == f"{Decimal(result['gap']) * 100:.2f}"
 
 
 def test_applying_a_plan_gives_every_shipment_its_carrier_and_is_audited(client, app, day_of_bookings):
@@ -322,7 +334,8 @@ def test_a_simulation_compares_a_candidate_fleet_with_the_active_one_and_applies
 def test_bad_plan_and_simulation_requests_are_422s(client, make_tenant):
     tenant = make_tenant(("platform", "ops"))
     no_depot = client.post("/v1/allocation/plans", json={"day": "2026-11-20"}, headers=tenant.headers)
-    assert no_depot.status_code == 422 and "depot_id" in no_depot.get_json()["errors"]
+    # No depot yet: the request is well formed, the tenant's fleet refuses it (409, not 422).
+    assert no_depot.status_code == 409 and "depot_id" in no_depot.get_json()["errors"]
     setup_fleet(client, tenant)
     nothing = client.post("/v1/allocation/simulations", json={"day": "2026-11-20"}, headers=tenant.headers)
     assert nothing.status_code == 422
@@ -372,8 +385,8 @@ def test_the_plan_job_reports_progress_in_its_rq_meta_and_a_redelivery_changes_n
 ):
     from rq.job import Job
 
-    from gateway import jobs_allocation
-    from gateway.db.outbox import OutboxEntry
+    from gateway.allocation import jobs as jobs_allocation
+    from gateway.jobs.tables import OutboxEntry
 
     tenant, day, _ = day_of_bookings
     setup_fleet(client, tenant)
@@ -382,7 +395,7 @@ def test_the_plan_job_reports_progress_in_its_rq_meta_and_a_redelivery_changes_n
     with container.sessions() as session:
         entry = session.execute(
             sa.select(OutboxEntry).where(
-                OutboxEntry.job == "gateway.jobs_allocation.run_plan", OutboxEntry.args == [plan["id"]]
+                OutboxEntry.job == "gateway.allocation.jobs.run_plan", OutboxEntry.args == [plan["id"]]
             )
         ).scalar_one()
     assert entry.state == "done"

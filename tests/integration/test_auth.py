@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from gateway.db import models
+from gateway.kernel import models
 from tests.helpers import shipment_body
 
 

@@ -11,10 +11,9 @@ import pytest
 import sqlalchemy as sa
 from rq import SimpleWorker
 
-from gateway import worker
-from gateway.db import models
-from gateway.db import tracking as tables
-from gateway.services import callbacks
+from gateway.jobs import worker
+from gateway.kernel import models
+from gateway.tracking import callbacks, tables
 from tests.helpers import shipment_body
 
 SECRETS = {"ups": "ups-shared-credential", "dhl_express": "dhl-hmac-key", "fleet": "fleet-hmac-key"}
@@ -219,8 +218,8 @@ def test_a_signed_body_that_is_not_json_is_a_clear_400(app, client):
 def test_a_push_whose_drain_job_was_lost_is_picked_up_by_the_sweep(app, platform, client):
     from datetime import timedelta
 
-    from gateway import jobs_tracking
-    from gateway.db.types import utcnow
+    from gateway.kernel.types import utcnow
+    from gateway.tracking import jobs as jobs_tracking
 
     number = new_number()
     shipment_id = shipment_with_number(app, client, platform, "ups", number)

@@ -126,3 +126,13 @@ def test_the_v1_credential_registered_on_the_adapter_is_still_accepted(ups_app: 
     number = new_number()
     assert push(ups_app.test_client(), number, {"credential": CREDENTIAL}).status_code == 202
     assert len(inbox_rows(ups_app, number)) == 1
+
+
+def test_a_carrier_that_fetches_no_push_tokens_has_no_token_url(client):
+    answer = client.post(
+        "/v1/callbacks/dhl_express/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(b"someone:something").decode()},
+    )
+    assert answer.status_code == 404
+    assert answer.get_json()["type"].endswith("/not-found")

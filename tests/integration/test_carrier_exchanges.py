@@ -12,11 +12,12 @@ import pytest
 import responses
 import sqlalchemy as sa
 
-from gateway import create_app, worker
-from gateway.db import carrier_exchanges as tables
-from gateway.db import models
-from gateway.db.types import utcnow
-from gateway.services import exchanges
+from gateway import create_app
+from gateway.exchanges import service as exchanges
+from gateway.exchanges import tables
+from gateway.jobs import worker
+from gateway.kernel import models
+from gateway.kernel.types import utcnow
 from schemas import carrier
 from tests.helpers import shipment_body
 from tests.unit.adapters import ups_fixtures as ups
@@ -46,7 +47,7 @@ def ups_app(settings: dict[str, Any]) -> Any:
 
 
 def _tenant(application: Any, roles: tuple[str, ...]) -> tuple[str, dict[str, str]]:
-    from gateway import auth
+    from gateway.kernel import auth
 
     with application.extensions["handoff"].sessions() as session:
         slug = f"t-{uuid.uuid4().hex[:10]}"
@@ -196,7 +197,7 @@ def test_the_retention_job_deletes_only_exchanges_older_than_the_configured_days
             )
         session.commit()
     worker.set_app(app)
-    from gateway import jobs_exchanges
+    from gateway.exchanges import jobs as jobs_exchanges
 
     assert jobs_exchanges.purge_expired(chunk=1) >= 2
 
@@ -208,7 +209,7 @@ def test_the_retention_job_deletes_only_exchanges_older_than_the_configured_days
 
 
 def test_the_retention_period_comes_from_the_environment() -> None:
-    from gateway import config
+    from gateway.kernel import config
 
     settings = config.load(environ={"GATEWAY_EXCHANGE_RETENTION_DAYS": "7"})
     assert exchanges.retention_days(settings) == 7

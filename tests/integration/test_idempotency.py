@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from gateway.db import models
+from gateway.kernel import models
 from tests.helpers import shipment_body
 
 
@@ -63,7 +63,7 @@ def test_a_validation_failure_is_replayed_too(client, platform):
 
 
 def test_a_server_error_releases_the_key_so_a_retry_can_succeed(app, client, platform, monkeypatch):
-    from gateway.services import shipments
+    from gateway.shipments import booking as shipments
 
     original = shipments.create_shipment
     monkeypatch.setattr(shipments, "create_shipment", lambda *a, **k: 1 / 0)
@@ -83,7 +83,7 @@ def test_an_invalid_key_header_is_400(client, platform):
 
 def test_a_concurrent_duplicate_gets_409_while_the_first_is_running(app, platform, monkeypatch):
     """Two real HTTP requests overlap: the second arrives while the first is inside the view."""
-    from gateway.services import shipments
+    from gateway.shipments import booking as shipments
 
     inside = threading.Event()
     release = threading.Event()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from gateway.db import labels as label_tables
-from gateway.db import models
+from gateway.kernel import models
+from gateway.labels import tables as label_tables
 from tests.helpers import shipment_body
 from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixture configures the secrets
     callback_secrets,
@@ -22,7 +22,11 @@ from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixtu
 
 pytestmark = pytest.mark.integration
 
-TODAY = datetime.now(UTC).date()
+# The booking day the tests count: yesterday, and every booked shipment is dated noon that day, so a
+# run that crosses midnight (CI often does) still counts the same day, and the morning scans below
+# are in the past whatever the hour.
+TODAY = datetime.now(UTC).date() - timedelta(days=1)
+BOOKED_AT = datetime.combine(TODAY, time(12), tzinfo=UTC)
 
 
 def book(app: Any, client: Any, tenant: Any, carrier: str, promise: date | None) -> tuple[str, str]:
@@ -37,11 +41,14 @@ def book(app: Any, client: Any, tenant: Any, carrier: str, promise: date | None)
         shipment = session.get(models.Shipment, shipment_id)
         shipment.carrier, shipment.service = carrier, "van" if carrier == "fleet" else "03"
         shipment.tracking_number, shipment.status = number, "purchased"
+        shipment.created_at = BOOKED_AT
         session.commit()
     return shipment_id, number
 
 
-def driver_event(kind: str, number: str, at: datetime, **extra: Any) -> dict[str, Any]:
+def driver_event(
+    kind: str, number: str, at: datetime, *, at_point: tuple[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "type": kind,
@@ -51,7 +58,8 @@ def driver_event(kind: str, number: str, at: datetime, **extra: Any) -> dict[str
         "route_id": "r-1",
     }
     if kind in ("arrived", "delivered", "attempt"):
-        event["position"] = {"lat": 40.7596, "lon": -73.9799, "accuracy_m": 8.0}
+        lat, lon = (float(at_point[0]), float(at_point[1])) if at_point else (40.7596, -73.9799)
+        event["position"] = {"lat": lat, "lon": lon, "accuracy_m": 8.0}
     if kind == "attempt":
         event["attempt"] = {"reason": extra["reason"]}
     if kind == "delivered":
@@ -170,6 +178,7 @@ def test_kpis_are_per_tenant_and_need_the_ops_or_finance_role(app, client, make_
         {"from": "2026-11-20", "to": "2026-11-01"},
         {"from": "2026-01-01", "to": "2026-12-31"},
         {"from": "yesterday"},
+        {"to": "0001-01-01", "tz": "America/New_York"},  # a window before the first day datetime holds
     ],
 )
 def test_bad_kpi_queries_are_422_problems(client, make_tenant, params):
@@ -204,7 +213,7 @@ def test_the_fleet_is_costed_from_the_applied_plan_with_the_savings_against_rate
 
     from rq import SimpleWorker
 
-    from gateway import worker
+    from gateway.jobs import worker
 
     tenant = make_tenant(("platform", "ops"))
     headers = tenant.headers
@@ -268,6 +277,113 @@ def test_the_fleet_is_costed_from_the_applied_plan_with_the_savings_against_rate
     assert Decimal(fleet["savings"]["amount"]) == saved
     assert fleet["vans_used"] == result["summary"]["fleet"]["vans_used"]
     by_carrier = {c["carrier"]: c for c in body["by_carrier"]}
-    if result["totals"]["fleet_packages"]:
-        assert by_carrier["fleet"]["shipments"] == result["totals"]["fleet_packages"]
-        assert by_carrier["fleet"]["cost"] == result["totals"]["fleet"]
+    route = max(result["routes"], key=lambda r: len(r["stops"]))
+    made = route["stops"][:2]
+    assert made, result["routes"]
+    assert by_carrier["fleet"]["shipments"] == result["totals"]["fleet_packages"]
+    # Nothing delivered yet: the vans have not cost anything yet.
+    assert by_carrier["fleet"]["cost"] == {"amount": "0", "currency": "USD"}
+    assert by_carrier["fleet"]["cost_per_delivery"] is None
+
+    # Two stops (or its only one) of the busiest route are delivered, proof at the address; the
+    # route's cost is spread over those deliveries.
+    points = {c["id"]: (c["destination"]["latitude"], c["destination"]["longitude"]) for c in created}
+    now = datetime.now(UTC)
+    events = []
+    for stop in made:
+        number = new_number("HF")
+        with app.extensions["handoff"].sessions() as session:
+            shipment = session.get(models.Shipment, stop["shipment_id"])
+            shipment.tracking_number, shipment.status = number, "purchased"
+            session.commit()
+        point = points[stop["shipment_id"]]
+        events += [
+            driver_event("out_for_delivery", number, now - timedelta(minutes=30), at_point=point),
+            driver_event("delivered", number, now - timedelta(minutes=20), at_point=point),
+        ]
+    send_driver_batch(client, events)
+    run_worker(app)
+    body = client.get(
+        "/v1/kpis",
+        query_string={"from": day.isoformat(), "to": day.isoformat(), "tz": "America/New_York"},
+        headers=headers,
+    ).get_json()
+    fleet_kpis = next(c for c in body["by_carrier"] if c["carrier"] == "fleet")
+    route_minor = int(Decimal(route["cost"]["amount"]) * 100)
+    assert (fleet_kpis["delivered"], fleet_kpis["proof_under_review"]) == (len(made), 0)
+    assert Decimal(fleet_kpis["cost"]["amount"]) == Decimal(route["cost"]["amount"])
+    assert Decimal(fleet_kpis["cost_per_delivery"]["amount"]) * 100 == round(Decimal(route_minor) / len(made))
+
+
+def test_an_unbought_quote_costs_nothing_and_a_bought_label_costs_what_it_was_bought_for(
+    app, client, make_tenant
+):
+    tenant = make_tenant(("platform", "ops"))
+    quoted = []
+    for i in range(2):
+        created = client.post("/v1/shipments", json=shipment_body(f"KPI-Q-{i}"), headers=tenant.headers)
+        assert created.status_code == 201
+        shipment = created.get_json()
+        rate = next(r for r in shipment["rates"]["rates"] if r["carrier"] == "ups")
+        frozen = client.post(
+            f"/v1/shipments/{shipment['id']}/rate", json={"rate_id": rate["id"]}, headers=tenant.headers
+        )
+        assert frozen.status_code == 200, frozen.get_json()
+        quoted.append((shipment["id"], rate))
+        with app.extensions["handoff"].sessions() as session:
+            session.get(models.Shipment, shipment["id"]).created_at = BOOKED_AT
+            session.commit()
+
+    before = kpis(client, tenant).get_json()["totals"]
+    assert (before["shipments"], before["labelled"]) == (2, 0)
+    assert before["cost"] == {"amount": "0", "currency": "USD"}  # two quotes, nothing bought
+
+    bought, rate = quoted[0]
+    with app.extensions["handoff"].sessions() as session:
+        session.add(
+            label_tables.Label(
+                tenant_id=tenant.tenant_id,
+                shipment_id=bought,
+                carrier="ups",
+                service=rate["service_code"],
+                tracking_number=new_number(),
+                status="purchased",
+                cost_minor=None,  # the carrier gave no charges: the frozen quote is what it cost
+                currency=None,
+            )
+        )
+        session.commit()
+    after = kpis(client, tenant).get_json()["totals"]
+    assert after["labelled"] == 1
+    assert Decimal(after["cost"]["amount"]) == Decimal(rate["total_cost"]["amount"])
+
+
+def test_a_delivery_whose_proof_is_flagged_is_not_delivered_until_a_later_delivery_clears_it(
+    app, client, make_tenant
+):
+    tenant = make_tenant(("platform", "ops"))
+    shipment_id, number = book(app, client, tenant, "fleet", TODAY + timedelta(days=1))
+    first = datetime.now(UTC) - timedelta(minutes=10)
+    # Delivered with no out-for-delivery scan before it: the proof check flags it.
+    send_driver_batch(client, [driver_event("delivered", number, first)])
+    run_worker(app)
+    events = client.get(f"/v1/shipments/{shipment_id}/events", headers=tenant.headers).get_json()
+    assert "pod_check" in [e["raw"]["code"] for e in events["events"]]
+
+    held = kpis(client, tenant).get_json()["totals"]
+    assert (held["delivered"], held["proof_under_review"]) == (0, 1)
+    assert held["on_time_percent"] is None
+
+    # A later delivery with a sound proof (or ops' manual delivered event) clears it.
+    cleared_at = max(datetime.now(UTC), first) + timedelta(minutes=5)
+    send_driver_batch(
+        client,
+        [
+            driver_event("out_for_delivery", number, cleared_at - timedelta(minutes=2)),
+            driver_event("delivered", number, cleared_at),
+        ],
+    )
+    run_worker(app)
+    cleared = kpis(client, tenant).get_json()["totals"]
+    assert (cleared["delivered"], cleared["proof_under_review"]) == (1, 0)
+    assert cleared["delivered_on_time"] == 1  # the parcel arrived at the first delivery

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from gateway import logs
+from gateway.kernel import logs
 from tests.helpers import shipment_body
 
 

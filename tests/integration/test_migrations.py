@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from gateway import bootstrap, migrate
-from gateway import db as db_package
-from gateway.db import models
+from gateway import wiring
+from gateway.kernel import container as bootstrap
+from gateway.kernel import migrate, models
 
 
 def test_there_is_exactly_one_migration_head():
@@ -16,7 +16,7 @@ def test_there_is_exactly_one_migration_head():
 
 
 def test_models_and_migrations_have_no_autogenerate_diff(database_url):
-    db_package.load_all()
+    wiring.load_all()
     engine = bootstrap.make_engine(database_url)
     try:
         with engine.connect() as conn:

@@ -11,13 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from adapters import registry
-from adapters.example import ExampleAdapter
-from gateway import auth, create_app
-from gateway.db import models
-from gateway.db import rating as tables
+from gateway import create_app
+from gateway.kernel import auth, models
+from gateway.rates import tables
 from schemas import carrier
 from tests.helpers import shipment_body
 from tests.integration.test_rate_cards import card
+from tests.plugins.handoff_example_adapter.handoff_example_adapter import ExampleAdapter
 
 
 def rate_body() -> dict[str, Any]:
@@ -164,7 +164,7 @@ def test_markups_are_read_back_and_every_change_is_audited(app: Any, client: Any
         (None, None, "5"),
     }
     _set(client, ops, [])
-    from gateway.db import rating_ops
+    from gateway.rates import ops_tables as rating_ops
 
     with app.extensions["handoff"].sessions() as session:
         entries = (

@@ -13,10 +13,10 @@ import pytest
 import responses
 
 from adapters import registry
-from adapters.example import ExampleAdapter
 from gateway import create_app
 from schemas import carrier
-from tests.helpers import shipment_body
+from tests.helpers import label_sellers, shipment_body
+from tests.plugins.handoff_example_adapter.handoff_example_adapter import ExampleAdapter
 
 
 def rate_body(**overrides: Any) -> dict[str, Any]:
@@ -27,8 +27,10 @@ def rate_body(**overrides: Any) -> dict[str, Any]:
 
 
 def test_a_fresh_tenant_is_rated_with_the_sample_cards_sorted_and_labelled(
-    client: Any, make_tenant: Any
+    app: Any, client: Any, make_tenant: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every sample card's carrier sells labels here, so every rate is purchasable and may be labelled.
+    monkeypatch.setattr(app.extensions["handoff"], "_carriers", label_sellers("ups", "dhl_express", "empire"))
     tenant = make_tenant(("platform",))
     resp = client.post("/v1/rates", json=rate_body(), headers=tenant.headers)
     assert resp.status_code == 200, resp.get_json()
@@ -44,6 +46,7 @@ def test_a_fresh_tenant_is_rated_with_the_sample_cards_sorted_and_labelled(
         assert sum(Decimal(line["sell"]["amount"]) for line in r["lines"]) == Decimal(
             r["total_sell"]["amount"]
         )
+    assert all(r["purchasable"] for r in rates)
     labels = [label for r in rates for label in r["labels"]]
     assert sorted(set(labels)) == ["best_value", "cheapest", "fastest"]
     assert "cheapest" in rates[0]["labels"]
@@ -51,7 +54,7 @@ def test_a_fresh_tenant_is_rated_with_the_sample_cards_sorted_and_labelled(
     assert any("fastest" in r["labels"] and r["estimated_delivery"] == fastest for r in rates)
     # The own fleet prices by distance and this body has no coordinates: listed, with its reason.
     reasons = {(i["carrier"], i["reason"]) for i in body["ineligible"]}
-    assert ("own_fleet", "area_not_served") in reasons
+    assert ("fleet", "area_not_served") in reasons
 
 
 def test_a_promise_date_in_the_past_makes_every_service_too_slow(client: Any, make_tenant: Any) -> None:
@@ -106,8 +109,7 @@ def live_app(settings: dict[str, Any]) -> Any:
 
 
 def _tenant(application: Any, roles: tuple[str, ...] = ("platform",)) -> dict[str, str]:
-    from gateway import auth
-    from gateway.db import models
+    from gateway.kernel import auth, models
 
     with application.extensions["handoff"].sessions() as session:
         slug = f"t-{uuid.uuid4().hex[:10]}"

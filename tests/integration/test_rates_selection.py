@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.db import models
-from gateway.db import rating as tables
+from gateway.kernel import models
+from gateway.rates import tables
 from tests.helpers import shipment_body
 
 

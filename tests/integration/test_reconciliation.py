@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.db import labels as label_tables
-from gateway.db import models
-from gateway.db import rating as rating_tables
-from gateway.db import tracking as tracking_tables
-from gateway.db.types import utcnow
-from gateway.services import reconciliation
-from tests.helpers import shipment_body
+from gateway.kernel import models
+from gateway.kernel.types import utcnow
+from gateway.labels import tables as label_tables
+from gateway.rates import tables as rating_tables
+from gateway.reconciliation import runs
+from gateway.tracking import tables as tracking_tables
+from tests.helpers import shipment_body, ups_enabled_settings
 from tests.unit.reconciliation.invoice_files import UPS_CODES, to_csv, ups_row
 
 GROUND, NEXT_DAY_AIR_SAVER = "03", "13"
@@ -41,6 +41,9 @@ class Booked:
     billable_weight: Decimal
     estimated_delivery: date
     rows: list[list[str]] = field(default_factory=list)
+    rate: dict[str, Any] = field(default_factory=dict)  # the rate frozen on it, as the API listed it
+    rates: list[dict[str, Any]] = field(default_factory=list)  # every rate offered at booking
+    destination: dict[str, Any] = field(default_factory=dict)
 
 
 def _cents(minor: int) -> str:
@@ -123,9 +126,12 @@ class World:
             tracking=tracking,
             service_code=service_code,
             lines=lines,
-            zone=rate["zone"],
-            billable_weight=Decimal(rate["billable_weight"]),
+            zone=rate["zone"] or "",
+            billable_weight=Decimal(rate["billable_weight"] or 0),  # none on a live quote
             estimated_delivery=date.fromisoformat(rate["estimated_delivery"]),
+            rate=rate,
+            rates=shipment["rates"]["rates"],
+            destination=body["destination"],
         )
         if scanned:
             self.event(booked, "in_transit", utcnow() - timedelta(days=2))
@@ -219,7 +225,7 @@ class World:
         )
 
     def reconcile(self, invoice_id: str) -> dict[str, Any]:
-        reconciliation.run(self.container.sessions, invoice_id, settings=self.container.settings)
+        runs.run(self.container.sessions, invoice_id, settings=self.container.settings)
         resp = self.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=self.headers)
         assert resp.status_code == 200
         body = resp.get_json()
@@ -595,7 +601,7 @@ def test_a_rerun_after_tracking_arrives_clears_a_finding_and_keeps_decisions(wor
 def test_the_reconciliation_job_runs_on_a_worker_and_reports_progress(world: World, app: Any) -> None:
     from rq import SimpleWorker
 
-    from gateway import outbox, worker
+    from gateway.jobs import outbox, worker
 
     booked = world.book()
     resp = world.upload(world.clean_rows(booked))
@@ -645,8 +651,8 @@ def test_the_cli_reconciles_an_invoice_with_a_progress_bar(world: World, app: An
 
 
 def test_a_finished_run_sends_reconciliation_completed_to_subscribed_endpoints(world: World) -> None:
-    from gateway.db import webhooks as webhook_tables
     from gateway.webhooks import endpoints
+    from gateway.webhooks import tables as webhook_tables
 
     with world.container.sessions() as session:
         endpoints.create_endpoint(
@@ -693,12 +699,12 @@ def test_a_run_killed_midway_resumes_without_counting_a_range_twice(world: World
             raise RuntimeError("worker killed")
 
     with pytest.raises(RuntimeError):
-        reconciliation.run(world.container.sessions, invoice_id, settings=settings, on_progress=crash)
+        runs.run(world.container.sessions, invoice_id, settings=settings, on_progress=crash)
     midway = world.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=world.headers).get_json()
     assert midway["status"] == "failed" and "worker killed" in midway["error"]
     assert 0 < midway["progress"]["percent"] < 100
 
-    reconciliation.run(world.container.sessions, invoice_id, settings=settings)
+    runs.run(world.container.sessions, invoice_id, settings=settings)
     body = world.client.get(f"/v1/invoices/{invoice_id}/reconciliation", headers=world.headers).get_json()
     assert body["status"] == "reconciled"
     totals = body["report"]["totals"]
@@ -709,3 +715,254 @@ def test_a_run_killed_midway_resumes_without_counting_a_range_twice(world: World
         == Decimal(sum(good.lines.values()) + sum(lost.lines.values())) / 100
     )
     assert Decimal(totals["recoverable"]["amount"]) == Decimal(sum(lost.lines.values())) / 100
+
+
+# --- every line against its quote, live or card (issue 15, item 12) --------------------------
+
+LIVE_SERVICE = "02"  # UPS 2nd Day Air: no bundled card prices it, so its only rate is the live one
+
+
+def ups_rate_reply(negotiated_total: str) -> dict[str, Any]:
+    """A UPS Rating (Shop) reply shaped after the UPS OpenAPI spec: published charges, negotiated total."""
+    return {
+        "RateResponse": {
+            "Response": {"ResponseStatus": {"Code": "1", "Description": "Success"}},
+            "RatedShipment": [
+                {
+                    "Service": {"Code": LIVE_SERVICE, "Description": "2nd Day Air"},
+                    "BillingWeight": {
+                        "UnitOfMeasurement": {"Code": "LBS", "Description": "Pounds"},
+                        "Weight": "3.0",
+                    },
+                    "TransportationCharges": {"CurrencyCode": "USD", "MonetaryValue": "13.05"},
+                    "ServiceOptionsCharges": {"CurrencyCode": "USD", "MonetaryValue": "0.00"},
+                    "TotalCharges": {"CurrencyCode": "USD", "MonetaryValue": "13.05"},
+                    "NegotiatedRateCharges": {
+                        "TotalCharge": {"CurrencyCode": "USD", "MonetaryValue": negotiated_total}
+                    },
+                    "GuaranteedDelivery": {"BusinessDaysInTransit": "2"},
+                    "RatedPackage": [{"Weight": "2.5"}],
+                }
+            ],
+        }
+    }
+
+
+UPS_TOKEN_REPLY = {
+    "token_type": "Bearer",
+    "issued_at": "1700000000000",
+    "client_id": "cid",
+    "access_token": "eyJ-live-recon",
+    "scope": "",
+    "expires_in": "14399",
+    "refresh_count": "0",
+    "status": "approved",
+}
+
+
+@pytest.fixture(scope="module")
+def live_app(settings: dict[str, Any]) -> Any:
+    """The gateway with the UPS adapter enabled (its HTTP mocked per test), beside the sample cards."""
+    from gateway import create_app
+
+    application = create_app(ups_enabled_settings(settings, "A1B2C3"))
+    yield application
+    application.extensions["handoff"].dispose()
+
+
+@pytest.fixture
+def live_world(live_app: Any) -> Any:
+    import re
+
+    import responses
+
+    from gateway.kernel import auth
+    from tests.conftest import TenantKey
+
+    def make_tenant(roles: tuple[str, ...]) -> TenantKey:
+        with live_app.extensions["handoff"].sessions() as session:
+            slug = f"t-{uuid.uuid4().hex[:10]}"
+            tenant = models.Tenant(name=slug, slug=slug)
+            session.add(tenant)
+            session.flush()
+            row, key = auth.create_key(session, tenant.id, roles, pepper=live_app.config["SECRET_PEPPER"])
+            session.commit()
+            return TenantKey(tenant.id, key, row.id)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, "https://ups.invalid/security/v1/oauth/token", json=UPS_TOKEN_REPLY)
+        mock.add(
+            responses.POST, re.compile(r"https://ups\.invalid/api/rating/.*"), json=ups_rate_reply("11.69")
+        )
+        yield World(live_app, live_app.test_client(), make_tenant)
+
+
+def live_row(world: World, booked: Booked, amount: int | str, **overrides: Any) -> list[str]:
+    """A transportation row for a live-rated shipment, as UPS bills it (no zone or weight we quoted)."""
+    fields = {"description": "UPS 2nd Day Air", "weight": "", "dimensions": "", "zone": "", **overrides}
+    return world.row(booked, "BASE", amount, **fields)
+
+
+def test_a_live_rated_shipment_billed_above_its_quote_is_caught_with_the_overage_recoverable(
+    live_world: World,
+) -> None:
+    over, within, exact = (live_world.book(LIVE_SERVICE) for _ in range(3))
+    # A live quote keeps UPS's charge lines, which add up to the charged total (11.69).
+    assert over.rate["source"] == "live" and sum(over.lines.values()) == 1169
+    rows = [
+        live_row(live_world, over, 1420),
+        live_row(live_world, within, 1180),  # 0.94 % above 11.69: inside the 2 % tolerance
+        live_row(live_world, exact, 1169),
+    ]
+    invoice_id, body = live_world.run(rows)
+
+    found = live_world.findings(invoice_id)
+    assert set(found) == {(over.tracking, "total_over_quote")}
+    d = found[(over.tracking, "total_over_quote")]
+    assert d["recoverable"] == {"amount": "2.51", "currency": "USD"}
+    assert d["expected"]["amount"] == "11.69"
+    assert d["evidence"]["quote_source"] == "live"
+    evidence = d["evidence"]
+    assert (evidence["quoted_total"]["amount"], evidence["billed_total"]["amount"]) == ("11.69", "14.20")
+    assert "14.20" in d["reason"] and "11.69" in d["reason"]
+    report = body["report"]
+    assert report["by_class"]["total_over_quote"]["recoverable"]["amount"] == "2.51"
+    assert Decimal(report["totals"]["expected"]["amount"]) == Decimal("11.69") + Decimal("11.80") + Decimal(
+        "11.69"
+    )
+
+
+def test_a_charge_within_the_total_tolerance_is_not_flagged_and_the_tolerance_is_a_setting(
+    live_world: World,
+) -> None:
+    booked = live_world.book(LIVE_SERVICE)
+    invoice_id, body = live_world.run([live_row(live_world, booked, 1190)])  # 1.8 % above
+    assert live_world.findings(invoice_id) == {}
+    assert body["report"]["totals"]["flagged_lines"] == 0
+
+    settings = {**live_world.container.settings, "RECON_TOTAL_TOLERANCE_PERCENT": 1}
+    live_world.client.post(f"/v1/invoices/{invoice_id}/reconciliation", json={}, headers=live_world.headers)
+    runs.run(live_world.container.sessions, invoice_id, settings=settings)
+    found = live_world.findings(invoice_id)
+    assert set(found) == {(booked.tracking, "total_over_quote")}
+    assert str(found[(booked.tracking, "total_over_quote")]["evidence"]["tolerance_percent"]) == "1"
+
+
+def test_surcharges_no_live_quote_can_hold_are_caught_on_live_rated_shipments(live_world: World) -> None:
+    commercial, residential = live_world.book(LIVE_SERVICE, residential=False), live_world.book(LIVE_SERVICE)
+    adc = {
+        "classification": "ACC",
+        "category": "ADJ",
+        "detail": "ADC",
+        "description_code": "ADC",
+        "description": "Address Correction",
+    }
+    rows = [
+        live_row(live_world, commercial, 1169),
+        live_world.row(commercial, "RES", 305),
+        live_row(live_world, residential, 1169),
+        live_row(live_world, residential, 1850, **adc),
+    ]
+    invoice_id, _ = live_world.run(rows)
+    flagged = {
+        (line["tracking_number"], line["charge_class"]): d
+        for line in live_world.lines(invoice_id, flagged="true")
+        for d in line["discrepancies"]
+    }
+    assert {k: d["class"] for k, d in flagged.items()} == {
+        (commercial.tracking, "residential"): "surcharge_not_quoted",
+        (residential.tracking, "address_correction"): "surcharge_not_quoted",
+    }
+    assert flagged[(commercial.tracking, "residential")]["evidence"]["quote_source"] == "live"
+
+
+def _demo_order(booked: Booked, *, carrier: str = "ups", voided: bool = False) -> Any:
+    from demo import day
+
+    return day.Order(
+        shop="recon-test",
+        reference=f"ORD-{booked.id[-6:]}",
+        service_level="standard",
+        promise_date=booked.estimated_delivery,
+        destination=booked.destination,
+        weight_kg=Decimal("1.1"),
+        dims_cm=(30, 22, 10),
+        value=Decimal("49.99"),
+        fragile=False,
+        area="manhattan",
+        shipment_id=booked.id,
+        rates=booked.rates,
+        carrier=carrier,
+        service=booked.service_code,
+        rate_id=booked.rate.get("id"),
+        tracking_number=booked.tracking,
+        voided=voided,
+    )
+
+
+def test_every_mistake_the_demo_invoice_injects_is_found_on_card_and_live_quotes(live_world: World) -> None:
+    from demo import invoices as demo_invoices
+
+    world = live_world
+    card_mistakes = [kind for kind, _ in demo_invoices.MISTAKES] + ["residential_on_commercial"]
+    mistakes: dict[str, str] = {}
+    billed: list[Any] = []
+    for kind in card_mistakes:
+        booked = world.book(residential=kind != "residential_on_commercial")
+        mistakes[booked.id] = kind
+        billed.append(_demo_order(booked))
+    # The demo day's UPS shipments are mostly live-rated: these are where 0 of 2 were found.
+    for kind in ("address_correction", "residential_on_commercial", "duplicate_charge"):
+        booked = world.book(LIVE_SERVICE, residential=kind != "residential_on_commercial")
+        mistakes[booked.id] = kind
+        billed.append(_demo_order(booked))
+    clean_live, clean_card = world.book(LIVE_SERVICE), world.book()
+    billed += [_demo_order(clean_live), _demo_order(clean_card)]
+    voided = world.book(scanned=False)
+    world.update_shipment(voided, status="voided")
+    with world.container.sessions() as session:
+        session.execute(
+            sa.update(label_tables.Label)
+            .where(label_tables.Label.shipment_id == voided.id)
+            .values(status="voided", voided_at=utcnow() - timedelta(days=2))
+        )
+        session.commit()
+    billed.append(_demo_order(voided, voided=True))
+    fleet = []
+    for _ in range(2):
+        van = world.book(scanned=False)
+        world.update_shipment(van, carrier="fleet")
+        world.event(van, "delivered", utcnow() - timedelta(days=1), carrier="fleet")
+        fleet.append(_demo_order(van, carrier="fleet"))
+
+    doc = demo_invoices.ups_invoice(
+        billed,
+        fleet=fleet,
+        invoice_number=world.invoice_number,
+        account="H4ND0F",
+        invoice_date=date.today(),
+        seed="recon-test",
+        mistakes=mistakes,
+    )
+    assert {i["mistake"] for i in doc.injected if "mistake" in i} == {*card_mistakes, "voided_label"}
+    resp = world.client.post(
+        "/v1/invoices",
+        data={"file": (io.BytesIO(doc.csv.encode()), "ups-demo.csv"), "format": "ups", "carrier": "ups"},
+        headers=world.headers,
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 201, resp.get_json()
+    invoice_id = resp.get_json()["id"]
+    world.reconcile(invoice_id)
+    found = world.findings(invoice_id)
+
+    missed = [i for i in doc.injected if (i["tracking_number"], i["kind"]) not in found]
+    assert missed == []
+    assert {i["kind"] for i in doc.injected} == {
+        *(demo_invoices.RECONCILIATION_CLASS.get(k, k) for k in card_mistakes),
+        "voided_label",
+        "fleet_delivered",
+        "unknown_tracking",
+    }
+    injected_numbers = {i["tracking_number"] for i in doc.injected}
+    assert [key for key in found if key[0] not in injected_numbers] == []  # clean shipments stay clean

@@ -129,3 +129,21 @@ def test_a_tampered_cursor_is_a_bad_request(client, platform):
     response = client.get("/v1/shipments", query_string={"cursor": "not-a-cursor"}, headers=platform.headers)
     assert response.status_code == 400
     assert response.get_json()["errors"] == {"cursor": ["invalid"]}
+
+
+def test_booking_is_a_use_case_that_needs_no_request(app, client, platform):
+    """``book`` does what ``POST /v1/shipments`` does, on any session: the API reads back what it booked."""
+    from gateway.shipments import book
+    from gateway.shipments.schemas import ShipmentCreateSchema
+
+    container = app.extensions["handoff"]
+    data = ShipmentCreateSchema().load(shipment_body("USE-CASE-1"))
+    with container.sessions() as session:
+        booked = book.book(session, platform.tenant_id, data, container=container)
+        session.commit()
+        shipment_id, rates = booked.shipment.id, booked.rates
+    assert rates is not None and rates["rates"]
+
+    fetched = client.get(f"/v1/shipments/{shipment_id}", headers=platform.headers).get_json()
+    assert (fetched["reference"], fetched["status"]) == ("USE-CASE-1", "draft")
+    assert [r["id"] for r in fetched["rates"]["rates"]] == [r["id"] for r in rates["rates"]]

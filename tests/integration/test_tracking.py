@@ -9,9 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.db import models
-from gateway.db import tracking as tables
-from gateway.services import tracking as service
+from gateway.kernel import models
+from gateway.tracking import ingest, polling, tables
 from tests.helpers import shipment_body
 from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixture configures the secrets
     callback_secrets,
@@ -46,7 +45,7 @@ def test_events_for_an_unknown_tracking_number_are_parked_and_attached_when_the_
 
     shipment_id = shipment_with_number(app, client, platform, "ups", number)
     with container.sessions() as session:
-        attached = service.attach_parked(session, session.get(models.Shipment, shipment_id))
+        attached = ingest.attach_parked(session, session.get(models.Shipment, shipment_id))
         session.commit()
 
     assert attached == 1
@@ -311,11 +310,11 @@ def test_an_honest_fleet_delivery_raises_no_flag(app, client, make_tenant):
 def test_poll_intervals_depend_on_the_shipment_state():
     from schemas import taxonomy
 
-    assert service.poll_interval(taxonomy.Milestone.DELIVERED) is None
-    assert service.poll_interval(taxonomy.Milestone.OUT_FOR_DELIVERY) < service.poll_interval(
+    assert polling.poll_interval(taxonomy.Milestone.DELIVERED) is None
+    assert polling.poll_interval(taxonomy.Milestone.OUT_FOR_DELIVERY) < polling.poll_interval(
         taxonomy.Milestone.IN_TRANSIT
     )
-    assert service.poll_interval(taxonomy.Milestone.PENDING) >= timedelta(hours=1)
+    assert polling.poll_interval(taxonomy.Milestone.PENDING) >= timedelta(hours=1)
 
 
 def test_the_same_pushes_in_any_order_and_with_duplicates_give_the_same_timeline(app, client, platform):
@@ -410,7 +409,7 @@ def fleet_van(app: Any, tenant_id: str, name: str, shift: tuple[int, int], timez
     """A depot and a van in the allocation fleet config (shift in minutes since local midnight)."""
     from decimal import Decimal
 
-    from gateway.db import allocation as fleet
+    from gateway.allocation import tables as fleet
 
     with app.extensions["handoff"].sessions() as session:
         depot = fleet.Depot(

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.db import tracking as tables
-from gateway.services import tracking as service
+from gateway.jobs import registry
+from gateway.tracking import ingest, tables
+from gateway.tracking import jobs as tracking_jobs
+from gateway.tracking import status as derivation
 from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixture configures the secrets
     callback_secrets,
     new_number,
@@ -49,7 +51,7 @@ def drain(app: Any, limit: int) -> None:
     container = app.extensions["handoff"]
     while True:
         with container.sessions() as session:
-            taken = service.normalise_pending(session, limit=limit)
+            taken = ingest.normalise_pending(session, limit=limit)
             session.commit()
         if taken == 0:
             return
@@ -75,9 +77,9 @@ def test_small_shuffled_batches_end_exactly_where_a_full_rederive_from_the_table
         drain(app, limit=3)
     incremental = statuses(app, ids)
 
-    service.EVENT_CACHE.clear()
+    derivation.EVENT_CACHE.clear()
     with app.extensions["handoff"].sessions() as session:
-        service.rederive(session, ids)
+        derivation.rederive(session, ids)
         session.commit()
 
     assert statuses(app, ids) == incremental
@@ -90,13 +92,13 @@ def test_a_copy_made_stale_by_another_worker_is_not_used(app, client, platform, 
     shipment_id = shipment_with_number(app, client, platform, "ups", number)
     assert post_ups(client, track_alert(number, "I", "OR", "080000")).status_code == 202
     drain(app, limit=10)  # this worker now holds the shipment's events
-    mine = service.EVENT_CACHE
+    mine = derivation.EVENT_CACHE
 
     with monkeypatch.context() as other_worker:
-        other_worker.setattr(service, "EVENT_CACHE", service.EventCache())
+        other_worker.setattr(derivation, "EVENT_CACHE", derivation.EventCache())
         assert post_ups(client, track_alert(number, "D", "FS", "150000")).status_code == 202
         drain(app, limit=10)
-    assert service.EVENT_CACHE is mine
+    assert derivation.EVENT_CACHE is mine
     assert statuses(app, [shipment_id])[shipment_id][0] == "delivered"
 
     # A late scan reaches the first worker, whose copy lacks the delivery: it must read the table.
@@ -116,7 +118,7 @@ def test_a_rolled_back_batch_leaves_no_trace_in_the_kept_copy(app, client, platf
     assert post_ups(client, track_alert(number, "D", "FS", "150000")).status_code == 202
     container = app.extensions["handoff"]
     with container.sessions() as session:
-        assert service.normalise_pending(session, limit=10) == 1
+        assert ingest.normalise_pending(session, limit=10) == 1
         session.rollback()  # the worker died before committing
 
     assert post_ups(client, track_alert(number, "I", "OT", "110000")).status_code == 202
@@ -130,7 +132,7 @@ def test_a_rolled_back_batch_leaves_no_trace_in_the_kept_copy(app, client, platf
 def test_several_drain_jobs_can_be_queued_and_each_row_is_normalised_once(app, client, platform, monkeypatch):
     from rq.registry import FinishedJobRegistry
 
-    from gateway.services import callbacks
+    from gateway.tracking import callbacks
     from tests.integration.test_callbacks import event_count, inbox_rows, run_worker
 
     monkeypatch.setitem(app.config, "TRACKING_DRAIN_JOBS", "2")
@@ -148,7 +150,7 @@ def test_several_drain_jobs_can_be_queued_and_each_row_is_normalised_once(app, c
     drains = [
         job_id
         for job_id in set(FinishedJobRegistry(queue=queue).get_job_ids()) - finished_before
-        if queue.fetch_job(job_id).func_name == callbacks.DRAIN_JOB
+        if queue.fetch_job(job_id).func_name == registry.name_of(tracking_jobs.drain_inbox)
     ]
     assert len(drains) == 2
     assert [row.state for row in inbox_rows(app, number)] == ["done"]

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import responses
 
 from adapters import base
-from gateway import scheduler
-from gateway.db import tracking as tables
-from gateway.services import tracking as service
+from gateway import wiring
+from gateway.jobs import registry, scheduler
+from gateway.tracking import polling, tables
 from schemas import carrier
 from tests.helpers import shipment_body
 from tests.integration.test_callbacks import new_number, run_worker, shipment_with_number
@@ -64,7 +65,7 @@ class Registry:
 
 def poll(app: Any, registry: Registry, now: datetime) -> None:
     with app.extensions["handoff"].sessions() as session:
-        service.poll_due(session, registry, now=now, limit=100_000)
+        polling.poll_due(session, registry, now=now, limit=100_000)
         session.commit()
 
 
@@ -119,13 +120,13 @@ def test_a_carrier_outage_retries_that_shipment_soon_without_failing_the_round(a
 @pytest.mark.parametrize(
     "target",
     [
-        "gateway.jobs_tracking.poll_carriers",
-        "gateway.jobs_tracking.sweep_inbox",
-        "gateway.jobs_exchanges.purge_expired",
+        "gateway.tracking.jobs.poll_carriers",
+        "gateway.tracking.jobs.sweep_inbox",
+        "gateway.exchanges.jobs.purge_expired",
     ],
 )
 def test_the_scheduler_runs_polling_the_inbox_sweep_and_exchange_retention(app, target):
-    task = next(t for t in scheduler.TASKS if t.target == target)
+    task = next(t for t in wiring.TASKS if registry.name_of(t.target) == target)
     assert task.seconds <= 3600
     job = scheduler.run_once(app.extensions["handoff"], task)
     run_worker(app)
@@ -197,10 +198,10 @@ def test_tracking_starts_once_when_the_label_is_bought(app, client, platform):
     ups = PushCarrier(number)
     ups.script = [("M/MP", T0), ("I/OR", T0 + timedelta(hours=2))]
     with app.extensions["handoff"].sessions() as session:
-        assert service.start(session, Registry(ups), shipment_id) is True
+        assert polling.start(session, Registry(ups), shipment_id) is True
         session.commit()
     with app.extensions["handoff"].sessions() as session:
-        assert service.start(session, Registry(ups), shipment_id) is False  # a re-driven job asks nothing
+        assert polling.start(session, Registry(ups), shipment_id) is False  # a re-driven job asks nothing
         session.commit()
 
     assert ups.subscribed == [number]
@@ -238,3 +239,91 @@ def test_ops_refresh_a_shipments_tracking_now(app, client, make_tenant, monkeypa
         ).status_code
         == 404
     )
+
+
+@responses.activate
+def test_what_ups_warns_about_a_number_is_shown_on_the_timeline_until_it_knows_the_number(
+    app, client, make_tenant, monkeypatch
+):
+    from adapters import http as carrier_http
+    from adapters.ups import client as ups_client
+    from adapters.ups import mapping as ups_mapping
+    from tests.unit.adapters import ups_fixtures as fx
+
+    tenant = make_tenant(("platform", "ops"))
+    number = new_number("1Z")
+    shipment_id = shipment_with_number(app, client, tenant, "ups", number)
+    ups = ups_client.UpsAdapter(
+        fx.CONFIG,
+        breaker=carrier_http.CircuitBreaker(failure_threshold=3, reset_after=30),
+        retry=carrier_http.RetryPolicy(attempts=1, sleep=lambda s: None),
+    )
+    monkeypatch.setattr(app.extensions["handoff"], "_carriers", Registry(ups))
+    responses.post("http://ups.test/security/v1/oauth/token", json=fx.TOKEN_REPLY)
+    responses.post(
+        "http://ups.test" + ups_mapping.SUBSCRIBE_PATH,
+        json={"validTrackingNumbers": [number], "invalidTrackingNumbers": []},
+    )
+    track_url = "http://ups.test" + ups_mapping.TRACK_PATH.format(tracking_number=number)
+    # UPS's answer for a number it has not seen yet: a warning and no package (Tracking API, 200).
+    not_yet = {
+        "trackResponse": {
+            "shipment": [
+                {
+                    "inquiryNumber": number,
+                    "warnings": [{"code": "TW0001", "message": "Tracking Information Not Found"}],
+                }
+            ]
+        }
+    }
+    responses.get(track_url, json=not_yet)
+
+    first = client.post(f"/v1/shipments/{shipment_id}/tracking/refresh", json={}, headers=tenant.headers)
+
+    assert first.status_code == 200, first.get_json()
+    body = first.get_json()
+    assert body["events"] == [] and body["milestone"] == "pending"
+    assert body["carrier_warnings"]["warnings"] == ["TW0001: Tracking Information Not Found"]
+    since = body["carrier_warnings"]["since"]
+    read = client.get(f"/v1/shipments/{shipment_id}/events", headers=tenant.headers).get_json()
+    assert read["carrier_warnings"] == body["carrier_warnings"]
+
+    # Asked again with the same warning: still shown, since the first time it was said.
+    again = client.post(f"/v1/shipments/{shipment_id}/tracking/refresh", json={}, headers=tenant.headers)
+    assert again.get_json()["carrier_warnings"]["since"] == since
+
+    # Once UPS knows the number, the warning goes.
+    responses.replace(
+        responses.GET,
+        track_url,
+        json={
+            "trackResponse": {
+                "shipment": [
+                    {
+                        "inquiryNumber": number,
+                        "package": [
+                            {
+                                "trackingNumber": number,
+                                "activity": [
+                                    {
+                                        "status": {
+                                            "type": "M",
+                                            "code": "MP",
+                                            "description": "Shipper created a label",
+                                        },
+                                        "date": "20261120",
+                                        "time": "080000",
+                                        "gmtOffset": "-05:00",
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+    )
+    known = client.post(f"/v1/shipments/{shipment_id}/tracking/refresh", json={}, headers=tenant.headers)
+    assert known.status_code == 200, known.get_json()
+    assert known.get_json()["carrier_warnings"] is None
+    assert [e["raw"]["code"] for e in known.get_json()["events"]] == ["M"]

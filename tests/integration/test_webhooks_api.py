@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from gateway import create_app, webhooks
-from gateway.db.webhooks import WebhookDelivery, WebhookEvent
+from gateway.webhooks.tables import WebhookDelivery, WebhookEvent
 
 pytestmark = pytest.mark.integration
 
@@ -205,8 +205,9 @@ def test_every_event_type_publishes_its_payload_schema(client, platform):
 def test_old_finished_events_are_purged_but_pending_ones_are_kept(app, client, make_tenant):
     from datetime import timedelta
 
-    from gateway import jobs_webhooks, worker
-    from gateway.db.types import utcnow
+    from gateway.jobs import worker
+    from gateway.kernel.types import utcnow
+    from gateway.webhooks import jobs as jobs_webhooks
 
     tenant = make_tenant()
     subscribe(client, tenant, "https://example.com/old")

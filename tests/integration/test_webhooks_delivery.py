@@ -11,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 from rq import SimpleWorker
 
-from gateway import outbox, webhooks, worker
-from gateway.db.outbox import OutboxEntry
-from gateway.db.types import utcnow
-from gateway.db.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from gateway import webhooks
+from gateway.jobs import outbox, worker
+from gateway.jobs.tables import OutboxEntry
+from gateway.kernel.types import utcnow
 from gateway.webhooks import delivery, notify
+from gateway.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.integration.test_callbacks import (  # noqa: F401 - the autouse fixture configures callback secrets
     callback_secrets,
     new_number,

@@ -7,9 +7,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from rq import SimpleWorker
 
-from gateway import jobs, worker
-from gateway.db import models
-from gateway.db.types import utcnow
+from gateway.jobs import housekeeping as jobs
+from gateway.jobs import worker
+from gateway.kernel import models
+from gateway.kernel.types import utcnow
 
 
 def test_a_worker_runs_the_idempotency_purge_job_against_the_database(app, platform):

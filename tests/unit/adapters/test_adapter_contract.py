@@ -7,11 +7,20 @@ import responses
 
 from adapters import base, registry
 from adapters import http as carrier_http
-from adapters.example import ExampleAdapter
 from schemas import carrier, money
+from tests.plugins.handoff_example_adapter.handoff_example_adapter import ExampleAdapter
 from tests.unit.adapters import ups_fixtures as fx
 
 EXAMPLE_CONFIG = {"api_key": "example-api-key-42", "price_per_parcel": "4.50", "currency": "EUR"}
+# The out-of-tree example plugin (tests/plugins/handoff_example_adapter), imported from the source tree;
+# tests/integration/test_example_adapter_plugin.py installs it for real.
+EXAMPLE_TARGET = f"{ExampleAdapter.__module__}:ExampleAdapter"
+
+
+@pytest.fixture
+def example_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registry lookups see the example plugin's ``handoff.adapters`` entry point (and no other)."""
+    monkeypatch.setattr(registry, "_entry_points", lambda: (("example", EXAMPLE_TARGET),))
 
 
 class Clock:
@@ -85,8 +94,8 @@ def test_tracking_events_must_be_in_utc():
 # -- registry -----------------------------------------------------------------------------------------------
 
 
-def test_registry_loads_the_example_adapter_through_its_entry_point():
-    assert registry.available()["example"] == "adapters.example:ExampleAdapter"
+def test_registry_loads_the_example_adapter_through_its_entry_point(example_entry_point):
+    assert registry.available()["example"] == EXAMPLE_TARGET
     loaded = registry.load([{"adapter": "example", "id": "example-eu", "config": EXAMPLE_CONFIG}])
     adapter = loaded.get("example-eu")
     (rate,) = adapter.rate(fx.RATE_REQUEST)
@@ -94,11 +103,11 @@ def test_registry_loads_the_example_adapter_through_its_entry_point():
     assert loaded.describe()[0]["config"]["api_key"] == base.MASK
 
 
-def test_registry_skips_disabled_entries_and_names_unknown_adapters():
+def test_registry_skips_disabled_entries_and_names_unknown_adapters(example_entry_point):
     loaded = registry.load([{"adapter": "example", "enabled": False, "config": {}}])
     assert len(loaded) == 0
-    with pytest.raises(registry.RegistryError, match="no adapter named 'fedex'"):
-        registry.load([{"adapter": "fedex", "config": {}}])
+    with pytest.raises(registry.RegistryError, match="no adapter named 'canada_post'"):
+        registry.load([{"adapter": "canada_post", "config": {}}])
 
 
 def test_registry_reports_a_misconfigured_adapter_by_id():
@@ -106,7 +115,7 @@ def test_registry_reports_a_misconfigured_adapter_by_id():
         registry.load([{"adapter": "ups", "id": "ups-us", "config": {"client_id": "x"}}])
 
 
-def test_registry_finds_adapters_by_capability():
+def test_registry_finds_adapters_by_capability(example_entry_point):
     loaded = registry.load(
         [{"adapter": "example", "config": EXAMPLE_CONFIG}, {"adapter": "ups", "config": fx.CONFIG}]
     )

@@ -14,7 +14,7 @@ from schemas import carrier, money
 from tests.unit.adapters import ups_fixtures as fx
 
 TOKEN_URL = "http://ups.test/security/v1/oauth/token"
-RATE_URL = "http://ups.test/api/rating/v2409/Shop"
+RATE_URL = "http://ups.test/api/rating/v2409/Shoptimeintransit"
 SHIP_URL = "http://ups.test/api/shipments/v2409/ship"
 TRACK_URL = "http://ups.test/api/track/v1/details/1Z12345E0205271688"
 
@@ -43,8 +43,9 @@ def make_adapter(clock=None, recorder=None, attempts=3):
 def test_rate_request_shops_every_service_in_imperial_units_for_a_us_origin():
     call = mapping.rate_request(fx.RATE_REQUEST)
     shipment = call.json["RateRequest"]["Shipment"]
-    assert call.path == "/api/rating/v2409/Shop"
-    assert call.json["RateRequest"]["Request"]["RequestOption"] == "Shop"
+    # Shoptimeintransit: every service, plus the transit block non-guaranteed services need for a date.
+    assert call.path == "/api/rating/v2409/Shoptimeintransit"
+    assert call.json["RateRequest"]["Request"]["RequestOption"] == "Shoptimeintransit"
     assert shipment["Shipper"]["ShipperNumber"] == "A1B2C3"
     assert shipment["ShipTo"]["Address"] == {
         "AddressLine": ["500 Oak Ave", "Suite 2"],

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from gateway import config, create_app
+from gateway import create_app
+from gateway.kernel import config
 from schemas import money
 
 

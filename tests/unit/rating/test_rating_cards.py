@@ -19,7 +19,7 @@ def _problems(doc) -> str:
 
 def test_every_bundled_sample_card_is_valid():
     names = cards.sample_names()
-    assert {"ups_ground", "ups_2nd_day_air_am", "ups_next_day_air_saver", "own_fleet_metro"} <= set(names)
+    assert {"ups_ground", "ups_2nd_day_air_am", "ups_next_day_air_saver", "fleet_metro"} <= set(names)
     loaded = cards.load_samples()
     assert {(c.carrier, c.service_code) for c in loaded} >= {
         ("ups", "03"),
@@ -27,7 +27,7 @@ def test_every_bundled_sample_card_is_valid():
         ("ups", "13"),
         ("dhl_express", "P"),
         ("dhl_express", "N"),
-        ("own_fleet", "SDV"),
+        ("fleet", "SDV"),
     }
     assert {c.currency for c in loaded} == {"USD"}
 

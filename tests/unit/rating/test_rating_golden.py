@@ -278,7 +278,7 @@ def test_fleet_quote_is_the_marginal_cost_of_one_more_stop(make_spec, ship_at):
     #   distance 2.8 x 0.58 = 1.624 -> 1.62; stop 0.90;
     #   driver (2.8 / 24 + 4 / 60) h = 0.18333 h x 27.50 = 5.0416 -> 5.04;
     #   vehicle 96.00 / 110 stops = 0.8727 -> 0.87; total 8.43.
-    card = cards.load_sample("own_fleet_metro")
+    card = cards.load_sample("fleet_metro")
     q = quote.price(card, make_spec("2"), ship_at, distance_km=Decimal("20"))
     assert _lines(q) == {
         "FLEET_KM": "1.62",
@@ -293,7 +293,7 @@ def test_fleet_quote_is_the_marginal_cost_of_one_more_stop(make_spec, ship_at):
 
 
 def test_fleet_needs_a_distance_and_stops_beyond_its_last_band(make_spec, ship_at):
-    card = cards.load_sample("own_fleet_metro")
+    card = cards.load_sample("fleet_metro")
     no_coords = quote.price(card, make_spec("2"), ship_at)
     assert no_coords.reason is quote.Reason.AREA_NOT_SERVED
     assert "coordinates" in no_coords.detail
@@ -311,7 +311,7 @@ def test_fleet_uses_straight_line_distance_times_road_factor_from_coordinates(ma
         types.Address("US", "10001", "New York", latitude=Decimal("40.7506"), longitude=Decimal("-73.9972")),
         spec.parcels,
     )
-    assert quote.price(cards.load_sample("own_fleet_metro"), spec, ship_at).zone == "B"
+    assert quote.price(cards.load_sample("fleet_metro"), spec, ship_at).zone == "B"
 
 
 def test_dhl_worldwide_sample_to_a_remote_scottish_island(make_spec, ship_at):
@@ -335,7 +335,7 @@ def test_one_parcel_over_the_limit_makes_the_whole_shipment_ineligible(golden_do
 
 
 def test_a_fleet_shipment_of_several_parcels_is_still_one_stop(make_spec, ship_at):
-    card = cards.load_sample("own_fleet_metro")
+    card = cards.load_sample("fleet_metro")
     one = quote.price(card, make_spec("2"), ship_at, distance_km=Decimal("20"))
     three = quote.price(card, make_spec("2", count=3), ship_at, distance_km=Decimal("20"))
     assert three.total_cost == one.total_cost

@@ -20,7 +20,7 @@ DESTINATIONS: dict[str, list[tuple[str, str]]] = {
     "dhl_express_worldwide": [("GB", "HS1 2AB"), ("DE", "10115"), ("AU", "0870"), ("JP", "100-0001")],
     "dhl_express_domestic": [("US", "10001"), ("US", "60601"), ("US", "99501")],
     "empire_next_day": [("US", "10001"), ("US", "02108"), ("US", "12207")],
-    "own_fleet_metro": [("US", "10001"), ("US", "07030")],
+    "fleet_metro": [("US", "10001"), ("US", "07030")],
 }
 SHIP_AT = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 ORIGIN = types.Address("US", "07102", "Newark")

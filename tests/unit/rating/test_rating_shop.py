@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
@@ -76,3 +77,66 @@ def test_no_rates_at_all_is_an_empty_result_not_an_error():
 def test_rates_in_different_currencies_are_not_compared():
     with pytest.raises(errors.RatingError, match="currencies"):
         shop.shop([_q("a", "9.00", date(2026, 3, 11)), _q("b", "9.00", date(2026, 3, 11), "EUR")])
+
+
+def test_a_rate_nobody_can_sell_gets_no_label_and_comes_after_the_purchasable_ones():
+    # empire is cheapest and fastest, but no adapter sells its labels.
+    result = shop.shop(
+        [
+            _q("empire", "5.00", date(2026, 3, 10)),
+            _q("ups", "9.00", date(2026, 3, 12)),
+            _q("fleet", "12.00", date(2026, 3, 11)),
+        ],
+        sellable={"ups", "fleet"},
+    )
+    assert [(o.quote.carrier, o.purchasable) for o in result.options] == [
+        ("ups", True),
+        ("fleet", True),
+        ("empire", False),
+    ]
+    assert _labels(result) == {"ups": {"cheapest", "best_value"}, "fleet": {"fastest"}, "empire": set()}
+
+
+def _live(carrier: str, total: str, eta: date) -> quote.Quote:
+    return dataclasses.replace(
+        _q(carrier, total, eta), card_id=f"live:{carrier}", card_version=0, guaranteed=True
+    )
+
+
+def test_a_contract_card_prices_the_service_and_the_live_answer_dates_it():
+    card, live = _q("ups", "22.14", date(2026, 12, 4)), _live("ups", "11.69", date(2026, 12, 7))
+    [merged] = shop.one_per_service([card], [live], card_price_first=True)
+    assert merged.price_from == shop.PRICE_FROM_CARD
+    assert merged.result.total_sell.amount == Decimal("22.14")
+    assert (merged.result.estimated_delivery, merged.result.guaranteed) == (date(2026, 12, 7), True)
+
+
+def test_without_a_contract_the_live_answer_is_the_rate():
+    card, live = _q("ups", "22.14", date(2026, 12, 4)), _live("ups", "11.69", date(2026, 12, 7))
+    [merged] = shop.one_per_service([card], [live], card_price_first=False)
+    assert merged.price_from == shop.PRICE_FROM_LIVE and merged.result == live
+
+
+def test_the_cheapest_of_several_live_answers_for_one_service_is_kept():
+    dear, cheap = _live("ups", "14.00", date(2026, 12, 7)), _live("ups", "11.69", date(2026, 12, 8))
+    [merged] = shop.one_per_service([], [dear, cheap], card_price_first=False)
+    assert merged.result == cheap
+
+
+def test_a_promise_is_met_or_missed_once_on_the_merged_estimate():
+    card, live = _q("ups", "22.14", date(2026, 12, 4)), _live("ups", "11.69", date(2026, 12, 7))
+    [merged] = shop.one_per_service([card], [live], card_price_first=True, promise_date=date(2026, 12, 5))
+    assert isinstance(merged.result, quote.Ineligible)
+    assert (merged.result.reason, merged.result.estimated_delivery) == (
+        quote.Reason.TOO_SLOW,
+        date(2026, 12, 7),
+    )
+
+
+def test_a_card_refusal_gives_way_to_a_live_quote_and_stands_without_one():
+    refused = quote.Ineligible("ups-card", 1, "ups", "03", quote.Reason.WEIGHT_LIMIT, "too heavy")
+    live = dataclasses.replace(_live("ups", "30.00", date(2026, 12, 7)), service_code="03")
+    [with_live] = shop.one_per_service([refused], [live], card_price_first=True)
+    assert with_live.result == live
+    [alone] = shop.one_per_service([refused], [], card_price_first=True)
+    assert alone.result == refused

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
-from gateway.invoices import ups
+from gateway.reconciliation.parsers import ups
 
 UPS_WIDTH = 250
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.invoices import LayoutError, Line, RowError, charges, parse, sniff
+from gateway.reconciliation.parsers import LayoutError, Line, RowError, charges, parse, sniff
 from tests.unit.reconciliation.invoice_files import FEDEX_HEADER, fedex_row, to_csv, ups_row
 
 

@@ -157,6 +157,22 @@ def test_track_alert_replies_and_pushes_match_the_track_alert_specs(make_app, up
         _validate("UPSTrackAlert-v1-00379e43.yaml", "TrackingEventRequest", payload)
 
 
+@pytest.mark.parametrize("option", ["1", "2", "3"])
+def test_address_validation_replies_match_the_address_validation_spec(client, ups_headers, option):
+    from adapters.ups import address
+    from schemas import types
+
+    for lines in (("1100 Wyoming St",), ("10 FedEx Parkway", "Suite 302"), ("Nowhere Lane",)):
+        call = address.request(types.Address("US", "63118", "St. Louis", lines, state="MO", name="Joe Doe"))
+        path = call.path.rsplit("/", 1)[0] + f"/{option}"
+        reply = client.post(path, json=call.json, query_string=dict(call.params), headers=ups_headers)
+        assert reply.status_code == 200
+        _validate("AddressValidation.yaml", "XAVResponseWrapper", reply.json)
+    refused = client.post(path, json={"XAVRequest": {}}, headers=ups_headers)
+    assert refused.status_code == 400
+    _validate("AddressValidation.yaml", "ErrorResponse", refused.json)
+
+
 # -- DHL Express ---------------------------------------------------------------------------------
 
 zeep = pytest.importorskip("zeep")

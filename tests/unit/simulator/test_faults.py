@@ -67,7 +67,7 @@ def test_impossible_fault_settings_are_refused_with_a_clear_message(client, sett
 
 
 def test_faults_for_an_unknown_carrier_are_refused(client):
-    assert client.post("/_sim/faults", json={"carriers": {"fedex": {"error_5xx": 1}}}).status_code == 400
+    assert client.post("/_sim/faults", json={"carriers": {"ontrac": {"error_5xx": 1}}}).status_code == 400
 
 
 def test_a_carrier_failing_100_percent_leaves_the_other_carrier_answering(client, ups_headers):

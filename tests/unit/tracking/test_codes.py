@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 HEADER = ",".join(codes.COLUMNS) + "\n"
 
 
-@pytest.mark.parametrize("carrier", ["ups", "dhl_express", "fleet"])
+@pytest.mark.parametrize("carrier", ["ups", "dhl_express", "fleet", "fedex", "usps"])
 def test_every_packaged_table_loads_and_validates(carrier: str) -> None:
     table = codes.load_table(carrier)
     assert len(table) > 10
