@@ -36,11 +36,13 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 from rq import Worker
 from werkzeug import serving
 
 from gateway import create_app
 from gateway.jobs import outbox, scheduler
+from gateway.jobs.tables import OutboxEntry
 from gateway.kernel import auth, models
 from gateway.tracking import jobs as tracking_jobs
 
@@ -281,6 +283,24 @@ def _scheduler(gateway: LiveGateway) -> None:
         scheduler.run(gateway.container, tasks=tasks, stop=gateway._stop, tick=0.1)
 
 
+def _retire_earlier_modules_work(container: Any) -> int:
+    """Mark outbox rows an earlier module left pending or enqueued as dead; return how many.
+
+    Emptying the queues is not enough: the sweeper re-drives an enqueued row whose RQ job is gone, so
+    an earlier module's backlog (hundreds of tracking starts for labels another simulator sold) would
+    run first on this module's worker, against this module's simulator, and delay its own jobs by
+    minutes. Nothing of an earlier module is this module's to finish.
+    """
+    with container.sessions() as session:
+        retired = session.execute(
+            sa.update(OutboxEntry)
+            .where(OutboxEntry.state.in_(("pending", "enqueued")))
+            .values(state="dead", last_error="left by an earlier end-to-end module")
+        ).rowcount
+        session.commit()
+    return int(retired or 0)
+
+
 @pytest.fixture(scope="module")
 def live_gateway(
     settings: dict[str, Any],
@@ -299,6 +319,7 @@ def live_gateway(
     app = create_app({**settings, **overrides})
     for name in app.extensions["handoff"].queue_names:  # jobs left by an earlier run would run first
         app.extensions["handoff"].queue(name).empty()
+    _retire_earlier_modules_work(app.extensions["handoff"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(
         DATABASE_URL=settings["DATABASE_URL"],
