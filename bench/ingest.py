@@ -40,15 +40,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import requests
+import sqlalchemy as sa
 
-from bench.scratch import drop_database, scratch_database  # noqa: E402
-from gateway import create_app, migrate  # noqa: E402
-from gateway.db import models  # noqa: E402
-from gateway.db import tracking as tables  # noqa: E402
-from gateway.services import callbacks  # noqa: E402
-from gateway.services import tracking as service  # noqa: E402
+from bench.scratch import drop_database, scratch_database
+from gateway import create_app
+from gateway.kernel import (
+    migrate,
+    models,
+)
+from gateway.tracking import (
+    _store,
+    callbacks,
+    ingest,
+    status,
+    tables,
+)
 
 STEPS = (("M", "MP"), ("I", "OR"), ("I", "DP"), ("I", "AR"), ("I", "OT"), ("D", "FS"))
 T0 = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
@@ -161,8 +168,8 @@ def baseline(
     by_number = {s.tracking_number: s for s in shipments}
     rows = []
     for body in bodies:
-        for item in service.parse("ups", body):
-            values = service._event_values(by_number[item.event.tracking_number], item.event, None)
+        for item in ingest.parse("ups", body):
+            values = _store.event_values(by_number[item.event.tracking_number], item.event, None)
             rows.append(values)
     session.execute(sa.text("CREATE TEMP TABLE bench_plain (LIKE tracking_events)"))
     plain = sa.Table(
@@ -190,7 +197,7 @@ def _drain(container: Any, batch: int, cpu: Cpu) -> None:
         with container.sessions() as session:
 
             def drain(session: Any = session) -> int:
-                taken = service.normalise_pending(session, limit=batch)
+                taken = ingest.normalise_pending(session, limit=batch)
                 session.commit()
                 return taken
 
@@ -393,7 +400,7 @@ def main() -> None:
             f"CPU, normalisation: {norm_cpu.client:.2f}s client + {norm_cpu.server:.2f}s PostgreSQL = "
             f"{stored / norm_cpu.total:,.0f} canonical events per CPU-second"
         )
-        cache = getattr(service, "EVENT_CACHE", None)  # absent before incremental derivation
+        cache = getattr(status, "EVENT_CACHE", None)  # absent before incremental derivation
         if cache is not None and cache.hits + cache.misses:  # counted in this process (one drainer)
             print(
                 f"re-derivations from events already held: {cache.hits} of {cache.hits + cache.misses}; "

@@ -1,13 +1,13 @@
 """Label purchase throughput end to end, with two RQ worker processes against the carrier simulator.
 
-Usage: python bench/labels.py [--labels 200] [--noop 400] [--workers 2] [--format pdf|png|zpl] [--carrier ups|own_fleet]
+Usage: python bench/labels.py [--labels 200] [--noop 400] [--workers 2] [--format pdf|png|zpl] [--carrier ups|fleet]
 
 It creates a scratch PostgreSQL database next to ``DATABASE_URL`` (default
 postgresql://postgres@127.0.0.1:5432/test), uses ``REDIS_URL`` (default redis://127.0.0.1:6379/6; the
 database is flushed first, so give it one of your own), starts the simulator and ``--workers``
-``python -m gateway.worker`` processes, and measures in the same run:
+``python -m gateway.jobs.worker`` processes, and measures in the same run:
 
-1. baseline, plain RQ: ``--noop`` empty jobs (``gateway.jobs.noop``) enqueued straight on the labels
+1. baseline, plain RQ: ``--noop`` empty jobs (``gateway.jobs.housekeeping.noop``) enqueued straight on the labels
    queue, from first enqueue until the last one finished;
 2. baseline, outbox: the same empty jobs written as outbox rows and relayed (the path label jobs take);
 3. labels: ``--labels`` rated shipments requested in one ``POST /v1/batches``, from the request until
@@ -36,15 +36,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from rq import Worker  # noqa: E402
+import requests
+import sqlalchemy as sa
+from rq import Worker
 
-from bench.scratch import drop_database, scratch_database  # noqa: E402
-from gateway import auth, create_app, migrate, outbox  # noqa: E402
-from gateway.db import models  # noqa: E402
-from gateway.db.outbox import OutboxEntry  # noqa: E402
-from tests.helpers import shipment_body  # noqa: E402
+from bench.scratch import drop_database, scratch_database
+from gateway import create_app
+from gateway.jobs import outbox
+from gateway.jobs.tables import OutboxEntry
+from gateway.kernel import (
+    auth,
+    migrate,
+    models,
+)
+from tests.helpers import shipment_body
 
 SIMPLE = (
     "from gateway import worker; from gateway.app import create_app; "
@@ -92,12 +97,12 @@ def main() -> None:
     parser.add_argument("--noop", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--format", default="pdf", choices=("pdf", "png", "zpl"))
-    parser.add_argument("--carrier", default="ups", choices=("ups", "own_fleet"))
+    parser.add_argument("--carrier", default="ups", choices=("ups", "fleet"))
     parser.add_argument(
         "--worker-class",
         default="fork",
         choices=("fork", "simple"),
-        help="fork: python -m gateway.worker (RQ forks a horse per job); simple: RQ SimpleWorker, no fork",
+        help="fork: python -m gateway.jobs.worker (RQ forks a horse per job); simple: RQ SimpleWorker, no fork",
     )
     args = parser.parse_args()
 
@@ -147,7 +152,7 @@ def main() -> None:
         worker_log = open(Path(data_dir) / "workers.log", "ab")  # noqa: SIM115 - closed with the workers
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "gateway.worker"]
+                [sys.executable, "-m", "gateway.jobs.worker"]
                 if args.worker_class == "fork"
                 else [sys.executable, "-c", SIMPLE],
                 cwd=ROOT,
@@ -179,7 +184,7 @@ def main() -> None:
         ids = []
         for i in range(args.labels):
             body = shipment_body(reference=f"BENCH-{i}")
-            if args.carrier == "own_fleet":
+            if args.carrier == "fleet":
                 body["origin"].update(latitude="40.7895", longitude="-74.0565")
                 body["destination"].update(latitude="40.7606", longitude="-73.9790")
             shipment = client.post("/v1/shipments", json=body, headers=headers).get_json()
@@ -190,7 +195,7 @@ def main() -> None:
         # 1. Baseline: plain RQ empty jobs.
         queue = container.queue("labels")
         started = time.perf_counter()
-        jobs = [queue.enqueue("gateway.jobs.noop", i, result_ttl=600) for i in range(args.noop)]
+        jobs = [queue.enqueue("gateway.jobs.housekeeping.noop", i, result_ttl=600) for i in range(args.noop)]
         wait_for(lambda: all(j.get_status(refresh=True) == "finished" for j in jobs[-20:]), 600, "noop jobs")
         wait_for(lambda: all(j.get_status(refresh=True) == "finished" for j in jobs), 600, "noop jobs")
         rq_seconds = time.perf_counter() - started
@@ -199,7 +204,8 @@ def main() -> None:
         started = time.perf_counter()
         with container.sessions() as session:
             entry_ids = [
-                outbox.add(session, "gateway.jobs.noop", i, queue="labels").id for i in range(args.noop)
+                outbox.add(session, "gateway.jobs.housekeeping.noop", i, queue="labels").id
+                for i in range(args.noop)
             ]
             session.commit()
 
@@ -245,7 +251,7 @@ def main() -> None:
         print(
             f"workers: {args.workers} x "
             + (
-                "python -m gateway.worker (RQ forks a horse per job)"
+                "python -m gateway.jobs.worker (RQ forks a horse per job)"
                 if args.worker_class == "fork"
                 else "RQ SimpleWorker"
             )

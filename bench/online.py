@@ -35,14 +35,16 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
-from rq import SimpleWorker  # noqa: E402
+import sqlalchemy as sa
+from rq import SimpleWorker
 
-from bench.scratch import drop_database, scratch_database  # noqa: E402
-from gateway import create_app, migrate, worker  # noqa: E402
-from gateway.serve import create_tenant_key  # noqa: E402
-from tests.helpers import shipment_body  # noqa: E402
-from tests.integration.test_allocation import depot_body, vehicle_body  # noqa: E402
+from bench.scratch import drop_database, scratch_database
+from gateway import create_app
+from gateway.jobs import worker
+from gateway.kernel import migrate
+from gateway.launcher.tenants import create_tenant_key
+from tests.helpers import shipment_body
+from tests.integration.test_allocation import depot_body, vehicle_body
 
 DEPOT = depot_body()  # Secaucus, NJ
 

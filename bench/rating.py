@@ -310,12 +310,14 @@ def _backing_services(tmp: str) -> Iterator[tuple[str, str, str]]:
     """Yield (database URL, Redis URL, description): a scratch PostgreSQL database or the embedded default."""
     import sqlalchemy as sa
 
-    from gateway import bootstrap, config, migrate
+    from gateway import wiring
+    from gateway.kernel import config, migrate
+    from gateway.kernel import container as bootstrap
 
     given_db = os.environ.get("DATABASE_URL", "")
     given_redis = os.environ.get("REDIS_URL", "")
     settings = config.load(overrides={"DATA_DIR": tmp, "DATABASE_URL": "", "REDIS_URL": given_redis})
-    container = bootstrap.build(settings)
+    container = bootstrap.build(settings, wiring.SESSION_HOOKS)
     admin = None
     try:
         redis_url = container.redis_url  # starts the embedded Redis when REDIS_URL is unset
@@ -351,12 +353,14 @@ def _seed(db_url: str, redis_url: str, tmp: str) -> tuple[str, int]:
     """Create a tenant whose active cards are every sample card, with a 10 % markup; return (key, cards)."""
     from importlib import resources
 
-    from gateway import auth, bootstrap, config
-    from gateway.db import models
-    from gateway.services import markups, rate_cards
+    from gateway import wiring
+    from gateway.kernel import auth, config, models
+    from gateway.kernel import container as bootstrap
+    from gateway.rates import cards as rate_cards
+    from gateway.rates import markups
 
     settings = config.load(overrides={"DATA_DIR": tmp, "DATABASE_URL": db_url, "REDIS_URL": redis_url})
-    container = bootstrap.build(settings)
+    container = bootstrap.build(settings, wiring.SESSION_HOOKS)
     try:
         with container.sessions() as session:
             slug = f"bench-{uuid.uuid4().hex[:8]}"

@@ -12,15 +12,17 @@ postgresql://postgres@127.0.0.1:5432/test), migrates it, and generates with COPY
 * a UPS Billing Data CSV of about ``--lines`` charge lines for as many of those shipments as that
   takes, in which ``--share`` of the billed shipments carry one injected discrepancy each, every
   class in turn (unknown tracking, duplicate, own-fleet delivery, voided label, never scanned, late
-  guaranteed delivery, weight, dimensions, zone, base rate, surcharge not quoted, fuel). The ground
-  truth is the set of (file row, class) pairs that must be flagged.
+  guaranteed delivery, weight, dimensions, zone, base rate, surcharge not quoted, fuel, and a total
+  over the quote: those shipments were rated live, so their snapshot holds only the carrier's total,
+  and the invoice bills their base above it). The ground truth is the set of (file row, class)
+  pairs that must be flagged.
 
 Then, in a fresh child process (so its peak RSS is the pipeline's alone), the same code the API and
-the RQ job run: ``services.invoices.upload`` streams the file in, ``services.reconciliation.run``
-reconciles it. Reported: lines/s end to end (upload + reconciliation), peak RSS, recall and
-precision per class against the ground truth, and, as the baseline in the same run, a plain SQL
-join of the invoice lines to shipments and quote snapshots. The scratch database is dropped at the
-end. Nothing is printed that was not measured in this run.
+the RQ job run: ``gateway.reconciliation.intake.upload`` streams the file in,
+``gateway.reconciliation.runs.run`` reconciles it. Reported: lines/s end to end (upload +
+reconciliation), peak RSS, recall and precision per class against the ground truth, and, as the
+baseline in the same run, a plain SQL join of the invoice lines to shipments and quote snapshots.
+The scratch database is dropped at the end. Nothing is printed that was not measured in this run.
 """
 
 from __future__ import annotations
@@ -44,16 +46,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import psycopg
+import sqlalchemy as sa
 
-from bench.scratch import drop_database, scratch_database  # noqa: E402
-from gateway import migrate  # noqa: E402
-from gateway.services import recon_sql  # noqa: E402
-from gateway.services.reconciliation import commit_deadline  # noqa: E402
-from rating import cards, quote  # noqa: E402
-from schemas import types, units  # noqa: E402
-from tests.unit.reconciliation.invoice_files import UPS_CODES, ups_row  # noqa: E402
+from bench.scratch import drop_database, scratch_database
+from gateway.kernel import migrate
+from gateway.reconciliation import classes
+from gateway.reconciliation.card_terms import commit_deadline
+from rating import cards, quote
+from schemas import types, units
+from tests.unit.reconciliation.invoice_files import UPS_CODES, ups_row
 
 SHIP_AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SHIP_DAY = SHIP_AT.date()
@@ -66,7 +68,7 @@ PARCELS = (  # weight lb, length, width, height in
     ("9", "16", "12", "8"),
     ("18", "20", "14", "10"),
 )
-CLASSES = recon_sql.CLASSES
+CLASSES = classes.CLASSES
 INVOICE = "0000BENCH0001"
 FUEL_BASE = ("BASE", "RES", "DAS", "EDAS", "AHS", "LPS")  # the sample UPS cards' fuel applies_to
 
@@ -166,11 +168,11 @@ class Plan:
 
 
 def choose(rng: random.Random, pool: list[Profile], cls: str | None) -> Profile:
-    if cls == recon_sql.LATE_DELIVERY:
+    if cls == classes.LATE_DELIVERY:
         pool = [p for p in pool if p.card.guaranteed]
-    elif cls == recon_sql.SURCHARGE_NOT_QUOTED:
+    elif cls == classes.SURCHARGE_NOT_QUOTED:
         pool = [p for p in pool if p.residential is False and "AHS" not in p.lines]
-    elif cls == recon_sql.FUEL_MISMATCH:
+    elif cls == classes.FUEL_MISMATCH:
         pool = [p for p in pool if "FSC" in p.lines]
     return rng.choice(pool)
 
@@ -190,7 +192,7 @@ def plan(args: argparse.Namespace, pool: list[Profile], rng: random.Random) -> t
         profile = choose(rng, pool, cls)
         plans.append(Plan(index, profile, cls))
         lines += len(profile.lines) + (
-            1 if cls in (recon_sql.DUPLICATE_CHARGE, recon_sql.SURCHARGE_NOT_QUOTED) else 0
+            1 if cls in (classes.DUPLICATE_CHARGE, classes.SURCHARGE_NOT_QUOTED) else 0
         )
     return plans, lines
 
@@ -285,8 +287,8 @@ def generate(
         def shipment_rows() -> Any:
             for i in range(args.shipments):
                 p, cls = profile_of(i), injected(i)
-                status = "voided" if cls == recon_sql.VOIDED_LABEL else "purchased"
-                carrier = "fleet" if cls == recon_sql.FLEET_DELIVERED else "ups"
+                status = "voided" if cls == classes.VOIDED_LABEL else "purchased"
+                carrier = "fleet" if cls == classes.FLEET_DELIVERED else "ups"
                 yield (
                     f"shp_bench_{i:012d}",
                     tenant_id,
@@ -341,6 +343,43 @@ def generate(
                 for p in (profile_of(i),)
             ),
         )
+
+        def snapshot_row(i: int) -> tuple[Any, ...]:
+            p = profile_of(i)
+            total, sell = p.quote.total_cost.to_minor(), p.quote.total_sell.to_minor()
+            source, card_id, card_version = "sample", p.card.id, p.card.version
+            lines = p.quote.to_snapshot()["lines"]
+            if injected(i) == classes.TOTAL_OVER_QUOTE:
+                # Rated live: the snapshot keeps the carrier's total only, no card to compare lines with
+                # (the rate row stays the profile's: same zone and billable weight, so nothing else fires).
+                source, card_id, card_version = "live", None, None
+                lines = [
+                    {
+                        "code": "TOTAL",
+                        "description": "Carrier quoted total",
+                        "cost_minor": total,
+                        "sell_minor": sell,
+                    }
+                ]
+            return (
+                f"qsn_bench_{i:012d}",
+                tenant_id,
+                f"shp_bench_{i:012d}",
+                p.rate_id,
+                source,
+                "ups",
+                p.service,
+                p.quote.service_name,
+                card_id,
+                card_version,
+                "USD",
+                json.dumps(lines),
+                total,
+                sell,
+                p.quote.estimated_delivery,
+                SHIP_AT,
+            )
+
         copy_rows(
             conn,
             "shipment_quote_snapshots",
@@ -362,40 +401,19 @@ def generate(
                 "estimated_delivery",
                 "created_at",
             ],
-            (
-                (
-                    f"qsn_bench_{i:012d}",
-                    tenant_id,
-                    f"shp_bench_{i:012d}",
-                    p.rate_id,
-                    "sample",
-                    "ups",
-                    p.service,
-                    p.quote.service_name,
-                    p.card.id,
-                    p.card.version,
-                    "USD",
-                    json.dumps(p.quote.to_snapshot()["lines"]),
-                    p.quote.total_cost.to_minor(),
-                    p.quote.total_sell.to_minor(),
-                    p.quote.estimated_delivery,
-                    SHIP_AT,
-                )
-                for i in range(args.shipments)
-                for p in (profile_of(i),)
-            ),
+            (snapshot_row(i) for i in range(args.shipments)),
         )
 
         def events() -> Any:
             for i in range(args.shipments):
                 cls = injected(i)
-                if cls in (recon_sql.VOIDED_LABEL, recon_sql.NEVER_SCANNED):
+                if cls in (classes.VOIDED_LABEL, classes.NEVER_SCANNED):
                     continue
-                carrier = "fleet" if cls == recon_sql.FLEET_DELIVERED else "ups"
+                carrier = "fleet" if cls == classes.FLEET_DELIVERED else "ups"
                 yield _event(tenant_id, i, carrier, "in_transit", SHIP_AT + timedelta(hours=6))
-                if cls == recon_sql.FLEET_DELIVERED:
+                if cls == classes.FLEET_DELIVERED:
                     yield _event(tenant_id, i, "fleet", "delivered", SHIP_AT + timedelta(hours=30))
-                elif cls == recon_sql.LATE_DELIVERY:
+                elif cls == classes.LATE_DELIVERY:
                     yield _event(tenant_id, i, "ups", "delivered", late_at(profile_of(i)))
 
         copy_rows(
@@ -452,7 +470,7 @@ def generate(
                     NOW,
                 )
                 for p in plans
-                if p.injected == recon_sql.LATE_DELIVERY
+                if p.injected == classes.LATE_DELIVERY
             ),
         )
         copy_rows(
@@ -490,7 +508,7 @@ def generate(
                     "carrier",
                 )
                 for p in plans
-                if p.injected == recon_sql.VOIDED_LABEL
+                if p.injected == classes.VOIDED_LABEL
             ),
         )
         conn.commit()
@@ -561,28 +579,31 @@ def invoice_rows(p: Plan, rng: random.Random) -> list[tuple[list[str], str | Non
     dims = "x".join(f"{Decimal(s):.1f}" for s in prof.parcel[1:])
     zone = f"00{prof.quote.zone}"
     base_fields: dict[str, Any] = {"weight": weight, "weight_type": "1", "dimensions": dims, "zone": zone}
-    whole = cls in recon_sql.WHOLE_LINE and cls != recon_sql.DUPLICATE_CHARGE
-    if cls == recon_sql.UNKNOWN_TRACKING:
+    whole = cls in classes.WHOLE_LINE and cls != classes.DUPLICATE_CHARGE
+    if cls == classes.UNKNOWN_TRACKING:
         tracking = f"1ZUNKNOWN{p.index:09d}"
-    if cls == recon_sql.WEIGHT_OVER_DECLARED:
+    if cls == classes.WEIGHT_OVER_DECLARED:
         lines["BASE"] += 500
         base_fields.update(weight=str(prof.quote.billable_weight * 3), weight_type="8")
-    elif cls == recon_sql.DIMENSIONS_OVER_DECLARED:
+    elif cls == classes.DIMENSIONS_OVER_DECLARED:
         base_fields.update(
             dimensions="x".join(f"{Decimal(s) * 2:.1f}" for s in prof.parcel[1:]), weight_type="9"
         )
-    elif cls == recon_sql.ZONE_MISMATCH:
+    elif cls == classes.ZONE_MISMATCH:
         lines["BASE"] += 300
         base_fields.update(zone=f"00{int(prof.quote.zone) + 1}")
-    elif cls == recon_sql.BASE_RATE_MISMATCH:
+    elif cls == classes.BASE_RATE_MISMATCH:
         lines["BASE"] += 111
+    elif cls == classes.TOTAL_OVER_QUOTE:
+        # Above the live quote's total by far more than RECON_TOTAL_TOLERANCE_PERCENT (2 %).
+        lines["BASE"] += max(500, prof.quote.total_cost.to_minor() // 10)
     if "FSC" in lines and cls in (
-        recon_sql.WEIGHT_OVER_DECLARED,
-        recon_sql.ZONE_MISMATCH,
-        recon_sql.BASE_RATE_MISMATCH,
+        classes.WEIGHT_OVER_DECLARED,
+        classes.ZONE_MISMATCH,
+        classes.BASE_RATE_MISMATCH,
     ):
         lines["FSC"] = fuel_on(sum(v for c, v in lines.items() if c in FUEL_BASE), prof.fuel_percent)
-    if cls == recon_sql.FUEL_MISMATCH:
+    if cls == classes.FUEL_MISMATCH:
         lines["FSC"] += 77
     out: list[tuple[list[str], str | None]] = []
     for code, amount in lines.items():
@@ -592,23 +613,24 @@ def invoice_rows(p: Plan, rng: random.Random) -> list[tuple[list[str], str | Non
             fields["description"] = prof.quote.service_name
         flagged = cls if whole else None
         if code == "BASE" and cls in (
-            recon_sql.WEIGHT_OVER_DECLARED,
-            recon_sql.DIMENSIONS_OVER_DECLARED,
-            recon_sql.ZONE_MISMATCH,
-            recon_sql.BASE_RATE_MISMATCH,
+            classes.WEIGHT_OVER_DECLARED,
+            classes.DIMENSIONS_OVER_DECLARED,
+            classes.ZONE_MISMATCH,
+            classes.BASE_RATE_MISMATCH,
+            classes.TOTAL_OVER_QUOTE,  # filed on the shipment's first base line
         ):
             flagged = cls
-        if code == "FSC" and cls == recon_sql.FUEL_MISMATCH:
+        if code == "FSC" and cls == classes.FUEL_MISMATCH:
             flagged = cls
         out.append(
             (ups_row(invoice_number=INVOICE, tracking=tracking, amount=cents(amount), **fields), flagged)
         )
-    if cls == recon_sql.DUPLICATE_CHARGE:
+    if cls == classes.DUPLICATE_CHARGE:
         fields = dict(UPS_CODES["BASE"], **base_fields, description=prof.quote.service_name)
         out.append(
             (ups_row(invoice_number=INVOICE, tracking=tracking, amount=cents(lines["BASE"]), **fields), cls)
         )
-    if cls == recon_sql.SURCHARGE_NOT_QUOTED:
+    if cls == classes.SURCHARGE_NOT_QUOTED:
         kind = p.index % 3
         if kind == 0:  # residential on an address declared commercial
             extra = ups_row(invoice_number=INVOICE, tracking=tracking, amount="6.10", **UPS_CODES["RES"])
@@ -637,11 +659,11 @@ def measured(url: str, tenant_id: str, path: str, chunk: int, queue: Any) -> Non
     """Upload and reconcile in a fresh process; report timings and this process's peak RSS."""
     from sqlalchemy.orm import sessionmaker
 
-    from gateway import bootstrap
-    from gateway import db as db_package
-    from gateway.services import invoices, reconciliation
+    from gateway import wiring
+    from gateway.kernel import container as bootstrap
+    from gateway.reconciliation import intake, runs
 
-    db_package.load_all()
+    wiring.load_all()
     engine = bootstrap.make_engine(url)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)  # no outbox relay: nothing to enqueue
     steps: Counter[str] = Counter()
@@ -655,14 +677,12 @@ def measured(url: str, tenant_id: str, path: str, chunk: int, queue: Any) -> Non
 
     started = time.perf_counter()
     with sessions() as session, open(path, "rb") as handle:
-        invoice, created = invoices.upload(session, tenant_id, handle, filename="bench.csv")
+        invoice, created = intake.upload(session, tenant_id, handle, filename="bench.csv")
         session.commit()
         invoice_id = invoice.id
     uploaded = time.perf_counter()
     last[0] = uploaded
-    report = reconciliation.run(
-        sessions, invoice_id, settings={"RECON_CHUNK_LINES": chunk}, on_progress=on_progress
-    )
+    report = runs.run(sessions, invoice_id, settings={"RECON_CHUNK_LINES": chunk}, on_progress=on_progress)
     done = time.perf_counter()
     engine.dispose()
     queue.put(

@@ -1,7 +1,7 @@
 """UPS bills the day: a Billing Data CSV built from what was booked, with the mistakes carriers make.
 
 Each shipment's rows are its frozen quote's lines, laid out as UPS's headerless Billing Data file
-(version 2.1 column positions, as ``gateway/invoices/ups.py`` reads them). A seeded few get what
+(version 2.1 column positions, as ``gateway/reconciliation/parsers/ups.py`` reads them). A seeded few get what
 audit firms find on real invoices: a re-weigh, re-measured dimensions, another zone, a base price
 off the contract, a fuel surcharge at the wrong percentage, a residential surcharge on a business
 address, an address correction, a line billed twice, labels that were voided, parcels the own
@@ -15,6 +15,7 @@ import csv
 import io
 import random
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -55,6 +56,9 @@ MISTAKES: tuple[tuple[str, float], ...] = (
     ("address_correction", 0.006),
 )
 
+
+# Mistakes made on the base line: only a quote with a BASE line (a card quote) can carry them.
+BASE_MISTAKES = frozenset(kind for kind, _ in MISTAKES) - {"duplicate_charge", "address_correction"}
 
 # The discrepancy class reconciliation files each mistake under, where it is not the mistake's name.
 RECONCILIATION_CLASS = {
@@ -154,8 +158,13 @@ def ups_invoice(
     account: str,
     invoice_date: date,
     seed: str,
+    mistakes: Mapping[str, str] | None = None,
 ) -> InvoiceDoc:
-    """Return the UPS invoice for ``billed`` shipments, with seeded mistakes listed in ``injected``."""
+    """Return the UPS invoice for ``billed`` shipments, with seeded mistakes listed in ``injected``.
+
+    ``mistakes`` (shipment id -> mistake) replaces the seeded draw, so a test can bill each kind once;
+    a mistake the shipment's quote cannot carry (a base-line one on a live total) is left out.
+    """
     rng = random.Random(f"invoice:{seed}")
     ship_date = invoice_date
     out = _Writer(invoice_number, account, invoice_date, ship_date)
@@ -192,6 +201,14 @@ def ups_invoice(
         mistake = None
         if order.voided:
             mistake = "voided_label"
+        elif mistakes is not None:
+            mistake = mistakes.get(order.shipment_id or "")
+            if mistake in BASE_MISTAKES and "BASE" not in amounts:
+                mistake = None
+            if mistake == "residential_on_commercial" and (
+                "RES" in amounts or order.destination.get("residential") is not False
+            ):
+                mistake = None
         else:
             roll = rng.random()
             for kind, share in MISTAKES:
@@ -285,3 +302,18 @@ def ups_invoice(
             }
         )
     return InvoiceDoc(csv=out.text(), lines=len(out.rows), shipments=shipments, injected=injected)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An invoice layout the demo can write: how to build a file, and the account its carrier bills."""
+
+    build: Callable[..., InvoiceDoc]
+    account: str
+
+
+# The layouts the demo writes, by the gateway's layout name (``format`` of ``POST /v1/invoices``). A
+# carrier is billed when its layout is here (``demo.carriers.invoice_layout``); the rest are not.
+LAYOUTS: dict[str, Layout] = {
+    "ups": Layout(ups_invoice, account="H4ND0F"),  # the account the launcher configures for the simulator
+}

@@ -21,14 +21,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TextIO
 
-from demo import api, day, invoices, progress
+from adapters.base import Capability
+from demo import api, carriers, day, invoices, progress
 from demo.receiver import Receiver
-from gateway.serve import SIM_FLEET_PUSH_SECRET as FLEET_SECRET
+from gateway.launcher.simulator import SIM_FLEET_PUSH_SECRET as FLEET_SECRET
 
-FLEET = "fleet"
-FLEET_ALIASES = frozenset({"fleet", "own_fleet"})
-# The partner carriers this installation buys labels from (the simulator's two).
-LABEL_CARRIERS = frozenset({"ups", "dhl_express"})
+FLEET = carriers.FLEET
 # What each shop's order system listens to; one of them also tells its customers "delivered".
 WEBHOOK_EVENTS = ["label.failed", "tracking.exception", "reconciliation.completed"]
 DELIVERED_TOO = "copperleaf"
@@ -72,7 +70,10 @@ class Context:
     workers: int = 8
     seed: int = 7
     plan_seconds: float = 10
+    plan_iterations: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # The partner carriers the gateway sells labels for, learnt from the rates it quotes (``book``).
+    partners: list[str] = field(default_factory=list)
 
     def has(self, path: str) -> bool:
         return path in self.apis
@@ -123,15 +124,32 @@ def _wait(
 
 # --- contracts -------------------------------------------------------------------------------------
 
-# The shops' negotiated cards: the sample list cards at their contract discounts (rates, accessorials).
-CONTRACTS: tuple[tuple[str, Decimal, Decimal], ...] = (
-    ("ups_ground", Decimal("0.42"), Decimal("0.50")),
-    ("ups_2nd_day_air_am", Decimal("0.45"), Decimal("0.50")),
-    ("ups_next_day_air_saver", Decimal("0.40"), Decimal("0.50")),
-    ("dhl_express_domestic", Decimal("0.48"), Decimal("0.60")),
-    ("own_fleet_metro", Decimal("1"), Decimal("1")),
-)
+# The shops' negotiated cards: every bundled sample card of a carrier that has an adapter (or of the
+# fleet), at the factors the shops negotiated on rates and accessorials. A card not listed here is
+# contracted at DEFAULT_TERMS; a card of a carrier without an adapter (a rate-only card) is left alone.
+CONTRACT_TERMS: dict[str, tuple[Decimal, Decimal]] = {
+    "ups_ground": (Decimal("0.42"), Decimal("0.50")),
+    "ups_2nd_day_air_am": (Decimal("0.45"), Decimal("0.50")),
+    "ups_next_day_air_saver": (Decimal("0.40"), Decimal("0.50")),
+    "dhl_express_domestic": (Decimal("0.48"), Decimal("0.60")),
+    "fleet_metro": (Decimal("1"), Decimal("1")),
+}
+DEFAULT_TERMS = (Decimal("0.45"), Decimal("0.55"))
 CENT = Decimal("0.01")
+
+
+def contract_terms() -> list[tuple[str, Decimal, Decimal]]:
+    """(sample card name, rate factor, accessorial factor) for each card the shops hold a contract on."""
+    from adapters import registry
+    from rating import cards as sample_cards
+
+    known = set(registry.available()) | {FLEET}
+    out = []
+    for name in sample_cards.sample_names():
+        if sample_cards.load_sample(name).carrier in known:
+            rates, extras = CONTRACT_TERMS.get(name, DEFAULT_TERMS)
+            out.append((name, rates, extras))
+    return out
 
 
 def _scaled(value: str, factor: Decimal) -> str:
@@ -165,10 +183,11 @@ def contracts(ctx: Context) -> str:
     if not ctx.has("/v1/rate-cards") or not ctx.has("/v1/rate-cards/{card_id}/versions/{version}/activate"):
         raise Skipped("rate-card API not available; the bundled sample list prices are quoted")
     since = ctx.the_day.date - timedelta(days=30)
+    terms = contract_terms()
 
     def upload(slug: str) -> int:
         tenant = ctx.tenants[slug]
-        for name, rates, extras in CONTRACTS:
+        for name, rates, extras in terms:
             doc = contract_card(name, rates, extras, since)
             row = tenant.client.post("/v1/rate-cards", doc, idempotency_key=f"card-{slug}-{name}-{ctx.seed}")
             tenant.client.post(
@@ -176,14 +195,14 @@ def contracts(ctx: Context) -> str:
                 {},
                 idempotency_key=f"activate-{slug}-{name}-{ctx.seed}",
             )
-        return len(CONTRACTS)
+        return len(terms)
 
     cards = 0
     for slug, result in api.parallel(upload, list(ctx.tenants), workers=len(ctx.tenants)):
         if isinstance(result, BaseException):
             raise RuntimeError(f"{slug}: {result}") from result
         cards += result
-    names = ", ".join(n for n, _, _ in CONTRACTS)
+    names = ", ".join(n for n, _, _ in terms)
     return f"{cards} contract cards in force ({names}), beside the carriers' live list prices"
 
 
@@ -199,6 +218,7 @@ def book(ctx: Context) -> str:
     failures: list[str] = []
     quoted: Counter[str] = Counter()
     retried: list[str] = []
+    sellable: set[str] = set()
 
     def one(order: day.Order) -> dict[str, Any]:
         tenant, _ = by_ref[order.reference]
@@ -224,6 +244,9 @@ def book(ctx: Context) -> str:
             order.rates = list((result.get("rates") or {}).get("rates") or [])
             for r in order.rates:
                 quoted[r["carrier"]] += 1
+            sellable.update(carriers.partners_from_rates(order.rates))
+    ctx.partners = sorted(sellable)
+    ctx.data["partners"] = ctx.partners
     ctx.data["booking"] = {
         "booked": len(orders) - len(failures),
         "failed": failures[:20],
@@ -232,16 +255,19 @@ def book(ctx: Context) -> str:
     }
     if retried:
         ctx.say(f"{len(retried)} bookings answered 500 and were sent again with the same Idempotency-Key")
-    carriers = ", ".join(f"{c} {n}" for c, n in quoted.most_common())
-    line = f"{len(orders) - len(failures)} shipments booked across {len(ctx.tenants)} tenants; rates quoted: {carriers}"
+    quoted_by = ", ".join(f"{c} {n}" for c, n in quoted.most_common())
+    line = (
+        f"{len(orders) - len(failures)} shipments booked across {len(ctx.tenants)} tenants; rates quoted: "
+        f"{quoted_by}; labels sold by {', '.join(ctx.partners) or 'no partner'} and the fleet"
+    )
     if failures:
         raise RuntimeError(f"{line}; {len(failures)} bookings failed, e.g. {failures[0]}")
     return line
 
 
 def cheapest_partner(order: day.Order) -> dict[str, Any] | None:
-    """The cheapest quoted rate of a carrier we can buy labels from: what rate shopping picks."""
-    rates = [r for r in order.rates if r["carrier"] in LABEL_CARRIERS]
+    """The cheapest quoted rate of a partner we can buy labels from: what rate shopping picks."""
+    rates = [r for r in order.rates if r["carrier"] != FLEET and r.get("purchasable", True)]
     return min(rates, key=lambda r: Decimal(r["total_cost"]["amount"]), default=None)
 
 
@@ -307,6 +333,8 @@ def allocate(ctx: Context) -> str:
             "time_limit_s": str(ctx.plan_seconds),
             "seed": ctx.seed,
         }
+        if ctx.plan_iterations:
+            body["max_iterations"] = ctx.plan_iterations
         run = tenant.client.post("/v1/allocation/plans", body, idempotency_key=f"plan-{slug}-{ctx.seed}")
         plans[slug] = run["id"]
     states: dict[str, dict[str, Any]] = {}
@@ -336,13 +364,13 @@ def allocate(ctx: Context) -> str:
             f"/v1/allocation/plans/{plan_id}/apply", idempotency_key=f"apply-{plan_id}"
         )
         for a in result.get("applied") or []:
-            applied[FLEET if a["carrier"] in FLEET_ALIASES else a["carrier"]] += 1
+            applied[a["carrier"]] += 1
     by_id = {o.shipment_id: o for o in ctx.orders}
     for tenant in ctx.tenants.values():
         for p in (tenant.plan or {}).get("result", {}).get("packages", []):
             order = by_id.get(p["shipment_id"])
             if order is not None and p.get("carrier"):
-                order.carrier = FLEET if p["carrier"] in FLEET_ALIASES else p["carrier"]
+                order.carrier = p["carrier"]
                 order.service = p.get("service")
                 order.rate_id = p.get("rate_id")
     ctx.data["allocation"] = {slug: t.plan for slug, t in ctx.tenants.items()}
@@ -475,7 +503,7 @@ def _collect_tracking_numbers(ctx: Context) -> None:
                 order = by_id.get(s["id"])
                 if order is not None:
                     order.tracking_number = s.get("tracking_number")
-                    order.carrier = FLEET if s.get("carrier") in FLEET_ALIASES else s.get("carrier")
+                    order.carrier = s.get("carrier")
                     order.service = s.get("service")
             cursor = page.get("next_cursor")
             if not cursor:
@@ -483,12 +511,13 @@ def _collect_tracking_numbers(ctx: Context) -> None:
 
 
 def _cancel_a_few(ctx: Context) -> list[str]:
-    """A few customers cancel after labelling: void those UPS labels (before pickup, as UPS allows)."""
+    """A few customers cancel after labelling: void those labels, at partners whose adapters can void."""
     if not ctx.has("/v1/shipments/{shipment_id}/void"):
         return []
     rng = random.Random(f"{ctx.seed}:cancel")
-    ups = [o for o in ctx.orders if o.carrier == "ups" and o.tracking_number]
-    chosen = rng.sample(ups, k=min(len(ups), max(1, len(ups) // 150))) if ups else []
+    voidable = {c for c in ctx.partners if carriers.can(c, Capability.VOID)}
+    pool = [o for o in ctx.orders if o.carrier in voidable and o.tracking_number]
+    chosen = rng.sample(pool, k=min(len(pool), max(1, len(pool) // 150))) if pool else []
     tenant_of = {o.reference: t for t in ctx.tenants.values() for o in t.orders}
     voided = []
     for o in chosen:
@@ -628,7 +657,7 @@ def _tracking_totals(ctx: Context) -> dict[str, int]:
 
 
 def tracking(ctx: Context) -> str:
-    """Drivers sync their app; UPS and DHL push scans as simulated time runs through the next day."""
+    """Drivers sync their app; the partners push scans as simulated time runs through the next day."""
     if not ctx.has("/v1/callbacks/{carrier}"):
         raise Skipped("carrier callbacks API not available")
     labelled = [o for o in ctx.orders if o.tracking_number]
@@ -639,7 +668,7 @@ def tracking(ctx: Context) -> str:
     client = api.Client(ctx.base_url)
     sent: Counter[str] = Counter()
     refused: list[str] = []
-    partners = [o for o in labelled if o.carrier in LABEL_CARRIERS]
+    partners = [o for o in labelled if o.carrier != FLEET]
     expected_pushes = 8 * len(partners)
 
     def push(batch: dict[str, Any]) -> int:
@@ -768,55 +797,77 @@ def webhooks(ctx: Context) -> str:
 
 
 def reconcile(ctx: Context) -> str:
-    """UPS bills the day (with the usual mistakes); finance uploads the invoice and reconciles it."""
+    """Each partner bills the day in its own layout (with the usual mistakes); finance uploads and reconciles.
+
+    A partner is billed when the demo can write its invoice layout (``invoices.LAYOUTS``); the others
+    are named in the outcome, not silently left out.
+    """
     if not ctx.has("/v1/invoices") or not ctx.has("/v1/invoices/{invoice_id}/reconciliation"):
         raise Skipped("invoices API not available")
     summaries = []
     incomplete = False
     found: dict[str, Any] = {}
+    billing: dict[str, tuple[str, invoices.Layout]] = {}
+    for code in ctx.partners:
+        layout = carriers.invoice_layout(code)
+        if layout is not None and layout in invoices.LAYOUTS:
+            billing[code] = (layout, invoices.LAYOUTS[layout])
+    unbilled = [c for c in ctx.partners if c not in billing]
     for slug, tenant in ctx.tenants.items():
-        billed = [o for o in tenant.orders if o.carrier == "ups" and o.tracking_number]
-        if not billed:
-            continue
-        doc = invoices.ups_invoice(
-            billed,
-            fleet=[o for o in tenant.orders if o.carrier == FLEET and o.tracking_number],
-            invoice_number=f"0000{abs(hash(slug)) % 10**6:06d}{ctx.the_day.date:%m%d}",
-            account="H4ND0F",
-            invoice_date=ctx.the_day.date + timedelta(days=7),
-            seed=f"{ctx.seed}:{slug}",
-        )
-        r = tenant.client.request(
-            "POST",
-            "/v1/invoices",
-            files={"file": (f"ups-{slug}.csv", doc.csv.encode(), "text/csv")},
-            data={"format": "ups", "carrier": "ups"},
-            expect=(200, 201),
-        ).body
-        invoice_id = r["id"]
+        for code, (layout, writer) in billing.items():
+            billed = [o for o in tenant.orders if o.carrier == code and o.tracking_number]
+            if not billed:
+                continue
+            doc = writer.build(
+                billed,
+                fleet=[o for o in tenant.orders if o.carrier == FLEET and o.tracking_number],
+                invoice_number=f"0000{abs(hash(slug)) % 10**6:06d}{ctx.the_day.date:%m%d}",
+                account=writer.account,
+                invoice_date=ctx.the_day.date + timedelta(days=7),
+                seed=f"{ctx.seed}:{slug}" + ("" if len(billing) == 1 else f":{code}"),
+            )
+            r = tenant.client.request(
+                "POST",
+                "/v1/invoices",
+                files={"file": (f"{code}-{slug}.csv", doc.csv.encode(), "text/csv")},
+                data={"format": layout, "carrier": code},
+                expect=(200, 201),
+            ).body
+            invoice_id = r["id"]
 
-        def check(client: api.Client = tenant.client, invoice_id: str = invoice_id) -> tuple[int, int, bool]:
-            rec = client.get(f"/v1/invoices/{invoice_id}/reconciliation")
-            pct = int(float((rec.get("progress") or {}).get("percent") or 0))
-            return pct, 100, rec.get("status") in ("reconciled", "failed", "done")
+            def check(
+                client: api.Client = tenant.client, invoice_id: str = invoice_id
+            ) -> tuple[int, int, bool]:
+                rec = client.get(f"/v1/invoices/{invoice_id}/reconciliation")
+                pct = int(float((rec.get("progress") or {}).get("percent") or 0))
+                return pct, 100, rec.get("status") in ("reconciled", "failed", "done")
 
-        with progress.Bar(f"Reconciling {slug}", 100, ctx.out, unit="%") as bar:
-            finished = _wait(check, bar)
-        invoice = tenant.client.get(f"/v1/invoices/{invoice_id}")
-        found[slug] = {"invoice": invoice, "injected": doc.injected, "lines": doc.lines}
-        report = (invoice.get("reconciliation") or {}).get("report") or {}
-        rec = (report.get("totals") or {}).get("recoverable") or {}
-        if finished and rec:
-            summaries.append(f"{slug} ${rec['amount']} on {doc.lines} lines")
-        else:
-            summaries.append(f"{slug}: still {invoice.get('status')}, no progress for {STALL_SECONDS:.0f} s")
-            incomplete = True
+            with progress.Bar(f"Reconciling {slug} {code}", 100, ctx.out, unit="%") as bar:
+                finished = _wait(check, bar)
+            invoice = tenant.client.get(f"/v1/invoices/{invoice_id}")
+            found[f"{slug}/{code}"] = {
+                "tenant": slug,
+                "carrier": code,
+                "invoice": invoice,
+                "injected": doc.injected,
+                "lines": doc.lines,
+            }
+            report = (invoice.get("reconciliation") or {}).get("report") or {}
+            rec = (report.get("totals") or {}).get("recoverable") or {}
+            if finished and rec:
+                summaries.append(f"{slug} {code} ${rec['amount']} on {doc.lines} lines")
+            else:
+                summaries.append(
+                    f"{slug} {code}: still {invoice.get('status')}, no progress for {STALL_SECONDS:.0f} s"
+                )
+                incomplete = True
     ctx.data["reconciliation"] = found
+    not_billed = f"; the demo writes no invoices for {', '.join(unbilled)}" if unbilled else ""
     if not found:
-        raise Skipped("no UPS labels to invoice")
+        raise Skipped(f"no labels of a partner whose invoices the demo can write{not_billed}")
     if incomplete:
         raise RuntimeError("reconciliation did not finish: " + "; ".join(summaries))
-    return "recoverable: " + ", ".join(summaries)
+    return "recoverable: " + ", ".join(summaries) + not_billed
 
 
 # --- KPIs ------------------------------------------------------------------------------------------

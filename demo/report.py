@@ -14,14 +14,14 @@ import json
 import math
 from typing import Any
 
+from demo.carriers import OTHER_COLOUR
 from demo.progress import fmt_seconds
-from demo.summary import CARRIER_NAMES
+from demo.summary import legend
 
 PALETTE = (
     "#2563eb", "#db2777", "#16a34a", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#dc2626",
     "#4f46e5", "#059669", "#c026d3", "#65a30d", "#0284c7", "#e11d48", "#9333ea", "#d97706",
 )  # fmt: skip
-CARRIER_COLOURS = {"fleet": "#16a34a", "ups": "#92400e", "dhl_express": "#eab308", "unassigned": "#9ca3af"}
 TENANT_COLOURS = ("#2563eb", "#db2777", "#0891b2", "#7c3aed")
 DASH = "\u2013"  # shown for a figure that is not available
 
@@ -38,8 +38,12 @@ def pct(value: float | None) -> str:
     return DASH if value is None else f"{value:.1f}%"
 
 
-def carrier_name(key: str) -> str:
-    return CARRIER_NAMES.get(key, key)
+def carrier_name(record: dict[str, Any], key: str) -> str:
+    return (legend(record).get(key) or {}).get("name") or key
+
+
+def carrier_colour(record: dict[str, Any], key: str) -> str:
+    return (legend(record).get(key) or {}).get("colour") or OTHER_COLOUR
 
 
 # --- charts ----------------------------------------------------------------------------------------
@@ -105,7 +109,7 @@ def route_map(record: dict[str, Any], width: int = 760, height: int = 560) -> st
             outside += 1
             continue
         px, py = xy([lon, lat])
-        colour = CARRIER_COLOURS.get(carrier, "#6b7280")
+        colour = carrier_colour(record, carrier)
         out.append(
             f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.2" fill="{colour}" opacity="0.55" class="handover"/>'
         )
@@ -336,29 +340,35 @@ def _phase_notes(record: dict[str, Any]) -> str:
 def _map_section(record: dict[str, Any]) -> str:
     routes = record.get("routes") or []
     f = record.get("fleet") or {}
-    legend = "".join(
+    partners = list(dict.fromkeys(h[2] for h in record.get("handovers") or []))
+    handed = ", ".join(
+        f"<span style='color:{carrier_colour(record, c)}'>{esc(carrier_name(record, c))}</span>"
+        for c in partners
+    )
+    route_legend = "".join(
         f'<li data-legend-route="{i}"><i style="background:{PALETTE[i % len(PALETTE)]}"></i>'
         f"{esc(r['vehicle'])} · {r['stops']} stops · {r['distance_km']:.0f} km · {money(r['cost'])}</li>"
         for i, r in enumerate(routes)
     )
     info = (
         f"<p class='muted'>{len(routes)} routes from the Secaucus depot; {f.get('stops', 0):,} stops, "
-        f"{f.get('distance_km', 0):,.0f} km. Dots without a line are parcels handed to partners "
-        f"(<span style='color:{CARRIER_COLOURS['ups']}'>UPS</span>, <span style='color:#a16207'>DHL Express</span>).</p>"
+        f"{f.get('distance_km', 0):,.0f} km. Dots without a line are parcels handed to partners"
+        + (f" ({handed})" if handed else "")
+        + ".</p>"
         if routes
         else "<p class='empty'>No fleet routes: allocation did not run, so every parcel went to a partner.</p>"
     )
     return (
         "<section><h2>Fleet routes</h2><div class='grid2'><div>"
         + route_map(record)
-        + f"</div><div>{info}<ul class='legend-list'>{legend}</ul></div></div></section>"
+        + f"</div><div>{info}<ul class='legend-list'>{route_legend}</ul></div></div></section>"
     )
 
 
 def _cost_section(record: dict[str, Any]) -> str:
     carriers = record["carriers"]
     parts = [
-        (carrier_name(k), c["cost"], CARRIER_COLOURS.get(k, "#6b7280"))
+        (carrier_name(record, k), c["cost"], carrier_colour(record, k))
         for k, c in carriers.items()
         if c["cost"] > 0
     ]
@@ -372,7 +382,7 @@ def _cost_section(record: dict[str, Any]) -> str:
                     "Cheapest partner each",
                     f["baseline_cost"],
                     "#9ca3af",
-                    "every parcel to its cheapest partner",
+                    "every parcel to its cheapest partner, vans only for what none takes",
                 ),
                 ("Handoff's plan", f["planned_cost"], "#16a34a", "own fleet and partners, planned together"),
             ],
@@ -387,7 +397,7 @@ def _cost_section(record: dict[str, Any]) -> str:
         value_fmt=money,
     )
     rows = "".join(
-        f"<tr><td>{esc(carrier_name(k))}</td><td>{c['shipments']:,}</td><td>{money(c['cost'])}</td>"
+        f"<tr><td>{esc(carrier_name(record, k))}</td><td>{c['shipments']:,}</td><td>{money(c['cost'])}</td>"
         f"<td>{money(c['cost_per_shipment'])}</td><td>{money(c['cost_per_delivery'])}</td></tr>"
         for k, c in carriers.items()
     )
@@ -404,9 +414,9 @@ def _cost_section(record: dict[str, Any]) -> str:
 def _scorecards(record: dict[str, Any]) -> str:
     cards = []
     for key, c in record["carriers"].items():
-        colour = CARRIER_COLOURS.get(key, "#6b7280")
+        colour = carrier_colour(record, key)
         cards.append(
-            f"<div class='card'><h3><span class='badge' style='background:{colour};color:#fff'>{esc(carrier_name(key))}</span></h3>"
+            f"<div class='card'><h3><span class='badge' style='background:{colour};color:#fff'>{esc(carrier_name(record, key))}</span></h3>"
             f"<div class='row'><span>On time</span>{gauge(f'on-time-{key}', c['on_time_percent'], colour)}<b>{pct(c['on_time_percent'])}</b></div>"
             f"<div class='row'><span>First attempt</span>{gauge(f'first-attempt-{key}', c['first_attempt_percent'], colour)}<b>{pct(c['first_attempt_percent'])}</b></div>"
             f"<div class='row'><span>Exception rate</span>{gauge(f'exceptions-{key}', c['exception_rate_percent'], '#dc2626')}<b>{pct(c['exception_rate_percent'])}</b></div>"
@@ -445,7 +455,8 @@ def _reconciliation(record: dict[str, Any]) -> str:
         for k in classes
     )
     invoices = "".join(
-        f"<tr><td>{esc(i['tenant'])} · {esc(i['invoice_number'])}</td><td>{i['lines'] or 0:,}</td><td>{money(i['billed'])}</td>"
+        f"<tr><td>{esc(i['tenant'])} · {esc(carrier_name(record, i['carrier']) + ' · ' if i.get('carrier') else '')}"
+        f"{esc(i['invoice_number'])}</td><td>{i['lines'] or 0:,}</td><td>{money(i['billed'])}</td>"
         f"<td>{money(i['expected'])}</td><td>{money(i['recoverable'])}</td><td>{i['flagged_lines']}</td></tr>"
         for i in rec["invoices"]
     )

@@ -116,9 +116,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--report", help="where to write the HTML report (default <data-dir>/handoff-demo-day.html)"
     )
     p.add_argument("--workers", type=int, default=2, help="RQ worker processes (default 2)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=os.environ.get("GATEWAY_PORT") or None,
+        help="the gateway's port (default: $GATEWAY_PORT, else 8000 or a free one)",
+    )
+    p.add_argument(
+        "--simulator-port",
+        type=int,
+        default=os.environ.get("SIMULATOR_PORT") or "8099",
+        help="the simulator's port (default: $SIMULATOR_PORT, else 8099; another if taken)",
+    )
     p.add_argument("--clients", type=int, default=8, help="concurrent API clients while booking (default 8)")
     p.add_argument(
         "--plan-seconds", type=float, default=0, help="solver time per depot plan (default: by size)"
+    )
+    p.add_argument(
+        "--plan-iterations",
+        type=int,
+        default=None,
+        help="stop each plan's routing search after this many iterations: the same plan on any machine",
     )
     p.add_argument(
         "--use-env-services", action="store_true", help="use DATABASE_URL/REDIS_URL instead of embedded"
@@ -131,7 +149,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    from gateway.serve import Stack, create_tenant_key, free_port
+    from gateway.launcher.processes import free_port
+    from gateway.launcher.stack import Stack
+    from gateway.launcher.tenants import create_tenant_key
 
     args = parse_args(argv)
     out = out or sys.stdout
@@ -154,10 +174,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     )
     run = Runner(out)
     stack = Stack(
-        port=free_port(8000),
+        port=args.port or free_port(8000),
         data_dir=str(data_dir),
         rq_workers=max(1, args.workers),
-        simulator_port=8099,
+        simulator_port=args.simulator_port,
         # Simulated time runs at real speed and jumps when the day says so; pushes go out when the
         # day ticks the simulator, so every one is counted.
         simulator_args=[
@@ -210,6 +230,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             workers=args.clients,
             seed=args.seed,
             plan_seconds=args.plan_seconds or max(2.0, min(8.0, n / 3 / 120)),
+            plan_iterations=args.plan_iterations,
         )
         run.phase("Contract rate cards", lambda: phases.contracts(ctx))
         run.phase("Webhook subscriptions", lambda: _subscribe(ctx))

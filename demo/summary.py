@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any, TextIO
 
+from demo import carriers as carrier_data
 from demo.progress import fmt_seconds
 
 COUNTS = (
@@ -27,12 +28,19 @@ COUNTS = (
     "returned",
     "in_flight",
 )
-CARRIER_NAMES = {
-    "fleet": "Own fleet",
-    "ups": "UPS",
-    "dhl_express": "DHL Express",
-    "unassigned": "Not dispatched",
-}
+
+
+def legend(record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Name and colour per carrier code: the record's own, or derived from its carriers (older records)."""
+    found = record.get("carrier_legend")
+    if found:
+        return dict(found)
+    codes = list(record.get("carriers") or {}) + [h[2] for h in record.get("handovers") or []]
+    return carrier_data.legend(dict.fromkeys(codes))
+
+
+def carrier_name(record: dict[str, Any], code: str) -> str:
+    return (legend(record).get(code) or {}).get("name") or carrier_data.display_name(code)
 
 
 def _pct(part: float, whole: float) -> float | None:
@@ -147,7 +155,7 @@ def build(
     recoverable_by_class: dict[str, float] = defaultdict(float)
     injected: Counter[str] = Counter()
     invoices = []
-    for slug, r in recon.items():
+    for key, r in recon.items():
         inv = r.get("invoice") or {}
         report = (inv.get("reconciliation") or {}).get("report") or {}
         for cls, t in (report.get("by_class") or {}).items():
@@ -158,7 +166,8 @@ def build(
         t = report.get("totals") or {}
         invoices.append(
             {
-                "tenant": slug,
+                "tenant": r.get("tenant") or key,
+                "carrier": r.get("carrier") or inv.get("carrier"),
                 "invoice_number": inv.get("invoice_number"),
                 "lines": inv.get("lines"),
                 "billed": float(_dec(t.get("billed") or inv.get("billed"))),
@@ -174,11 +183,16 @@ def build(
         for o in orders
         if o.carrier and o.carrier != "fleet" and o.tracking_number
     ]
+    ordered = dict(sorted(carriers.items(), key=lambda kv: -kv[1]["shipments"]))
+    # Every carrier the day saw: the KPI rows, the partners the gateway sold, the handovers, the invoices.
+    seen = [*ordered, *(data.get("partners") or []), *(h[2] for h in handovers)]
+    seen += [i["carrier"] for i in invoices if i.get("carrier")]
     return {
         "meta": meta,
+        "carrier_legend": carrier_data.legend(dict.fromkeys(seen)),
         "phases": phases,
         "totals": _merge_blocks(totals),
-        "carriers": dict(sorted(carriers.items(), key=lambda kv: -kv[1]["shipments"])),
+        "carriers": ordered,
         "tenants": {slug: _merge_blocks([k["totals"]]) for slug, k in kpis.items()},
         "fleet": fleet or None,
         "routes": _routes(plans, orders_by_id),
@@ -222,7 +236,7 @@ def render(record: dict[str, Any], out: TextIO) -> None:
         f"   {'':<16}{'shipments':>10}{'cost':>13}{'per delivery':>14}{'on time':>9}{'1st attempt':>13}{'exceptions':>12}\n"
     )
     for key, c in record["carriers"].items():
-        w(f"   {CARRIER_NAMES.get(key, key):<16}{c['shipments']:>10,}{_money(c['cost']):>13}"
+        w(f"   {carrier_name(record, key):<16}{c['shipments']:>10,}{_money(c['cost']):>13}"
           f"{_money(c['cost_per_delivery']):>14}{_p(c['on_time_percent']):>9}"
           f"{_p(c['first_attempt_percent']):>13}{_p(c['exception_rate_percent']):>12}\n")  # fmt: skip
     w(f"   {'All':<16}{t['shipments']:>10,}{_money(t['cost']):>13}{_money(t['cost_per_delivery']):>14}"
@@ -230,7 +244,7 @@ def render(record: dict[str, Any], out: TextIO) -> None:
     f = record.get("fleet")
     if f:
         w(f" Savings against the cheapest-partner baseline: {_money(f['savings'])} ({_p(f['savings_percent'])}); "
-          f"planned {_money(f['planned_cost'])} vs {_money(f['baseline_cost'])} if every parcel went to its cheapest partner\n")  # fmt: skip
+          f"planned {_money(f['planned_cost'])} vs {_money(f['baseline_cost'])} if every parcel went to its cheapest partner (vans only for what none takes)\n")  # fmt: skip
         w(f" Fleet utilisation: {f.get('vans_used', 0)}/{f.get('vans_available', 0)} vans on the road, "
           f"{f.get('stops', 0):,} stops, {f.get('distance_km', 0):,.0f} km; load {_p(f.get('utilisation_kg_percent'))} "
           f"of capacity, shift {_p(f.get('utilisation_shift_percent'))} of the hours\n")  # fmt: skip
@@ -252,7 +266,11 @@ def render(record: dict[str, Any], out: TextIO) -> None:
         classes = ", ".join(
             f"{k.replace('_', ' ')} {_money(v)}" for k, v in rec["recoverable_by_class"].items() if v
         )
-        w(f" Recoverable money found in {len(rec['invoices'])} UPS invoices: {_money(rec['recoverable'])}"
+        billers = ", ".join(
+            dict.fromkeys(carrier_name(record, i["carrier"]) for i in rec["invoices"] if i.get("carrier"))
+        )
+        w(f" Recoverable money found in {len(rec['invoices'])} invoices"
+          + (f" ({billers})" if billers else "") + f": {_money(rec['recoverable'])}"
           + (f" ({classes})" if classes else "") + "\n")  # fmt: skip
     else:
         w(" Recoverable money in invoices: not available (no invoice was reconciled)\n")
