@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
 
 from gateway.addresses import carriers, validation
 from gateway.kernel.container import Container
@@ -24,9 +24,7 @@ log = logging.getLogger(__name__)
 _RESIDENTIAL = {"residential": True, "commercial": False}
 
 
-def classify_destination(
-    session: Session, container: Container, tenant_id: str, data: dict[str, Any]
-) -> None:
+def classify_destination(container: Container, tenant_id: str, data: dict[str, Any]) -> None:
     """Set ``data["destination"]["residential"]`` from a carrier's class, if on and not given."""
     destination = data.get("destination")
     if not container.settings["ADDRESS_CLASSIFY_AT_BOOKING"] or not isinstance(destination, dict):
@@ -35,13 +33,21 @@ def classify_destination(
         return  # the shipper said: a carrier's guess does not override it
     if not any(True for _ in carriers.enabled(container.carriers)):
         return
+    # Asked in a session of its own, committed before the booking writes: the carrier call must not sit
+    # inside the booking's transaction. On SQLite a transaction that has read and then waited on a carrier
+    # cannot write once another connection committed meanwhile (the exchange log does, every second),
+    # so the booking itself would fail "database is locked". A failed lookup keeps nothing.
     try:
-        with session.begin_nested():  # a failed lookup leaves nothing half-stored in the booking
+        with container.sessions() as own:
             outcome = validation.validate(
-                session, container.settings, container.carriers, tenant_id, validation.from_body(destination)
+                own, container.settings, container.carriers, tenant_id, validation.from_body(destination)
             )
+            own.commit()
     except Problem as exc:
         log.warning("booking: the destination was not classified (%s)", exc.slug)
+        return
+    except DBAPIError:  # the cache could not be written now: classify the next booking instead
+        log.warning("booking: the destination was not classified (database busy)")
         return
     found = _RESIDENTIAL.get(outcome.result.get("classification", ""))
     if found is not None:

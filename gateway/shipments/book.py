@@ -45,7 +45,7 @@ def book(session: Session, tenant_id: str, data: dict[str, Any], *, container: C
     carriers, within the deadline) and remembers the answer for the shipment, then gives it the
     instant allocation decision when the tenant runs a fleet (which never fails the booking).
     """
-    at_booking.classify_destination(session, container, tenant_id, data)
+    at_booking.classify_destination(container, tenant_id, data)
     shipment = booking.create_shipment(session, tenant_id, data)
     return quote(session, tenant_id, shipment, data, container=container)
 
