@@ -22,7 +22,7 @@ import enum
 import importlib.resources
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -82,6 +82,10 @@ class Capability(enum.StrEnum):
     # A return label that also comes with a QR code, for a customer without a printer (USPS Label Broker):
     # asked with "return_qr" in the spec's options, given back as a ``ShippingDocument`` of kind "qr_code".
     RETURN_QR = "return_qr"
+    # Standardise an address and classify it residential or commercial (``classify_address``).
+    ADDRESS_VALIDATION = "address_validation"
+    # An end-of-day close with the carrier, for the manifest of a day's labels (``close_day``).
+    CLOSE_DAY = "close_day"
 
 
 class AdapterError(Exception):
@@ -348,6 +352,10 @@ class Adapter(abc.ABC):
     code_table_package: ClassVar[str | None] = None
     # How pushes to ``/v1/callbacks/<name>`` authenticate; None: this carrier pushes nothing there.
     callback: ClassVar[CallbackSpec | None] = None
+    # What the carrier's end-of-day close is called on a manifest (``CLOSE_DAY``), e.g. "USPS SCAN form".
+    close_day_title: ClassVar[str] = ""
+    # Where to cancel a pickup that the carrier's API (or this adapter) cannot cancel, as "on ... or ...".
+    pickup_cancel_elsewhere: ClassVar[str] = ""
 
     def __init__(self, config: Mapping[str, Any], *, recorder: Recorder | None = None) -> None:
         validate_config(self.get_config_schema(), config, self.name)
@@ -535,6 +543,24 @@ class Adapter(abc.ABC):
         self._require(Capability.LOOKUP_SHIPMENT)
         return self._lookup_shipment(reference, self._timeout(timeout))
 
+    def classify_address(
+        self, address: types.Address, *, timeout: float | None = None
+    ) -> carrier.AddressValidation:
+        """Ask the carrier to standardise and classify one address (residential or commercial)."""
+        self._require(Capability.ADDRESS_VALIDATION)
+        return self._classify_address(address, self._timeout(timeout))
+
+    def close_day(
+        self, request: carrier.DayCloseRequest, *, timeout: float | None = None
+    ) -> carrier.DayClose:
+        """Close a day's labels with the carrier (its end-of-day manifest); not retried blindly."""
+        self._require(Capability.CLOSE_DAY)
+        return self._close_day(request, self._timeout(timeout))
+
+    def closes_day_for(self, services: Collection[str]) -> bool:
+        """Whether the carrier's close applies to a day holding labels of these service codes."""
+        return Capability.CLOSE_DAY in self.capabilities
+
     def test_connection(self, *, timeout: float | None = None) -> ConnectionReport:
         """Authenticate with the carrier using this account's credentials, with one cheap call.
 
@@ -577,6 +603,12 @@ class Adapter(abc.ABC):
 
     def _lookup_shipment(self, reference: str, timeout: float) -> carrier.ShipmentLookup:
         raise CapabilityNotSupported(self.name, Capability.LOOKUP_SHIPMENT)
+
+    def _classify_address(self, address: types.Address, timeout: float) -> carrier.AddressValidation:
+        raise CapabilityNotSupported(self.name, Capability.ADDRESS_VALIDATION)
+
+    def _close_day(self, request: carrier.DayCloseRequest, timeout: float) -> carrier.DayClose:
+        raise CapabilityNotSupported(self.name, Capability.CLOSE_DAY)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing to release
         """Release connections held by the adapter."""

@@ -72,14 +72,25 @@ def adapter_class(name: str) -> type[base.Adapter]:
         raise RegistryError(f"adapter {name!r} ({target}) cannot be loaded: {exc}") from exc
 
 
+def known(name: str) -> type[base.Adapter] | None:
+    """Return the adapter class registered under name, or None (unknown, or it cannot be loaded)."""
+    try:
+        return adapter_class(name)
+    except RegistryError:
+        return None
+
+
+def display_name(name: str) -> str:
+    """How people call the carrier of this adapter name (its ``display_name``), else the name itself."""
+    cls = known(name)
+    return (cls.display_name if cls is not None else "") or name
+
+
 def receiver(name: str) -> type[base.Adapter] | None:
     """Return the adapter class that receives pushes at ``/v1/callbacks/<name>``, or None (unknown carrier,
     an adapter that cannot be loaded, or one that declares no ``callback``)."""
-    try:
-        cls = adapter_class(name)
-    except RegistryError:
-        return None
-    return cls if cls.callback is not None else None
+    cls = known(name)
+    return cls if cls is not None and cls.callback is not None else None
 
 
 def code_table(carrier: str) -> codes.CodeTable:

@@ -253,3 +253,26 @@ class AddressValidation:
     valid: bool | None = None
     candidates: tuple[types.Address, ...] = ()
     messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DayCloseRequest:
+    """Close one day of one account with the carrier: its end-of-day manifest.
+
+    ``tracking_numbers`` are the day's labels to list; ``origin`` is where they leave from (the first
+    shipment's origin), for carriers whose form names it.
+    """
+
+    day: date
+    tracking_numbers: tuple[str, ...] = ()
+    origin: types.Address | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DayClose:
+    """What the carrier's close answered: its own reference, its alerts and its document (a PDF), if any."""
+
+    reference: str | None = None
+    alerts: tuple[str, ...] = ()
+    document: bytes | None = None
+    document_type: str | None = None

@@ -58,6 +58,8 @@ class DhlExpressAdapter(base.Adapter):
     label_formats = mapping.LABEL_FORMATS
     # The optional tracking callback, HMAC-signed with CALLBACK_SECRETS["dhl_express"].
     callback = base.CallbackSpec(base.PushScheme.SIGNED)
+    # This integration books no DHL pickups; one booked elsewhere is cancelled there.
+    pickup_cancel_elsewhere = "on mydhl.express.com or by phone with DHL Express customer service"
 
     @classmethod
     def check(cls, spec: types.ShipmentSpec, service: str) -> list[base.Requirement]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,13 +20,19 @@ from schemas import carrier, types
 
 HOSTS: dict[str, str] = {"sandbox": "https://apis-sandbox.fedex.com", "live": "https://apis.fedex.com"}
 TOKEN_REFRESH_MARGIN = 60.0  # seconds before expiry at which a cached token is replaced
+_GROUND = "GROUND"  # in the service codes the Ground close covers: FEDEX_GROUND, GROUND_HOME_DELIVERY
+_ADDRESS_CLASSES = {
+    "RESIDENTIAL": carrier.AddressClass.RESIDENTIAL,
+    "BUSINESS": carrier.AddressClass.COMMERCIAL,
+}
 
 
 class FedexAdapter(base.Adapter):
     """FedEx over REST: rates with transit times, labels (PDF/PNG/ZPL/EPL), cancel, tracking and pickups.
 
-    FedEx-only extras: ``validate_address`` (Address Validation) and ``close_ground_day`` (Ground
-    end-of-day close), plain methods because the adapter protocol has no capability for them.
+    Address Validation (``validate_address``, several addresses; ``classify_address``, the canonical
+    one) and the Ground end-of-day close (``close_ground_day``; ``close_day`` for a manifest, which
+    applies to a day holding Ground labels only).
 
     Tracking pushes (Advanced Integrated Visibility) are read class-level (``parse_callback``); FedEx
     publishes no API path for subscribing numbers, so the adapter declares ``track_poll`` only and an
@@ -44,9 +50,13 @@ class FedexAdapter(base.Adapter):
             base.Capability.TRACK_POLL,
             base.Capability.PICKUP,
             base.Capability.RETURN,
+            base.Capability.ADDRESS_VALIDATION,
+            base.Capability.CLOSE_DAY,
         }
     )
     config_schema_resource = ("adapters.fedex", "config.schema.json")
+    close_day_title = "FedEx Ground end-of-day close"
+    pickup_cancel_elsewhere = "on fedex.com (Manage pickups) or by phone with FedEx customer service"
     label_formats = frozenset(
         {carrier.LabelFormat.PDF, carrier.LabelFormat.PNG, carrier.LabelFormat.ZPL, carrier.LabelFormat.EPL}
     )
@@ -228,6 +238,35 @@ class FedexAdapter(base.Adapter):
         call = services.ground_close_request(self.account_number, close_date)
         body = self._call(call, operation="ground_close", timeout=self._timeout(timeout), idempotent=False)
         return services.parse_ground_close_response(body)
+
+    def _classify_address(self, address: types.Address, timeout: float) -> carrier.AddressValidation:
+        checks = self.validate_address([address], timeout=timeout)
+        if not checks:
+            raise base.CarrierUnavailable(
+                self.name, "FedEx returned no resolved address", code="malformed_response"
+            )
+        check = checks[0]
+        return carrier.AddressValidation(
+            carrier=self.name,
+            address=check.address,
+            classification=_ADDRESS_CLASSES.get(check.classification, carrier.AddressClass.UNKNOWN),  # MIXED
+            valid=bool(check.resolved),
+            messages=tuple(check.messages),
+        )
+
+    def closes_day_for(self, services: Collection[str]) -> bool:
+        # The Ground close (GCDR) closes FEDEX_GROUND and GROUND_HOME_DELIVERY; Express needs no close.
+        return any(_GROUND in (service or "").upper() for service in services)
+
+    def _close_day(self, request: carrier.DayCloseRequest, timeout: float) -> carrier.DayClose:
+        closed = self.close_ground_day(request.day, timeout=timeout)
+        document = closed.documents[0] if closed.documents else None
+        return carrier.DayClose(
+            reference=None,
+            alerts=tuple(closed.alerts),
+            document=document.content if document is not None and document.content else None,
+            document_type=document.type if document is not None and document.content else None,
+        )
 
     # -- AIV webhook pushes --------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import requests
 
 from adapters import base
 from adapters import http as carrier_http
+from adapters.ups import address as ups_address
 from adapters.ups import mapping, requirements
 from schemas import carrier, events, types
 
@@ -39,6 +40,7 @@ class UpsAdapter(base.Adapter):
             base.Capability.TRACK_PUSH,
             base.Capability.LOOKUP_SHIPMENT,
             base.Capability.RETURN,
+            base.Capability.ADDRESS_VALIDATION,
         }
     )
     config_schema_resource = ("adapters.ups", "config.schema.json")
@@ -192,6 +194,10 @@ class UpsAdapter(base.Adapter):
                 return carrier.ShipmentLookup(reference=reference, found=False)
             raise
         return mapping.parse_reference_lookup(body, reference)
+
+    def _classify_address(self, address: types.Address, timeout: float) -> carrier.AddressValidation:
+        # Street-level validation with classification (XAV request option 3), in adapters/ups/address.py.
+        return ups_address.validate_address(self, address, timeout=timeout)
 
     def _subscribe_tracking(self, tracking_numbers: list[str], timeout: float) -> tuple[list[str], list[str]]:
         call = mapping.track_alert_subscription_request(tracking_numbers)

@@ -45,9 +45,15 @@ class UspsAdapter(base.Adapter):
             base.Capability.PICKUP,
             base.Capability.RETURN,
             base.Capability.RETURN_QR,
+            base.Capability.ADDRESS_VALIDATION,
+            base.Capability.CLOSE_DAY,
         }
     )
     config_schema_resource = ("adapters.usps", "config.schema.json")
+    close_day_title = "USPS SCAN form (PS Form 5630)"
+    pickup_cancel_elsewhere = (
+        "on usps.com (Schedule a Pickup, then Edit or Cancel) or with USPS customer service"
+    )
     label_formats = frozenset(mapping.IMAGE_TYPES)
     # USPS signs pushes with HMAC over two JSON field values (``X-HMAC``), so the adapter checks them
     # (``verify_callback``); ``CALLBACK_SECRETS["usps"]`` is the subscription's secret.
@@ -392,6 +398,47 @@ class UspsAdapter(base.Adapter):
         if not isinstance(body, Mapping):
             raise mapping.malformed("SCAN form reply is neither JSON nor multipart")
         return mapping.parse_scan_form_json(body)
+
+    def _classify_address(self, address: types.Address, timeout: float) -> carrier.AddressValidation:
+        check = self.check_address(address, timeout=timeout)
+        if check.business is True:
+            kind = carrier.AddressClass.COMMERCIAL
+        elif check.business is False:
+            kind = carrier.AddressClass.RESIDENTIAL
+        else:
+            kind = carrier.AddressClass.UNKNOWN
+        messages = tuple(check.corrections) + tuple(check.warnings)
+        if check.vacant:
+            messages = (*messages, "USPS: the delivery point is vacant")
+        return carrier.AddressValidation(
+            carrier=self.name,
+            address=check.address,
+            classification=kind,
+            valid=check.deliverable,
+            messages=messages,
+        )
+
+    def _close_day(self, request: carrier.DayCloseRequest, timeout: float) -> carrier.DayClose:
+        # A SCAN form for exactly the day's labels (never "every open label of the MID": another
+        # day's or another tool's labels are not this manifest's).
+        numbers = [n for n in request.tracking_numbers if n]
+        if request.origin is None or not numbers:
+            raise base.CarrierRejected(
+                self.name, "a SCAN form needs the labels' tracking numbers", code="invalid_request"
+            )
+        form = self.scan_form(request.origin, numbers, mailing_date=request.day, timeout=timeout)
+        left_out = [n for n in numbers if form.tracking_numbers and n not in form.tracking_numbers]
+        alerts = (
+            (f"USPS did not list {len(left_out)} label(s) on the form: {', '.join(left_out[:20])}",)
+            if left_out
+            else ()
+        )
+        return carrier.DayClose(
+            reference=form.manifest_number,
+            alerts=alerts,
+            document=form.image or None,
+            document_type="PS_5630" if form.image else None,
+        )
 
     # -- pushes --------------------------------------------------------------------------------------------
 

@@ -114,7 +114,9 @@ def choose(registry: Any, wanted: str | None) -> tuple[str, base.Adapter]:
         )
     if not capable:
         # Configuration, not an outage: nothing here validates addresses (a 5xx would invite retries).
-        raise Problem("not-found", "No enabled carrier validates addresses (UPS, FedEx or USPS).")
+        raise Problem(
+            "not-found", "No enabled carrier validates addresses (none declares address_validation)."
+        )
     return capable[0]
 
 

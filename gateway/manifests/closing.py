@@ -5,9 +5,10 @@ A close is written so that no outcome is lost:
 1. The manifest and its shipments are committed ``pending`` in their own transaction *before* the
    carrier is called. A shipment is on one manifest only (``manifest_shipments`` is keyed by
    shipment), so two closes never list it twice and a second close of the day finds only what is new.
-2. The carrier is called where its API has a close: FedEx Ground end-of-day close (when the day holds
-   Ground shipments) and the USPS SCAN form (the day's tracking numbers). UPS and DHL Express have
-   none: the gateway's manifest is the record (``kind`` ``gateway``, no carrier document).
+2. The carrier is called where its adapter declares a close (``Capability.CLOSE_DAY``, and
+   ``closes_day_for`` the day's services): today the FedEx Ground end-of-day close (a day holding
+   Ground shipments) and the USPS SCAN form (the day's tracking numbers). Elsewhere (UPS, DHL Express)
+   the gateway's manifest is the record (``kind`` ``gateway``, no carrier document).
 3. The answer is committed in another transaction: ``closed`` with the carrier's reference, alerts and
    document and the gateway's PDF; ``failed`` with the carrier's code and message. A new POST for the
    same carrier, account and day retries a failed manifest (with any shipment bought since), and so
@@ -31,6 +32,7 @@ from gateway.kernel.types import rowcount, utcnow
 from gateway.labels.tables import Label
 from gateway.manifests import _members, documents
 from gateway.manifests.tables import Manifest, ManifestShipment
+from schemas import carrier as carriers
 from schemas import types
 
 if TYPE_CHECKING:
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 STALE_PENDING = timedelta(minutes=10)  # a pending close older than this was interrupted: retry it
 MAX_SHIPMENTS = 10_000  # one close lists at most this many; the rest wait for the next close
 EARLIEST = date(1970, 1, 1)  # no label is older; earlier days would overflow some time zones
-_GROUND = "GROUND"  # FedEx services closed by the Ground close: FEDEX_GROUND, GROUND_HOME_DELIVERY
 
 
 # -- the carrier account ----------------------------------------------------------------------------------
@@ -76,9 +77,7 @@ def resolve_adapter(container: Container, carrier: str, account: str | None) -> 
 
 
 def _has_close(adapter: adapters.Adapter) -> bool:
-    return callable(getattr(adapter, "close_ground_day", None)) or callable(
-        getattr(adapter, "scan_form", None)
-    )
+    return adapter.supports(adapters.Capability.CLOSE_DAY)
 
 
 def day_of(data: dict[str, Any]) -> tuple[date, str]:
@@ -154,12 +153,12 @@ def _retryable(session: Session, tenant_id: str, carrier: str, account: str, day
 
 
 def _kind(adapter: adapters.Adapter, found: list[tuple[Label, models.Shipment]], row: Manifest | None) -> str:
-    """carrier when the carrier's close is called; FedEx only closes a day that holds Ground shipments."""
+    """carrier when the carrier's close is called: the adapter says which days it closes (FedEx: Ground)."""
     if not _has_close(adapter):
         return "gateway"
-    if adapter.name != "fedex" or (row is not None and row.kind == "carrier"):
+    if row is not None and row.kind == "carrier":
         return "carrier"
-    return "carrier" if any(_GROUND in (label.service or "").upper() for label, _ in found) else "gateway"
+    return "carrier" if adapter.closes_day_for([label.service or "" for label, _ in found]) else "gateway"
 
 
 def _claim(
@@ -274,25 +273,14 @@ def _call_carrier(
         if listed:
             shipment = session.get(models.Shipment, listed[0].shipment_id)
             origin = _address(shipment.origin) if shipment is not None else None
-    if callable(getattr(adapter, "scan_form", None)):
-        numbers = [m.tracking_number for m in listed if m.tracking_number]
-        if origin is None or not numbers:
-            raise adapters.CarrierRejected(
-                adapter.name, "a SCAN form needs the labels' tracking numbers", code="invalid_request"
-            )
-        form = adapter.scan_form(origin, numbers, mailing_date=row.manifest_date)  # type: ignore[attr-defined]  # USPS-only extra
-        left_out = [n for n in numbers if form.tracking_numbers and n not in form.tracking_numbers]
-        alerts = (
-            [f"USPS did not list {len(left_out)} label(s) on the form: {', '.join(left_out[:20])}"]
-            if left_out
-            else []
-        )
-        values = {"carrier_reference": form.manifest_number[:64], "carrier_alerts": alerts}
-        return values, ((form.image, "PS_5630") if form.image else None)
-    closed = adapter.close_ground_day(row.manifest_date)  # type: ignore[attr-defined]  # FedEx-only extra
-    values = {"carrier_reference": None, "carrier_alerts": [a[:500] for a in closed.alerts][:20]}
-    doc = closed.documents[0] if closed.documents else None
-    return values, ((doc.content, doc.type) if doc is not None and doc.content else None)
+    numbers = tuple(m.tracking_number for m in listed if m.tracking_number)
+    closed = adapter.close_day(carriers.DayCloseRequest(row.manifest_date, numbers, origin))
+    values = {
+        "carrier_reference": closed.reference[:64] if closed.reference else None,
+        "carrier_alerts": [a[:500] for a in closed.alerts][:20],
+    }
+    document = (closed.document, closed.document_type or "document") if closed.document else None
+    return values, document
 
 
 def _record(container: Container, manifest_id: str, **values: Any) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from adapters import registry as adapter_registry
 from gateway.kernel.errors import Problem
 from gateway.labels import storage
 from gateway.manifests import _render
@@ -22,17 +23,11 @@ from schemas import money
 if TYPE_CHECKING:
     from gateway.kernel.container import Container
 
-_CARRIER_NAMES = {
-    "fedex": "FedEx",
-    "usps": "USPS",
-    "ups": "UPS",
-    "dhl_express": "DHL Express",
-    "fleet": "Own fleet",
-}
-_WHAT = {
-    "fedex": "FedEx Ground end-of-day close",
-    "usps": "USPS SCAN form (PS Form 5630)",
-}
+
+def _close_title(carrier_code: str) -> str:
+    """What the carrier's end-of-day close is called (its adapter's ``close_day_title``)."""
+    cls = adapter_registry.known(carrier_code)
+    return (cls.close_day_title if cls is not None else "") or "carrier close"
 
 
 def store(container: Container) -> storage.Storage:
@@ -76,11 +71,11 @@ def _totals(row: Manifest) -> list[str]:
 
 
 def _header(row: Manifest) -> list[str]:
-    name = _CARRIER_NAMES.get(row.carrier, row.carrier)
+    name = adapter_registry.display_name(row.carrier)
     lines = [f"Manifest {row.id}", f"Carrier: {name}" + (f" (account {row.account})" if row.account else "")]
     lines.append(f"Day: {row.manifest_date.isoformat()} ({row.time_zone})")
     if row.kind == "carrier":
-        what = _WHAT.get(row.carrier, "carrier close")
+        what = _close_title(row.carrier)
         ref = f", carrier manifest {row.carrier_reference}" if row.carrier_reference else ""
         lines.append(f"Closed at the carrier: {what}{ref}")
     elif row.kind == "gateway":
@@ -149,7 +144,7 @@ def document(row: Manifest, listed: list[ManifestShipment]) -> _render.Document:
             ]
             for m in listed
         ]
-        name = _CARRIER_NAMES.get(row.carrier, row.carrier)
+        name = adapter_registry.display_name(row.carrier)
         title = f"{name} manifest {row.manifest_date.isoformat()}"
     return _render.Document(title, _header(row), columns, rows, _totals(row))
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters import base as adapters
+from adapters import registry as adapter_registry
 from gateway.kernel import paging
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import rowcount, utcnow
@@ -38,13 +39,6 @@ if TYPE_CHECKING:
 
 # Carrier answers that mean nothing was done (the call was refused before any work).
 _NOT_SENT_CODES = frozenset({"circuit_open", "http_429", "http_503"})
-
-# How to cancel where the carrier's API cannot (or this adapter does not yet).
-_CANCEL_ELSEWHERE = {
-    "fedex": "on fedex.com (Manage pickups) or by phone with FedEx customer service",
-    "usps": "on usps.com (Schedule a Pickup, then Edit or Cancel) or with USPS customer service",
-    "dhl_express": "on mydhl.express.com or by phone with DHL Express customer service",
-}
 
 
 def request_key(idempotency_key: str, fingerprint: str) -> str:
@@ -313,7 +307,8 @@ def cancel(container: Container, tenant_id: str, pickup_id: str) -> Pickup:
         return row
     if row.state == "failed":
         return _record(container, row.id, state="cancelled", cancelled_at=utcnow())
-    where = _CANCEL_ELSEWHERE.get(row.carrier, f"with {row.carrier} directly")
+    known = adapter_registry.known(row.carrier)
+    where = (known.pickup_cancel_elsewhere if known is not None else "") or f"with {row.carrier} directly"
     if row.state == "pending":
         raise Problem(
             "conflict",

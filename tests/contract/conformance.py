@@ -325,11 +325,29 @@ def _undocumented(operation: Operation) -> int:
     return count
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _as_typed(api: OpenApi, pointer: str, value: str) -> Any:
+    """A path or query value as its schema reads it: text that spells an integer is one (``/v2/3``).
+
+    URLs carry only text; OpenAPI serialises an ``integer`` parameter as its digits. Text that does
+    not spell one stays text, so the schema still reports it.
+    """
+    try:
+        kind = api.resolve(api.at(pointer)).get("type")
+    except (KeyError, IndexError, AttributeError):
+        return value
+    if kind == "integer" and _INTEGER.fullmatch(value):
+        return int(value)
+    return value
+
+
 def _value_violations(
     api: OpenApi, declared: tuple[Mapping[str, Any], str], value: str, where: str
 ) -> list[Violation]:
     param, pointer = declared
-    found = api.violations(f"{pointer}/schema", value, where)
+    found = api.violations(f"{pointer}/schema", _as_typed(api, f"{pointer}/schema", value), where)
     allowed = documented_values(param.get("description"))
     if allowed is not None and value not in allowed:
         found.append(

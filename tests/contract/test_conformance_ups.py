@@ -29,7 +29,14 @@ from tests.unit.adapters import ups_fixtures as fx
 pytestmark = pytest.mark.contract
 
 BASE = "http://ups.conformance.test"
-SPECS = ("OAuthClientCredentials.yaml", "Rating.yaml", "Shipping.yaml", "Tracking.yaml", "UPSTrackAlert.yaml")
+SPECS = (
+    "OAuthClientCredentials.yaml",
+    "Rating.yaml",
+    "Shipping.yaml",
+    "Tracking.yaml",
+    "UPSTrackAlert.yaml",
+    "AddressValidation.yaml",
+)
 # Rating.yaml lists Shoptimeintransit among requestoption's "Valid Values" yet caps the parameter at
 # maxLength 10 (17 characters): the spec contradicts itself. The documented value wins; the test below
 # proves the waiver covers only that contradiction.
@@ -95,6 +102,10 @@ def stub_ups(mock: responses.RequestsMock, **replies: Any) -> None:
         re.compile(re.escape(BASE) + r"/api/track/v2/subscription/.*"),
         json=replies.get("subscribe", {"validTrackingNumbers": ["1Z12345E0205271688"]}),
     )
+    mock.post(
+        re.compile(re.escape(BASE) + r"/api/addressvalidation/.*"),
+        json=replies.get("address", {"XAVResponse": {"NoCandidatesIndicator": ""}}),
+    )
 
 
 def label(spec: types.ShipmentSpec, label_format: carrier.LabelFormat) -> carrier.LabelRequest:
@@ -133,6 +144,10 @@ OPERATIONS: dict[str, tuple[str, Callable[[client.UpsAdapter], Any]]] = {
         lambda a: a.label(label(NO_PHONE_DIGITS, carrier.LabelFormat.ZPL)),
     ),
     "lookup by reference": ("Tracking.yaml", lambda a: a.lookup_shipment("shp_01HXYZ")),
+    "address validation and classification (XAV)": (
+        "AddressValidation.yaml",
+        lambda a: a.classify_address(fx.SPEC.destination),
+    ),
     "track alert subscribe": (
         "UPSTrackAlert.yaml",
         lambda a: a.subscribe_tracking(["1Z12345E0205271688", "1ZCIETST0111111114"]),
@@ -214,6 +229,7 @@ def test_every_operation_the_adapter_performs_is_covered_here():
         base.Capability.LOOKUP_SHIPMENT,
         base.Capability.TRACK_PUSH,  # subscribe_tracking above; the pushes are replies, tested below
         base.Capability.RETURN,  # "ship us-domestic return (ReturnService 9)" above
+        base.Capability.ADDRESS_VALIDATION,  # "address validation and classification (XAV)" above
     }
     assert client.UpsAdapter.capabilities <= driven
 

@@ -131,6 +131,30 @@ def signed_push(client: Any, carrier: str, payload: dict[str, Any]) -> Any:
     )
 
 
+def buy_example_label(application: Any, client: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """Book a shipment, select the plugin's rate and buy its label through the API; the shipment."""
+    created = client.post(
+        "/v1/shipments", json=shipment_body(reference=f"EX-{uuid.uuid4().hex[:8]}"), headers=headers
+    )
+    assert created.status_code == 201, created.get_json()
+    shipment: dict[str, Any] = created.get_json()
+    rate = next(r for r in shipment["rates"]["rates"] if r["carrier"] == "example")
+    selected = client.post(
+        f"/v1/shipments/{shipment['id']}/rate", json={"rate_id": rate["id"]}, headers=headers
+    )
+    assert selected.status_code == 200, selected.get_json()
+
+    job = client.post(f"/v1/shipments/{shipment['id']}/label", json={"label_format": "zpl"}, headers=headers)
+    assert job.status_code == 202, job.get_json()
+
+    def bought() -> bool:
+        status = client.get(f"/v1/shipments/{shipment['id']}", headers=headers).get_json()["status"]
+        return status not in ("label_requested", "purchasing")
+
+    run_jobs(application, bought)
+    return shipment
+
+
 def test_the_installed_plugin_is_found_through_its_entry_point(plugin: Path) -> None:
     assert registry.available()["example"] == "handoff_example_adapter:ExampleAdapter"
     cls = registry.adapter_class("example")
@@ -151,25 +175,7 @@ def test_the_plugin_rates_books_labels_and_tracks_through_the_public_api(plugin_
     [live] = [r for r in quoted.get_json()["rates"] if r["carrier"] == "example"]
     assert live["total_cost"]["amount"] in ("3.25", "3.2500")
 
-    created = client.post(
-        "/v1/shipments", json=shipment_body(reference=f"EX-{uuid.uuid4().hex[:8]}"), headers=headers
-    )
-    assert created.status_code == 201, created.get_json()
-    shipment = created.get_json()
-    rate = next(r for r in shipment["rates"]["rates"] if r["carrier"] == "example")
-    selected = client.post(
-        f"/v1/shipments/{shipment['id']}/rate", json={"rate_id": rate["id"]}, headers=headers
-    )
-    assert selected.status_code == 200, selected.get_json()
-
-    job = client.post(f"/v1/shipments/{shipment['id']}/label", json={"label_format": "zpl"}, headers=headers)
-    assert job.status_code == 202, job.get_json()
-
-    def bought() -> bool:
-        status = client.get(f"/v1/shipments/{shipment['id']}", headers=headers).get_json()["status"]
-        return status not in ("label_requested", "purchasing")
-
-    run_jobs(plugin_app, bought)
+    shipment = buy_example_label(plugin_app, client, headers)
     labelled = client.get(f"/v1/shipments/{shipment['id']}", headers=headers).get_json()
     assert labelled["carrier"] == "example"
     number = labelled["tracking_number"]
@@ -191,3 +197,35 @@ def test_the_plugin_rates_books_labels_and_tracks_through_the_public_api(plugin_
     assert events["OUT"]["occurred_at"].startswith("2026-11-20T08:15:00")
     assert events["OUT"]["location"]["city"] == "Newark"
     assert events["NEW_CODE"]["mapping"] == "unmapped"  # unknown codes are kept, never defaulted
+
+
+def test_the_plugin_checks_addresses_and_closes_its_day_through_the_public_api(plugin_app: Any) -> None:
+    # Address validation and manifests know no carrier by name: the plugin declares them and is served.
+    client = plugin_app.test_client()
+    headers = tenant_headers(plugin_app)
+    address = {
+        "street_lines": ["26601 Aliso Creek Road"],
+        "city": "Aliso Viejo",
+        "state": "CA",
+        "postal_code": "92656",
+        "country_code": "US",
+    }
+    checked = client.post(
+        "/v1/addresses/validate", json={"carrier": "example", "address": address}, headers=headers
+    )
+    assert checked.status_code == 200, checked.get_json()
+    found = checked.get_json()
+    assert (found["adapter"], found["classification"], found["valid"]) == ("example", "residential", True)
+    assert found["address"]["street_lines"] == ["26601 ALISO CREEK ROAD"]
+
+    labelled = client.get(
+        f"/v1/shipments/{buy_example_label(plugin_app, client, headers)['id']}", headers=headers
+    ).get_json()
+    made = client.post("/v1/manifests", json={"carrier": "example"}, headers=headers)
+    assert made.status_code == 201, made.get_json()
+    (manifest,) = made.get_json()["data"]
+    assert (manifest["kind"], manifest["state"], manifest["shipment_count"]) == ("carrier", "closed", 1)
+    assert manifest["carrier_reference"].startswith("EXC-") and manifest["carrier_reference"].endswith("-1")
+    assert manifest["carrier_document"]["type"] == "HANDOVER"
+    handover = client.get(manifest["carrier_document"]["url"], headers=headers)
+    assert handover.status_code == 200 and labelled["tracking_number"].encode() in handover.data

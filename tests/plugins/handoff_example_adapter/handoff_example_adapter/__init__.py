@@ -4,7 +4,8 @@ It shows the whole contract a third party implements, with no line of gateway co
 name, declared capabilities, a configuration JSON Schema with its secret fields, the hooks for what it
 declares, its own tracking code table (``tracking_codes.csv`` next to this file) and, for pushes to
 ``/v1/callbacks/example``, how they authenticate (HMAC-signed with ``CALLBACK_SECRETS["example"]``)
-and how a push body reads. It is registered by its distribution's ``handoff.adapters`` entry point.
+and how a push body reads. It also checks addresses and closes a day (placeholder answers), so that the
+gateway's address validation and manifests serve it as they serve the built-ins. It is registered by its distribution's ``handoff.adapters`` entry point.
 
 A push body: ``{"parcel": "<tracking number>", "status": "<code>", "at": "<RFC 3339>", "id": "<event id>",
 "where": "<city>"?, "note": "<text>"?}``.
@@ -13,19 +14,28 @@ A push body: ``{"parcel": "<tracking number>", "status": "<code>", "at": "<RFC 3
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from adapters import base, codes
-from schemas import carrier, events, money
+from schemas import carrier, events, money, types
 
 
 class ExampleAdapter(base.Adapter):
     """Quote a flat price per parcel (``transit_days``, default 2), hand out placeholder labels, read pushes."""
 
     name = "example"
-    capabilities = frozenset({base.Capability.RATE, base.Capability.LABEL})
+    capabilities = frozenset(
+        {
+            base.Capability.RATE,
+            base.Capability.LABEL,
+            base.Capability.ADDRESS_VALIDATION,
+            base.Capability.CLOSE_DAY,
+        }
+    )
+    close_day_title = "Example end-of-day handover list"
     label_formats = frozenset({carrier.LabelFormat.ZPL})
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -63,6 +73,22 @@ class ExampleAdapter(base.Adapter):
             tracking_numbers=(number,),
             label=f"^XA^FO50,50^FD{number}^FS^XZ".encode(),
             label_format=carrier.LabelFormat.ZPL,
+        )
+
+    def _classify_address(self, address: types.Address, timeout: float) -> carrier.AddressValidation:
+        # A company name makes an address commercial; the street lines come back upper-cased.
+        normalised = replace(address, street_lines=tuple(line.upper() for line in address.street_lines))
+        kind = carrier.AddressClass.COMMERCIAL if address.company else carrier.AddressClass.RESIDENTIAL
+        return carrier.AddressValidation(
+            self.name, normalised, kind, valid=True, messages=("example: checked against nothing",)
+        )
+
+    def _close_day(self, request: carrier.DayCloseRequest, timeout: float) -> carrier.DayClose:
+        listed = "\n".join(request.tracking_numbers)
+        return carrier.DayClose(
+            reference=f"EXC-{request.day:%Y%m%d}-{len(request.tracking_numbers)}",
+            document=f"%PDF-1.4 handover {request.day.isoformat()}\n{listed}\n".encode(),  # a placeholder
+            document_type="HANDOVER",
         )
 
     @classmethod
