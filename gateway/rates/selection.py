@@ -11,7 +11,7 @@ from gateway.accounts import connections as accounts
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
-from gateway.rates import quotes, tables
+from gateway.rates import tables
 from gateway.rates.specs import spec_from_shipment, spec_hash
 from schemas import money
 
@@ -49,15 +49,6 @@ def select_rate(
             "validation-error",
             "This rate was quoted for different addresses or parcels than this shipment has.",
             errors={"rate_id": ["quoted for another shipment"]},
-        )
-    if (rate.snapshot or {}).get("purchasable") is False:
-        # Rating said so when it quoted: buying it would only fail later with carrier_not_configured.
-        raise Problem(
-            "rate-not-purchasable",
-            f"Rate {rate_id} ({rate.carrier} {rate.service_code}) cannot be bought. "
-            + quotes.not_purchasable_reason(rate.carrier),
-            errors={"rate_id": ["not purchasable: no enabled adapter sells this carrier's labels"]},
-            extra={"carrier": rate.carrier},
         )
     if existing is not None:
         # Still a draft: the earlier choice was never booked, so it is replaced, not edited.

@@ -172,30 +172,6 @@ def test_with_no_adapter_only_the_fleet_is_purchasable_and_tagged(client: Any, m
     assert all(r["labels"] == [] for r in rates[1:])
 
 
-def test_a_rate_that_is_not_purchasable_cannot_be_selected_so_no_label_is_ever_requested_for_it(
-    client: Any, make_tenant: Any
-) -> None:
-    tenant = make_tenant(("platform",))
-    created = client.post("/v1/shipments", json=_rated_body(), headers=tenant.headers)
-    assert created.status_code == 201, created.get_json()
-    shipment = created.get_json()
-    rates = {r["carrier"]: r for r in shipment["rates"]["rates"]}
-    url = f"/v1/shipments/{shipment['id']}/rate"
-
-    refused = client.post(url, json={"rate_id": rates["empire"]["id"]}, headers=tenant.headers)
-    assert refused.status_code == 422
-    problem = refused.get_json()
-    assert problem["type"].endswith("/rate-not-purchasable")
-    assert problem["carrier"] == "empire" and "rate_id" in problem["errors"]
-    assert "carrier_not_configured" in problem["detail"]
-    # Nothing was frozen: the shipment is still unrated, so a label request says so.
-    label = client.post(f"/v1/shipments/{shipment['id']}/label", json={}, headers=tenant.headers)
-    assert label.status_code == 409 and label.get_json()["type"].endswith("/shipment-not-rated")
-
-    chosen = client.post(url, json={"rate_id": rates["fleet"]["id"]}, headers=tenant.headers)
-    assert chosen.status_code == 200, chosen.get_json()
-
-
 def test_allocation_never_hands_a_package_to_a_carrier_no_adapter_can_sell(
     app: Any, client: Any, make_tenant: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
