@@ -59,12 +59,35 @@ def create_batch(
             f"{len(errors)} of {len(ordered)} shipments cannot get a label now; nothing was queued.",
             errors=errors,
         )
+    _refuse_what_the_carriers_would(ordered, rows)
     batch = LabelBatch(tenant_id=tenant_id, label_format=label_format, total=len(ordered), state="running")
     session.add(batch)
     session.flush()
     for shipment_id in ordered:
         requesting.enqueue(session, rows[shipment_id], label_format, batch_id=batch.id)
     return batch
+
+
+def _refuse_what_the_carriers_would(ordered: list[str], rows: dict[str, models.Shipment]) -> None:
+    """422 shipment-invalid naming every shipment a carrier would refuse, as one label request does."""
+    errors: dict[str, list[str]] = {}
+    problems: list[dict[str, Any]] = []
+    for position, shipment_id in enumerate(ordered):
+        try:
+            requesting.refuse_what_the_carrier_would(rows[shipment_id])
+        except Problem as refused:
+            found = refused.extra.get("problems") or [
+                {"path": "carrier", "code": refused.slug, "message": refused.detail}
+            ]
+            errors[f"shipment_ids.{position}"] = [f"{p['path']}: {p['message']}" for p in found]
+            problems += [{"shipment_id": shipment_id, **p} for p in found]
+    if errors:
+        raise Problem(
+            "shipment-invalid",
+            f"{len(errors)} of {len(ordered)} shipments would be refused by their carrier; nothing was queued.",
+            errors=errors,
+            extra={"problems": problems},
+        )
 
 
 def get_batch(session: Session, tenant_id: str, batch_id: str) -> LabelBatch:

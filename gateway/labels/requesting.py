@@ -91,8 +91,16 @@ def request_label(
     problem = refusal(session, shipment)
     if problem is not None:
         raise problem
-    if shipment.is_return and shipment.carrier:  # a rate chosen by hand may name a carrier without returns
-        return_carriers.refuse_label_unless_supported(shipment.carrier)
-    # The carrier's own rules first (422 shipment-invalid): a purchase it would refuse is never queued.
-    validation.refuse_label_if_invalid(shipment)
+    refuse_what_the_carrier_would(shipment)
     return enqueue(session, shipment, label_format.upper())
+
+
+def refuse_what_the_carrier_would(shipment: models.Shipment) -> None:
+    """The 422 a label request answers before queuing when the carrier would refuse the purchase.
+
+    A return on a carrier without return labels (a rate chosen by hand may name one), or a shipment
+    the selected service's own rules refuse (shipment-invalid): a purchase that would fail is never queued.
+    """
+    if shipment.is_return and shipment.carrier:
+        return_carriers.refuse_label_unless_supported(shipment.carrier)
+    validation.refuse_label_if_invalid(shipment)

@@ -170,3 +170,30 @@ def test_a_label_request_that_passes_the_check_is_queued(client, platform):
     response = client.post(f"/v1/shipments/{booked['id']}/label", headers=platform.headers)
 
     assert response.status_code == 202, response.get_json()
+
+
+def test_a_batch_holding_a_shipment_the_carrier_would_refuse_is_a_422_naming_it_and_queues_nothing(
+    client, platform
+):
+    ready = _booked(client, platform, _with_phones(shipment_body()))
+    _select(client, platform, ready, "dhl_express")
+    no_phones = _booked(client, platform)
+    _select(client, platform, no_phones, "dhl_express")
+    ids = [ready["id"], no_phones["id"]]
+
+    response = client.post("/v1/batches", json={"shipment_ids": ids}, headers=platform.headers)
+
+    assert response.status_code == 422 and response.mimetype == PROBLEM_JSON
+    problem = response.get_json()
+    assert problem["type"].endswith("/shipment-invalid")
+    assert set(problem["errors"]) == {"shipment_ids.1"}
+    assert any("destination.phone" in message for message in problem["errors"]["shipment_ids.1"])
+    assert {(p["shipment_id"], p["path"], p["code"]) for p in problem["problems"]} >= {
+        (no_phones["id"], "destination.phone", "required")
+    }
+    for shipment_id in ids:  # nothing was queued, not even the shipment the carrier takes
+        shown = client.get(f"/v1/shipments/{shipment_id}", headers=platform.headers).get_json()
+        assert shown["status"] != "label_requested"
+
+    alone = client.post("/v1/batches", json={"shipment_ids": ids[:1]}, headers=platform.headers)
+    assert alone.status_code == 202, alone.get_json()
