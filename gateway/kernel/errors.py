@@ -45,6 +45,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "database-busy": (503, "The database is busy"),
     "carrier-rejected": (422, "Carrier rejected the request"),
     "rate-expired": (422, "The selected rate has expired"),
+    "carrier-not-configured": (422, "No enabled carrier adapter sells this carrier's labels"),
     "label-already-purchased": (409, "The shipment already has a label"),
     "label-in-progress": (409, "The shipment's label purchase is under way or awaits review"),
     "shipment-not-rated": (409, "Select a rate before buying a label"),

@@ -401,7 +401,9 @@ class ProblemSchema(Schema):
     job_id = _member(fields.String(allow_none=True), "label-in-progress: the job to poll")
     state = _member(fields.String(), "job-not-actionable: the job's state")
     shipment_ids = _member(fields.List(fields.String()), "tracking-number-taken: your shipments holding it")
-    carrier = _member(fields.String(), "label-void-unsupported, tracking-number-unconfirmed")
+    carrier = _member(
+        fields.String(), "label-void-unsupported, tracking-number-unconfirmed, carrier-not-configured"
+    )
     account = _member(
         fields.String(allow_none=True), "tracking-number-unconfirmed: the carrier account asked"
     )

@@ -26,7 +26,12 @@ log = logging.getLogger(__name__)
 
 
 def create_batch(
-    session: Session, tenant_id: str, shipment_ids: Sequence[str], *, label_format: str
+    session: Session,
+    tenant_id: str,
+    shipment_ids: Sequence[str],
+    *,
+    label_format: str,
+    container: Container | None = None,
 ) -> LabelBatch:
     """One purchase job per shipment; every shipment must be found and ready, or nothing is queued."""
     ordered = list(dict.fromkeys(shipment_ids))
@@ -59,7 +64,7 @@ def create_batch(
             f"{len(errors)} of {len(ordered)} shipments cannot get a label now; nothing was queued.",
             errors=errors,
         )
-    _refuse_what_the_carriers_would(ordered, rows)
+    _refuse_what_the_carriers_would(ordered, rows, container)
     batch = LabelBatch(tenant_id=tenant_id, label_format=label_format, total=len(ordered), state="running")
     session.add(batch)
     session.flush()
@@ -68,13 +73,16 @@ def create_batch(
     return batch
 
 
-def _refuse_what_the_carriers_would(ordered: list[str], rows: dict[str, models.Shipment]) -> None:
+def _refuse_what_the_carriers_would(
+    ordered: list[str], rows: dict[str, models.Shipment], container: Container | None
+) -> None:
     """422 shipment-invalid naming every shipment a carrier would refuse, as one label request does."""
     errors: dict[str, list[str]] = {}
     problems: list[dict[str, Any]] = []
+    sellers: dict[tuple[str, str | None], bool] = {}
     for position, shipment_id in enumerate(ordered):
         try:
-            requesting.refuse_what_the_carrier_would(rows[shipment_id])
+            requesting.refuse_what_the_carrier_would(rows[shipment_id], container, sellers=sellers)
         except Problem as refused:
             found = refused.extra.get("problems") or [
                 {"path": "carrier", "code": refused.slug, "message": refused.detail}

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from adapters import base as adapters
 from gateway.jobs import outbox
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import rowcount, utcnow
 from gateway.labels import _lookups
 from gateway.labels import jobs as label_jobs
-from gateway.labels.states import IN_FLIGHT, QUEUE, REQUESTABLE
+from gateway.labels.states import IN_FLIGHT, OWN_FLEET, QUEUE, REQUESTABLE
 from gateway.labels.tables import LabelJob
 from gateway.returns import carriers as return_carriers
 from gateway.validation import checking as validation
+
+if TYPE_CHECKING:
+    from gateway.kernel.container import Container
 
 
 def refusal(session: Session, shipment: models.Shipment) -> Problem | None:
@@ -83,7 +89,12 @@ def enqueue(
 
 
 def request_label(
-    session: Session, tenant_id: str, shipment_id: str, *, label_format: str = "PDF"
+    session: Session,
+    tenant_id: str,
+    shipment_id: str,
+    *,
+    label_format: str = "PDF",
+    container: Container | None = None,
 ) -> LabelJob:
     """Ask for a label: 409 when the shipment has one or is buying one; else a queued job."""
     shipment = _lookups.tenant_shipment(session, tenant_id, shipment_id)
@@ -91,16 +102,40 @@ def request_label(
     problem = refusal(session, shipment)
     if problem is not None:
         raise problem
-    refuse_what_the_carrier_would(shipment)
+    refuse_what_the_carrier_would(shipment, container)
     return enqueue(session, shipment, label_format.upper())
 
 
-def refuse_what_the_carrier_would(shipment: models.Shipment) -> None:
-    """The 422 a label request answers before queuing when the carrier would refuse the purchase.
+def refuse_what_the_carrier_would(
+    shipment: models.Shipment,
+    container: Container | None = None,
+    *,
+    sellers: dict[tuple[str, str | None], bool] | None = None,
+) -> None:
+    """The 422 a label request answers before queuing when the purchase could only fail.
 
-    A return on a carrier without return labels (a rate chosen by hand may name one), or a shipment
-    the selected service's own rules refuse (shipment-invalid): a purchase that would fail is never queued.
+    A return on a carrier without return labels (a rate chosen by hand may name one), a shipment the
+    selected service's own rules refuse (shipment-invalid), or no enabled adapter that sells the
+    carrier's labels (carrier-not-configured, where the purchase would end ``carrier_not_configured``;
+    checked when a ``container`` is given). What the carrier says of the shipment comes first.
+    ``sellers`` remembers the adapter answer per (carrier, account) across a batch.
     """
     if shipment.is_return and shipment.carrier:
         return_carriers.refuse_label_unless_supported(shipment.carrier)
     validation.refuse_label_if_invalid(shipment)
+    if container is not None and shipment.carrier and shipment.carrier != OWN_FLEET:
+        known = sellers if sellers is not None else {}
+        key = (shipment.carrier, shipment.carrier_account_id)
+        if key not in known:
+            adapter = _lookups.carrier_adapter(
+                container, shipment.carrier, tenant_id=shipment.tenant_id, shipment_id=shipment.id
+            )
+            known[key] = adapter is not None and adapter.supports(adapters.Capability.LABEL)
+        if not known[key]:
+            raise Problem(
+                "carrier-not-configured",
+                f"No enabled carrier adapter sells {shipment.carrier} labels, so this shipment's label "
+                "cannot be bought; nothing was queued. Enable the carrier (CARRIERS, or a carrier account) "
+                "or select another rate.",
+                extra={"carrier": shipment.carrier},
+            )

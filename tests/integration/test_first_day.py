@@ -172,6 +172,31 @@ def test_with_no_adapter_only_the_fleet_is_purchasable_and_tagged(client: Any, m
     assert all(r["labels"] == [] for r in rates[1:])
 
 
+def test_a_label_for_a_carrier_no_adapter_sells_is_refused_before_anything_is_queued(
+    client: Any, make_tenant: Any
+) -> None:
+    tenant = make_tenant(("platform",))
+    created = client.post("/v1/shipments", json=_rated_body(), headers=tenant.headers)
+    assert created.status_code == 201, created.get_json()
+    shipment = created.get_json()
+    [empire] = [r for r in shipment["rates"]["rates"] if r["carrier"] == "empire"]
+    assert empire["purchasable"] is False
+    url = f"/v1/shipments/{shipment['id']}"
+    chosen = client.post(f"{url}/rate", json={"rate_id": empire["id"]}, headers=tenant.headers)
+    assert chosen.status_code == 200, chosen.get_json()
+
+    refused = client.post(f"{url}/label", json={}, headers=tenant.headers)
+
+    assert refused.status_code == 422
+    problem = refused.get_json()
+    assert problem["type"].endswith("/carrier-not-configured") and problem["carrier"] == "empire"
+    shown = client.get(url, headers=tenant.headers).get_json()
+    assert shown["status"] == "draft"  # nothing queued, so nothing fails later with carrier_not_configured
+    batch = client.post("/v1/batches", json={"shipment_ids": [shipment["id"]]}, headers=tenant.headers)
+    assert batch.status_code == 422
+    assert [p["code"] for p in batch.get_json()["problems"]] == ["carrier-not-configured"]
+
+
 def test_allocation_never_hands_a_package_to_a_carrier_no_adapter_can_sell(
     app: Any, client: Any, make_tenant: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from gateway.kernel import models
 from gateway.rates import tables
-from tests.helpers import shipment_body
+from tests.helpers import label_sellers, shipment_body
 
 
 def _create(client: Any, headers: dict[str, str], **overrides: Any) -> Any:
@@ -176,9 +176,14 @@ def test_a_patch_that_is_valid_alone_but_not_once_merged_is_refused(client, plat
     assert "destination.postal_code" in back.get_json()["errors"]
 
 
-def test_a_label_requested_then_bought_then_voided_refuses_the_edit_and_the_cancel(app, client, platform):
+def test_a_label_requested_then_bought_then_voided_refuses_the_edit_and_the_cancel(
+    app, client, platform, monkeypatch
+):
     created = _create(client, platform.headers).get_json()
     rate_id = created["rates"]["rates"][0]["id"]
+    # An adapter sells this carrier's labels (a label request for one nobody sells is refused up front).
+    sellers = label_sellers(created["rates"]["rates"][0]["carrier"])
+    monkeypatch.setattr(app.extensions["handoff"], "_carriers", sellers)
     sid = created["id"]
     assert (
         client.post(

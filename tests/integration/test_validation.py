@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import shipment_body
+from tests.helpers import label_sellers, shipment_body
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,8 @@ def test_a_label_request_the_carrier_would_refuse_is_a_422_and_queues_nothing(cl
     assert client.get(url, headers=platform.headers).get_json()["status"] == before != "label_requested"
 
 
-def test_a_label_request_that_passes_the_check_is_queued(client, platform):
+def test_a_label_request_that_passes_the_check_is_queued(app, client, platform, monkeypatch):
+    monkeypatch.setattr(app.extensions["handoff"], "_carriers", label_sellers("dhl_express"))
     booked = _booked(client, platform, _with_phones(shipment_body()))
     _select(client, platform, booked, "dhl_express")
 
@@ -173,8 +174,9 @@ def test_a_label_request_that_passes_the_check_is_queued(client, platform):
 
 
 def test_a_batch_holding_a_shipment_the_carrier_would_refuse_is_a_422_naming_it_and_queues_nothing(
-    client, platform
+    app, client, platform, monkeypatch
 ):
+    monkeypatch.setattr(app.extensions["handoff"], "_carriers", label_sellers("dhl_express"))
     ready = _booked(client, platform, _with_phones(shipment_body()))
     _select(client, platform, ready, "dhl_express")
     no_phones = _booked(client, platform)

@@ -28,7 +28,11 @@ class Batches(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Buy labels for up to 1,000 shipments: one background job each."""
         batch = batches.create_batch(
-            db(), auth.current().tenant_id, data["shipment_ids"], label_format=data["label_format"].upper()
+            db(),
+            auth.current().tenant_id,
+            data["shipment_ids"],
+            label_format=data["label_format"].upper(),
+            container=container(),
         )
         body = batches.present_batch(db(), batch)
         return body, 202, {"Location": url_for("batches.BatchById", batch_id=batch.id)}

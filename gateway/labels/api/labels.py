@@ -79,7 +79,11 @@ class ShipmentLabel(MethodView):
         waits up to N seconds: 200 with the finished job if the purchase ends in time, else the 202.
         """
         job = requesting.request_label(
-            db(), auth.current().tenant_id, shipment_id, label_format=(data or {}).get("label_format", "pdf")
+            db(),
+            auth.current().tenant_id,
+            shipment_id,
+            label_format=(data or {}).get("label_format", "pdf"),
+            container=container(),
         )
         body = reads.present_jobs(db(), [job])[0]
         return body, 202, {"Location": url_for("jobs.JobById", job_id=job.id)}
