@@ -52,7 +52,7 @@ from gateway.kernel import (
 from tests.helpers import shipment_body
 
 SIMPLE = (
-    "from gateway import worker; from gateway.app import create_app; "
+    "from gateway.jobs import worker; from gateway.app import create_app; "
     "worker.run(create_app(), worker_class=worker.BeatingSimpleWorker)"
 )
 
@@ -135,6 +135,8 @@ def main() -> None:
             "ENV": "test",
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_PER_MINUTE": 0,
+            # The API refuses a label no enabled adapter sells: it must know the workers' carriers.
+            "CARRIERS": json.dumps(carriers),
         }
         app = create_app(settings)
         container = app.extensions["handoff"]

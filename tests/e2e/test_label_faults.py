@@ -31,6 +31,7 @@ import requests
 import sqlalchemy as sa
 from rq import Worker
 
+from adapters import registry as adapter_registry
 from gateway.jobs import outbox, registry
 from gateway.kernel import models
 from gateway.labels import jobs as label_jobs
@@ -181,6 +182,23 @@ def env(
         GATEWAY_OUTBOX_MAX_ATTEMPTS="50",
     )
     return values
+
+
+@pytest.fixture(scope="module", autouse=True)
+def api_sells_the_workers_carriers(env: dict[str, str], app: Any) -> Iterator[None]:
+    """The API the scenarios post to has the workers' carriers, as one deployment's processes do.
+
+    A label request is refused up front when no enabled adapter sells its carrier's labels, so the
+    in-process app must know the UPS and DHL Express accounts the worker processes buy with.
+    """
+    container = app.extensions["handoff"]
+    before = container._carriers
+    container._carriers = adapter_registry.load(json.loads(env["GATEWAY_CARRIERS"]))
+    try:
+        yield
+    finally:
+        container._carriers.close()
+        container._carriers = before
 
 
 @pytest.fixture(scope="module")
