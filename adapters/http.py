@@ -119,6 +119,11 @@ class BreakerBook:
                 self._breakers[key] = CircuitBreaker(self.failure_threshold, self.reset_after)
             return self._breakers[key]
 
+    def clear(self) -> None:
+        """Forget every breaker (all circuits start closed again); for tests and process restarts."""
+        with self._lock:
+            self._breakers.clear()
+
 
 BREAKERS = BreakerBook()
 

@@ -92,6 +92,21 @@ def app(settings: dict[str, Any]) -> Iterator[Any]:
     application.extensions["handoff"].dispose()
 
 
+@pytest.fixture(autouse=True)
+def _closed_circuits() -> Iterator[None]:
+    """Every test starts with closed circuit breakers.
+
+    Breakers are process-wide per (carrier, account) and reopen only after ``reset_after`` seconds, so
+    a test that makes a carrier fail five times would otherwise refuse the next test's calls to the
+    same account for as long as that — how fast the machine runs decided whether it did.
+    """
+    from adapters import http as carrier_http
+
+    carrier_http.BREAKERS.clear()
+    yield
+    carrier_http.BREAKERS.clear()
+
+
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()

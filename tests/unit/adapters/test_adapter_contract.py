@@ -198,6 +198,14 @@ def test_breakers_are_shared_per_carrier_account():
     assert book.get("ups", "A") is not book.get("ups", "B")
 
 
+def test_clearing_the_breakers_closes_an_open_circuit():
+    book = carrier_http.BreakerBook(failure_threshold=1, reset_after=1e9)
+    book.get("ups", "A").record_failure()
+    assert book.get("ups", "A").state == "open"
+    book.clear()
+    assert book.get("ups", "A").state == "closed"
+
+
 @responses.activate
 def test_the_recorder_receives_redacted_exchanges():
     recorded = []
