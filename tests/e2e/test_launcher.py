@@ -117,6 +117,29 @@ def test_a_killed_worker_is_restarted_and_the_stack_keeps_serving(stack, capsys)
     assert restarted and restarted[0]["restarts"] == 1
 
 
+def test_a_killed_scheduler_is_restarted_and_claims_its_periodic_tasks_again(stack, capsys):
+    from gateway.jobs import scheduler
+
+    first = stack.process("scheduler")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(30)
+    killed_slot = int(time.time() // 15)
+    second = _wait(
+        lambda: (p := stack.process("scheduler")).pid != first.pid and p, 120, "the scheduler to be restarted"
+    )
+    # The outbox sweep runs every 15 s, claiming each slot in Redis: a slot after the kill can only
+    # have been claimed by the restarted scheduler.
+    later = f"{scheduler._LOCK_PREFIX}outbox-sweep:{killed_slot + 1}"
+    _wait(lambda: stack.container.redis.exists(later), 120, "the restarted scheduler to claim a task")
+    assert stack.alive() and second.poll() is None
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    exited = [e for e in lines if e.get("child") == "scheduler" and e.get("pid") == first.pid]
+    assert exited and exited[0]["signal"] == "SIGKILL" and exited[0]["restart_in_seconds"] > 0
+    restarted = [e for e in lines if e.get("child") == "scheduler" and e.get("pid") == second.pid]
+    assert restarted and restarted[0]["restarts"] == 1
+
+
 def test_the_launcher_accepts_a_webhook_receiver_on_this_machine_over_http(stack):
     _tenant, key = create_tenant_key(stack.container, "launcher-hooks", "Launcher", ["platform"], "test")
     response = requests.post(

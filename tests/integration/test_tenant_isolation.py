@@ -337,6 +337,23 @@ def test_a_number_issued_twice_within_one_tenant_names_the_other_shipment_and_th
     assert timeline(client, tenant, second)["events"] == []
 
 
+def test_one_number_at_two_carriers_gets_each_carriers_events_on_its_own_label_only(app, client, make_tenant):
+    tenant_a, tenant_b = make_tenant(("platform", "ops")), make_tenant(("platform", "ops"))
+    number = new_number()
+    # The same string, but on a DHL Express label of A's (bought first) and a UPS label of B's.
+    a_dhl = labelled(app, client, tenant_a, "dhl_express", number, minutes_ago=60)
+    b_ups = labelled(app, client, tenant_b, "ups", number)
+
+    assert post_ups(client, track_alert(number, "I", "OT")).status_code == 202
+    run_worker(app)
+
+    assert len(timeline(client, tenant_b, b_ups)["events"]) == 1
+    a_events = timeline(client, tenant_a, a_dhl)
+    assert a_events["events"] == [] and a_events["milestone"] == "pending"
+    looked_up = client.get(f"/v1/tracking/{number}", headers=tenant_a.headers).get_json()
+    assert looked_up["shipment_id"] == a_dhl and looked_up["events"] == []
+
+
 def test_tenant_b_webhooks_never_carry_tenant_a_events_even_when_b_holds_a_reissued_number(
     app, client, make_tenant
 ):
