@@ -55,6 +55,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "job-not-actionable": (409, "The job is not in a state this action applies to"),
     "tracking-number-taken": (409, "Another shipment holds this tracking number"),
     "tracking-number-unconfirmed": (422, "The carrier does not confirm this tracking number"),
+    "no-proof-in-review": (409, "The shipment has no flagged proof of delivery to review"),
     # Not answered as an error: the type of the number_conflict flag on a shipment's tracking record.
     "tracking-number-reissued": (409, "The carrier issued this tracking number to another shipment too"),
     "batch-not-done": (409, "The batch is still running"),

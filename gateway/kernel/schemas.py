@@ -400,6 +400,7 @@ class ProblemSchema(Schema):
     )
     job_id = _member(fields.String(allow_none=True), "label-in-progress: the job to poll")
     state = _member(fields.String(), "job-not-actionable: the job's state")
+    milestone = _member(fields.String(), "no-proof-in-review: the shipment's tracking milestone now")
     shipment_ids = _member(fields.List(fields.String()), "tracking-number-taken: your shipments holding it")
     carrier = _member(
         fields.String(), "label-void-unsupported, tracking-number-unconfirmed, carrier-not-configured"

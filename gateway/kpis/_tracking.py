@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.kpis._rows import PROBLEM_MILESTONES, Row, chunks
 from gateway.tracking import tables as tracking_tables
+from gateway.tracking.proof_review import REVIEW_CODE
 from schemas import taxonomy
 
 
@@ -20,8 +21,9 @@ def delivered(
     """Shipment id -> (first delivery time, proof under review) for the ids with a delivery event.
 
     A delivery whose proof was flagged (a ``pod_suspicious`` event after the last delivery event)
-    is not delivered until ops clear it with a later ``delivered`` event (docs/DRIVER_APP.md);
-    once cleared, the parcel arrived at its first delivery event.
+    is not delivered until ops clear it with a later ``delivered`` event (an accepted proof review,
+    docs/DRIVER_APP.md); once cleared, the parcel arrived at its first delivery event. A rejected
+    review leaves it undelivered and no longer under review.
     """
     ev = tracking_tables.TrackingEvent.__table__
     out: dict[str, tuple[datetime | None, bool]] = {}
@@ -32,18 +34,19 @@ def delivered(
         return at if at.tzinfo else at.replace(tzinfo=UTC)
 
     for chunk in chunks(ids):
-        flagged: dict[str, datetime] = {
-            r.shipment_id: utc(r.at)
-            for r in session.execute(
-                sa.select(ev.c.shipment_id, sa.func.max(ev.c.occurred_at).label("at"))
-                .where(
-                    ev.c.shipment_id.in_(chunk),
-                    ev.c.tenant_id == tenant_id,
-                    ev.c.reason == taxonomy.ExceptionReason.POD_SUSPICIOUS.value,
+
+        def latest(*where: Any, chunk: Sequence[str] = chunk) -> dict[str, datetime]:
+            return {
+                r.shipment_id: utc(r.at)
+                for r in session.execute(
+                    sa.select(ev.c.shipment_id, sa.func.max(ev.c.occurred_at).label("at"))
+                    .where(ev.c.shipment_id.in_(chunk), ev.c.tenant_id == tenant_id, *where)
+                    .group_by(ev.c.shipment_id)
                 )
-                .group_by(ev.c.shipment_id)
-            )
-        }
+            }
+
+        flagged = latest(ev.c.reason == taxonomy.ExceptionReason.POD_SUSPICIOUS.value)
+        rejected = latest(ev.c.raw_code == REVIEW_CODE, ev.c.raw_subcode == "rejected")
         for r in session.execute(
             sa.select(
                 ev.c.shipment_id,
@@ -55,7 +58,8 @@ def delivered(
         ):
             flag = flagged.get(r.shipment_id)
             if flag is not None and flag > utc(r.last):
-                out[r.shipment_id] = (None, True)
+                refused = rejected.get(r.shipment_id)
+                out[r.shipment_id] = (None, refused is None or refused < flag)
             else:
                 out[r.shipment_id] = (utc(r.first), False)
     return out

@@ -123,6 +123,18 @@ class TimelineSchema(Schema):
     events = fields.List(fields.Nested(EventSchema))
 
 
+class ProofReviewSchema(Schema):
+    decision = fields.String(
+        required=True,
+        validate=validate.OneOf(["accepted", "rejected"]),
+        metadata={
+            "description": "accepted: the parcel was delivered (as of its first delivery scan); "
+            "rejected: it was not, and is an open `lost` exception for the shipper"
+        },
+    )
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
 class UnmappedQuerySchema(Schema):
     carrier = fields.String(validate=validate.Length(max=50))
 

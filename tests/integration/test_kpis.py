@@ -387,3 +387,84 @@ def test_a_delivery_whose_proof_is_flagged_is_not_delivered_until_a_later_delive
     cleared = kpis(client, tenant).get_json()["totals"]
     assert (cleared["delivered"], cleared["proof_under_review"]) == (1, 0)
     assert cleared["delivered_on_time"] == 1  # the parcel arrived at the first delivery
+
+
+def _flagged_delivery(app: Any, client: Any, tenant: Any) -> tuple[str, datetime]:
+    shipment_id, number = book(app, client, tenant, "fleet", TODAY + timedelta(days=1))
+    delivered_at = datetime.now(UTC) - timedelta(minutes=10)
+    send_driver_batch(client, [driver_event("delivered", number, delivered_at)])  # no out-for-delivery
+    run_worker(app)
+    held = kpis(client, tenant).get_json()["totals"]
+    assert (held["delivered"], held["proof_under_review"]) == (0, 1)
+    return shipment_id, delivered_at
+
+
+def test_ops_accepting_a_flagged_proof_counts_the_parcel_delivered_at_its_first_scan(
+    app, client, make_tenant
+):
+    tenant = make_tenant(("platform", "ops"))
+    shipment_id, _delivered_at = _flagged_delivery(app, client, tenant)
+
+    reviewed = client.post(
+        f"/v1/shipments/{shipment_id}/proof-review",
+        json={"decision": "accepted", "note": "recipient confirmed by phone"},
+        headers=tenant.headers,
+    )
+    assert reviewed.status_code == 200, reviewed.get_json()
+    timeline = reviewed.get_json()
+    assert timeline["milestone"] == "delivered"
+    last = timeline["events"][-1]
+    assert (last["raw"]["code"], last["raw"]["subcode"]) == ("pod_review", "accepted")
+    assert (
+        tenant.key_id in last["raw"]["message"] and "recipient confirmed by phone" in last["raw"]["message"]
+    )
+    assert all(f["review"]["decision"] == "accepted" for f in timeline["pod_flags"])
+    assert shipment_id not in {
+        row["shipment_id"]
+        for row in client.get("/v1/tracking/exceptions", headers=tenant.headers).get_json()["data"]
+    }
+
+    cleared = kpis(client, tenant).get_json()["totals"]
+    assert (cleared["delivered"], cleared["proof_under_review"]) == (1, 0)
+    assert cleared["delivered_on_time"] == 1  # as of the first scan, not the review
+
+    again = client.post(
+        f"/v1/shipments/{shipment_id}/proof-review", json={"decision": "accepted"}, headers=tenant.headers
+    )
+    assert again.status_code == 409
+    assert again.get_json()["type"].endswith("/no-proof-in-review")
+    assert again.get_json()["milestone"] == "delivered"
+
+
+def test_ops_rejecting_a_flagged_proof_leaves_a_lost_parcel_for_the_shipper(app, client, make_tenant):
+    tenant = make_tenant(("platform", "ops"))
+    shipment_id, _delivered_at = _flagged_delivery(app, client, tenant)
+
+    reviewed = client.post(
+        f"/v1/shipments/{shipment_id}/proof-review", json={"decision": "rejected"}, headers=tenant.headers
+    )
+    assert reviewed.status_code == 200, reviewed.get_json()
+    assert (reviewed.get_json()["milestone"], reviewed.get_json()["reason"]) == ("exception", "lost")
+    open_rows = {
+        row["shipment_id"]: row
+        for row in client.get("/v1/tracking/exceptions", headers=tenant.headers).get_json()["data"]
+    }
+    assert open_rows[shipment_id]["reason"] == "lost" and open_rows[shipment_id]["action_party"] == "shipper"
+    totals = kpis(client, tenant).get_json()["totals"]
+    assert (totals["delivered"], totals["proof_under_review"]) == (0, 0)
+
+
+def test_a_proof_review_needs_ops_and_a_flagged_proof(app, client, make_tenant):
+    platform_only = make_tenant(("platform",))
+    shipment_id, _number = book(app, client, platform_only, "fleet", TODAY + timedelta(days=1))
+    url = f"/v1/shipments/{shipment_id}/proof-review"
+    assert client.post(url, json={"decision": "accepted"}, headers=platform_only.headers).status_code == 403
+    ops = make_tenant(("platform", "ops"))
+    own_id, _number = book(app, client, ops, "fleet", TODAY + timedelta(days=1))
+    assert client.post(url, json={"decision": "accepted"}, headers=ops.headers).status_code == 404
+    nothing_flagged = client.post(
+        f"/v1/shipments/{own_id}/proof-review", json={"decision": "accepted"}, headers=ops.headers
+    )
+    assert nothing_flagged.status_code == 409 and nothing_flagged.get_json()["milestone"] == "pending"
+    bad = client.post(f"/v1/shipments/{own_id}/proof-review", json={"decision": "maybe"}, headers=ops.headers)
+    assert bad.status_code == 422

@@ -8,10 +8,10 @@ from flask.views import MethodView
 
 from gateway.accounts import connections as accounts
 from gateway.kernel import auth, idempotency
-from gateway.kernel.http import Blueprint
+from gateway.kernel.http import IDEMPOTENCY_HEADER, Blueprint
 from gateway.kernel.web import container, db
 from gateway.shipments import booking as shipment_service
-from gateway.tracking import mappings, polling, reads
+from gateway.tracking import mappings, polling, proof_review, reads
 from gateway.tracking import schemas as schema
 from schemas import taxonomy
 
@@ -43,6 +43,31 @@ class RefreshTracking(MethodView):
         shipment = shipment_service.get_shipment(session, auth.current().tenant_id, shipment_id)
         # The tenant's own account the label was bought on, or the operator's accounts.
         polling.refresh(session, accounts.registry_for_shipment(session, container(), shipment), shipment)
+        session.commit()
+        return reads.timeline_for(session, shipment)
+
+
+@blp.route("/shipments/<string:shipment_id>/proof-review")
+class ProofReview(MethodView):
+    @blp.doc(parameters=[IDEMPOTENCY_HEADER])
+    @auth.require("ops")
+    @idempotency.write_endpoint
+    @blp.arguments(schema.ProofReviewSchema)
+    @blp.response(200, schema.TimelineSchema)
+    @blp.alt_response(409, description="No flagged proof of delivery waits for review")
+    def post(self, data: dict[str, Any], shipment_id: str) -> Any:
+        """Settle a delivery whose proof failed its checks: accept it or reject it, with a note.
+
+        Accepted, the shipment is delivered again, as of its first delivery scan, and counts so in
+        KPIs; rejected, it is an open ``lost`` exception for the shipper. Either way one manual event
+        naming the key that decided is added to the timeline (docs/DRIVER_APP.md).
+        """
+        principal = auth.current()
+        session = db()
+        shipment = shipment_service.get_shipment(session, principal.tenant_id, shipment_id)
+        proof_review.review_proof(
+            session, shipment, decision=data["decision"], actor=principal.key_id, note=data.get("note")
+        )
         session.commit()
         return reads.timeline_for(session, shipment)
 
