@@ -12,14 +12,12 @@ from typing import Any
 
 import requests
 
-from adapters import base
+from adapters import base, rest
 from adapters import http as carrier_http
 from adapters.fedex import callback as fedex_callback
 from adapters.fedex import mapping, requirements, services
 from schemas import carrier, types
 
-HOSTS: dict[str, str] = {"sandbox": "https://apis-sandbox.fedex.com", "live": "https://apis.fedex.com"}
-TOKEN_REFRESH_MARGIN = 60.0  # seconds before expiry at which a cached token is replaced
 _GROUND = "GROUND"  # in the service codes the Ground close covers: FEDEX_GROUND, GROUND_HOME_DELIVERY
 _ADDRESS_CLASSES = {
     "RESIDENTIAL": carrier.AddressClass.RESIDENTIAL,
@@ -27,7 +25,7 @@ _ADDRESS_CLASSES = {
 }
 
 
-class FedexAdapter(base.Adapter):
+class FedexAdapter(rest.OAuthRestAdapter):
     """FedEx over REST: rates with transit times, labels (PDF/PNG/ZPL/EPL), cancel, tracking and pickups.
 
     Address Validation (``validate_address``, several addresses; ``classify_address``, the canonical
@@ -77,6 +75,8 @@ class FedexAdapter(base.Adapter):
     def parse_callback(cls, payload: Mapping[str, Any]) -> list[base.PushedEvent]:
         return fedex_callback.parse(payload, cls.code_table())
 
+    HOSTS = {"sandbox": "https://apis-sandbox.fedex.com", "live": "https://apis.fedex.com"}
+
     def __init__(
         self,
         config: Mapping[str, Any],
@@ -87,36 +87,15 @@ class FedexAdapter(base.Adapter):
         retry: carrier_http.RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(config, recorder=recorder)
+        super().__init__(
+            config, recorder=recorder, session=session, breaker=breaker, retry=retry, clock=clock
+        )
         cfg = self._config
-        self.base_url = str(cfg.get("base_url") or HOSTS[cfg.get("environment", "sandbox")]).rstrip("/")
         self.account_number = str(cfg["account_number"])
         self.rate_type = str(cfg.get("rate_request_type", mapping.DEFAULT_RATE_TYPE))
         self.pickup_type = str(cfg.get("pickup_type", mapping.DEFAULT_PICKUP_TYPE))
-        self._clock = clock
-        self._tokens = carrier_http.TokenCache(clock, TOKEN_REFRESH_MARGIN)
-        self.http = carrier_http.CarrierHttp(
-            carrier=self.name,
-            account=self.account_id,
-            session=session or carrier_http.make_session(self.timeout),
-            breaker=breaker,
-            retry=retry or carrier_http.RetryPolicy(),
-            recorder=recorder,
-            redact=self.redact,
-            clock=clock,
-        )
-
-    def _extra_secret_values(self) -> Sequence[str]:
-        return [self._tokens.value] if self._tokens.value else []
 
     # -- OAuth ---------------------------------------------------------------------------------------------
-
-    def _access_token(self, timeout: float) -> str:
-        return self._tokens.get(lambda: self._fetch_token(timeout))
-
-    def test_connection(self, *, timeout: float | None = None) -> base.ConnectionReport:
-        """Fetch a fresh OAuth token with the account's client credentials (the token is not kept)."""
-        return self._token_issued(self._fetch_token(self._timeout(timeout))[1])
 
     def _fetch_token(self, timeout: float) -> tuple[str, float]:
         call = mapping.oauth_request(self._config["client_id"], self._config["client_secret"])
@@ -133,9 +112,6 @@ class FedexAdapter(base.Adapter):
         if response.status_code != 200:
             raise mapping.parse_error(response.status_code, body)
         return mapping.parse_oauth_response(body)
-
-    def _invalidate_token(self) -> None:
-        self._tokens.invalidate()
 
     def _call(self, call: mapping.HttpCall, *, operation: str, timeout: float, idempotent: bool) -> Any:
         """Send an API call with a bearer token, fetching a new token once on a 401; return the JSON body."""

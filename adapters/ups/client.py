@@ -8,24 +8,22 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 
-from adapters import base
+from adapters import base, rest
 from adapters import http as carrier_http
 from adapters.ups import address as ups_address
 from adapters.ups import mapping, requirements
 from schemas import carrier, events, types
 
-HOSTS: dict[str, str] = {"sandbox": "https://wwwcie.ups.com", "live": "https://onlinetools.ups.com"}
-TOKEN_REFRESH_MARGIN = 60.0  # seconds before expiry at which a cached token is replaced
 TRACK_ALERT_USER_AGENT = "UPSPubSubTrackingService"
 WEBHOOK_TOKEN_LIFETIME = 3600
 
 
-class UpsAdapter(base.Adapter):
+class UpsAdapter(rest.OAuthRestAdapter):
     """UPS over REST: Shop rating, labels (GIF/PNG/ZPL), void, tracking and Track Alert pushes."""
 
     name = "ups"
@@ -61,6 +59,8 @@ class UpsAdapter(base.Adapter):
             raise base.PushPayloadError(exc.message) from exc
         return [base.PushedEvent(cls.canonical(r, events.EventSource.WEBHOOK)) for r in raw]
 
+    HOSTS = {"sandbox": "https://wwwcie.ups.com", "live": "https://onlinetools.ups.com"}
+
     def __init__(
         self,
         config: Mapping[str, Any],
@@ -72,34 +72,12 @@ class UpsAdapter(base.Adapter):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(config, recorder=recorder)
-        cfg = self._config
-        self.base_url = str(cfg.get("base_url") or HOSTS[cfg.get("environment", "sandbox")]).rstrip("/")
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._tokens = carrier_http.TokenCache(clock, TOKEN_REFRESH_MARGIN)
-        self.http = carrier_http.CarrierHttp(
-            carrier=self.name,
-            account=self.account_id,
-            session=session or carrier_http.make_session(self.timeout),
-            breaker=breaker,
-            retry=retry or carrier_http.RetryPolicy(),
-            recorder=recorder,
-            redact=self.redact,
-            clock=clock,
+        super().__init__(
+            config, recorder=recorder, session=session, breaker=breaker, retry=retry, clock=clock
         )
-
-    def _extra_secret_values(self) -> Sequence[str]:
-        return [self._tokens.value] if self._tokens.value else []
+        self._wall_clock = wall_clock
 
     # -- OAuth ---------------------------------------------------------------------------------------------
-
-    def _access_token(self, timeout: float) -> str:
-        return self._tokens.get(lambda: self._fetch_token(timeout))
-
-    def test_connection(self, *, timeout: float | None = None) -> base.ConnectionReport:
-        """Fetch a fresh OAuth token with the account's client credentials (the token is not kept)."""
-        return self._token_issued(self._fetch_token(self._timeout(timeout))[1])
 
     def _fetch_token(self, timeout: float) -> tuple[str, float]:
         call = mapping.oauth_request(self._config.get("merchant_id"))
@@ -117,9 +95,6 @@ class UpsAdapter(base.Adapter):
         if response.status_code != 200:
             raise mapping.parse_error(response.status_code, body)
         return mapping.parse_oauth_response(body)
-
-    def _invalidate_token(self) -> None:
-        self._tokens.invalidate()
 
     def _call(
         self,

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from adapters import base
+from adapters import base, rest
 from adapters import http as carrier_http
 from adapters.usps import callback as usps_callback
 from adapters.usps import mapping, requirements
@@ -20,8 +20,6 @@ from schemas import carrier, events, types, units
 
 log = logging.getLogger(__name__)
 
-HOSTS: dict[str, str] = {"sandbox": "https://apis-tem.usps.com", "live": "https://apis.usps.com"}
-TOKEN_REFRESH_MARGIN = 60.0  # seconds before expiry at which a cached OAuth token is replaced
 # Payments: "Tokens are valid for eight hours after issuance"; replaced ten minutes early.
 PAYMENT_TOKEN_LIFETIME = 8 * 3600.0
 PAYMENT_TOKEN_MARGIN = 600.0
@@ -31,7 +29,7 @@ RUNTIME_SECRET_KEYS = frozenset(
 )
 
 
-class UspsAdapter(base.Adapter):
+class UspsAdapter(rest.OAuthRestAdapter):
     """USPS over the v3 REST APIs: domestic prices with delivery estimates, labels, refunds, tracking v3r2."""
 
     name = "usps"
@@ -75,6 +73,8 @@ class UspsAdapter(base.Adapter):
         """Raise CarrierRejected unless the push's ``X-HMAC`` matches ``secret`` (constant time)."""
         usps_callback.verify(secret, headers, body)
 
+    HOSTS = {"sandbox": "https://apis-tem.usps.com", "live": "https://apis.usps.com"}
+
     def __init__(
         self,
         config: Mapping[str, Any],
@@ -86,23 +86,11 @@ class UspsAdapter(base.Adapter):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(config, recorder=recorder)
-        cfg = self._config
-        self.base_url = str(cfg.get("base_url") or HOSTS[cfg.get("environment", "sandbox")]).rstrip("/")
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._tokens = carrier_http.TokenCache(clock, TOKEN_REFRESH_MARGIN)
-        self._payment_tokens = carrier_http.TokenCache(clock, PAYMENT_TOKEN_MARGIN)
-        self.http = carrier_http.CarrierHttp(
-            carrier=self.name,
-            account=self.account_id,
-            session=session or carrier_http.make_session(self.timeout),
-            breaker=breaker,
-            retry=retry or carrier_http.RetryPolicy(),
-            recorder=recorder,
-            redact=self.redact,
-            clock=clock,
+        super().__init__(
+            config, recorder=recorder, session=session, breaker=breaker, retry=retry, clock=clock
         )
+        self._wall_clock = wall_clock
+        self._payment_tokens = carrier_http.TokenCache(clock, PAYMENT_TOKEN_MARGIN)
 
     def redact(self, value: Any) -> Any:
         """Mask config secrets, cached tokens and the payment token wherever they appear."""
@@ -123,13 +111,6 @@ class UspsAdapter(base.Adapter):
         )
 
     # -- OAuth and payment authorization ------------------------------------------------------------------
-
-    def _access_token(self, timeout: float) -> str:
-        return self._tokens.get(lambda: self._fetch_token(timeout))
-
-    def test_connection(self, *, timeout: float | None = None) -> base.ConnectionReport:
-        """Fetch a fresh OAuth token with the account's client credentials (the token is not kept)."""
-        return self._token_issued(self._fetch_token(self._timeout(timeout))[1])
 
     def _fetch_token(self, timeout: float) -> tuple[str, float]:
         call = mapping.oauth_request(self._config["client_id"], self._config["client_secret"])
@@ -153,9 +134,6 @@ class UspsAdapter(base.Adapter):
             return mapping.parse_payment_authorization(body), PAYMENT_TOKEN_LIFETIME
 
         return self._payment_tokens.get(fetch)
-
-    def _invalidate_token(self) -> None:
-        self._tokens.invalidate()
 
     def _invalidate_payment_token(self) -> None:
         self._payment_tokens.invalidate()
