@@ -1,12 +1,15 @@
-"""UPS bills the day: a Billing Data CSV built from what was booked, with the mistakes carriers make.
+"""Partners bill the day: invoices built from what was booked, with the mistakes carriers make.
 
-Each shipment's rows are its frozen quote's lines, laid out as UPS's headerless Billing Data file
-(version 2.1 column positions, as ``gateway/reconciliation/parsers/ups.py`` reads them). A seeded few get what
-audit firms find on real invoices: a re-weigh, re-measured dimensions, another zone, a base price
-off the contract, a fuel surcharge at the wrong percentage, a residential surcharge on a business
-address, an address correction, a line billed twice, labels that were voided, parcels the own
-fleet delivered, and tracking numbers nobody shipped. ``injected`` lists them, so the report can
-show what reconciliation caught.
+Each shipment's charges are its frozen quote's lines, written in the carrier's own invoice layout:
+UPS's headerless Billing Data file (version 2.1 column positions, as
+``gateway/reconciliation/parsers/ups.py`` reads them) and FedEx's Billing Online CSV (a header row,
+one row per tracking ID with its charges as description/amount pairs, as
+``gateway/reconciliation/parsers/fedex.py`` reads them). A seeded few get what audit firms find on
+real invoices: a re-weigh, re-measured dimensions, another zone, a base price off the contract, a
+fuel surcharge at the wrong percentage, a residential surcharge on a business address, an address
+correction, a line billed twice, labels that were voided, parcels the own fleet delivered, and
+tracking numbers nobody shipped. ``injected`` lists them, so the report can show what
+reconciliation caught. The mistakes are drawn the same way whatever the layout.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from demo import day
 
@@ -65,6 +68,16 @@ RECONCILIATION_CLASS = {
     "address_correction": "surcharge_not_quoted",
     "residential_on_commercial": "surcharge_not_quoted",
 }
+# A live quote holds no zone, billable weight or fuel percentage (a carrier's rate reply is a price, not
+# its workings), so on a live-rated shipment these show only as a total above the quote.
+LIVE_TOTAL_ONLY = frozenset({"weight_over_declared", "zone_mismatch", "base_rate_mismatch", "fuel_mismatch"})
+
+
+def reconciliation_class(mistake: str, quote: Mapping[str, Any] | None) -> str:
+    """The class reconciliation can find ``mistake`` under, given the quote it is checked against."""
+    if quote is not None and quote.get("source") == "live" and mistake in LIVE_TOTAL_ONLY:
+        return "total_over_quote"
+    return RECONCILIATION_CLASS.get(mistake, mistake)
 
 
 @dataclass
@@ -79,9 +92,13 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(CENT, ROUND_HALF_EVEN))
 
 
+# Quote line codes of a fuel surcharge: a card's FSC, FedEx's FUEL.
+FUEL_CODES = ("FSC", "FUEL")
+
+
 def _fuel_percent(lines: list[dict[str, Any]]) -> Decimal | None:
     for line in lines:
-        if line["code"] == "FSC":
+        if line["code"] in FUEL_CODES:
             m = re.search(r"([0-9]+(?:\.[0-9]+)?)\s*%", line.get("description") or "")
             if m:
                 return Decimal(m.group(1))
@@ -97,7 +114,7 @@ def quote_of(order: day.Order) -> dict[str, Any] | None:
     return min(same, key=lambda r: Decimal(r["total_cost"]["amount"]), default=None)
 
 
-class _Writer:
+class _UpsWriter:
     def __init__(self, invoice_number: str, account: str, invoice_date: date, ship_date: date) -> None:
         self.rows: list[list[str]] = []
         self.invoice_number, self.account = invoice_number, account
@@ -116,8 +133,9 @@ class _Writer:
         dims: str = "",
         zone: str = "",
         service: str = "",
+        description: str | None = None,
     ) -> None:
-        classification, desc_code, text = UPS_CODES.get(code, ("ACC", code, code.title()))
+        classification, desc_code, text = UPS_CODES.get(code, ("ACC", code, description or code.title()))
         if code in ("BASE", "TOTAL") and service:
             text = service
         c = [""] * WIDTH
@@ -136,9 +154,110 @@ class _Writer:
             c[DIM_UNIT] = "IN"
         self.rows.append(c)
 
+    @property
+    def lines(self) -> int:
+        return len(self.rows)
+
     def text(self) -> str:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\r\n").writerows(self.rows)
+        return buffer.getvalue()
+
+
+# How a quote line code appears on a FedEx invoice (FedEx writes descriptions, never codes); a code not
+# here keeps the quote line's own description, which for a live FedEx quote is FedEx's.
+FEDEX_DESCRIPTIONS: dict[str, str] = {
+    "FSC": "Fuel Surcharge",
+    "FUEL": "Fuel Surcharge",
+    "RES": "Residential Delivery Charge",
+    "RESIDENTIAL_DELIVERY": "Residential Delivery Charge",
+    "DAS": "Delivery Area Surcharge",
+    "EDAS": "Delivery Area Surcharge Extended",
+    "DELIVERY_AREA": "Delivery Area Surcharge",
+    "AHS": "Additional Handling Surcharge",
+    "ADDITIONAL_HANDLING": "Additional Handling Surcharge",
+    "LPS": "Oversize Charge",
+    "SIG": "Direct Signature Required",
+    "SAT": "Saturday Delivery",
+    "DV": "Declared Value Charge",
+    "ADC": "Address Correction",
+}
+FEDEX_PAIRS = 25  # "Tracking ID Charge Description/Amount" pairs in an All Columns download
+FEDEX_HEADER = [
+    "Bill to Account Number", "Invoice Date", "Invoice Number", "Currency Code",
+    "Express or Ground Tracking ID", "Shipment Date", "Service Type", "Zone Code",
+    "Rated Weight Amount", "Rated Weight Units", "Dim Length", "Dim Width", "Dim Height", "Dim Unit",
+    "Transportation Charge Amount", "Net Charge Amount",
+] + ["Tracking ID Charge Description", "Tracking ID Charge Amount"] * FEDEX_PAIRS  # fmt: skip
+
+
+@dataclass
+class _FedexRow:
+    tracking: str
+    ship_date: date
+    transport: Decimal | None = None
+    weight: str = ""
+    dims: str = ""
+    zone: str = ""
+    service: str = ""
+    pairs: list[tuple[str, Decimal]] = field(default_factory=list)
+
+
+class _FedexWriter:
+    """One row per tracking ID: the base charge is its transportation charge, the rest charge pairs."""
+
+    def __init__(self, invoice_number: str, account: str, invoice_date: date, ship_date: date) -> None:
+        self.rows: list[_FedexRow] = []
+        self.invoice_number, self.account = invoice_number, account
+        self.invoice_date, self.ship_date = invoice_date, ship_date
+        self.lines = 0
+
+    def row(
+        self,
+        tracking: str,
+        amount: Decimal,
+        code: str,
+        *,
+        weight: str = "",
+        dims: str = "",
+        zone: str = "",
+        service: str = "",
+        description: str | None = None,
+        category: str = "SHP",  # UPS's charge category and weight type: no FedEx column holds them
+        detail: str = "",
+        weight_type: str = "1",
+    ) -> None:
+        self.lines += 1
+        latest = next((r for r in reversed(self.rows) if r.tracking == tracking), None)
+        if code in ("BASE", "TOTAL"):
+            # A second base charge for one tracking ID is a second row: a duplicate, as FedEx bills one.
+            if latest is None or latest.transport is not None:
+                latest = _FedexRow(tracking, self.ship_date)
+                self.rows.append(latest)
+            latest.transport = amount
+            latest.weight, latest.dims, latest.zone, latest.service = weight, dims, zone, service
+            return
+        if latest is None or len(latest.pairs) >= FEDEX_PAIRS:
+            latest = _FedexRow(tracking, self.ship_date)
+            self.rows.append(latest)
+        latest.pairs.append((FEDEX_DESCRIPTIONS.get(code) or description or code.title(), amount))
+
+    def text(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(FEDEX_HEADER)
+        for r in self.rows:
+            transport = r.transport or Decimal(0)
+            sides = r.dims.split("x") if r.dims else ["", "", ""]
+            cells = [
+                self.account, self.invoice_date.isoformat(), self.invoice_number, "USD", r.tracking,
+                r.ship_date.isoformat(), r.service, r.zone, r.weight, "LB" if r.weight else "",
+                *sides, "IN" if r.dims else "", _money(transport),
+                _money(transport + sum((a for _, a in r.pairs), Decimal(0))),
+            ]  # fmt: skip
+            for description, amount in r.pairs:
+                cells += [description, _money(amount)]
+            writer.writerow(cells)
         return buffer.getvalue()
 
 
@@ -148,6 +267,31 @@ def _inches(order: day.Order) -> tuple[Decimal, Decimal, Decimal]:
         (Decimal(side) / Decimal("2.54")).quantize(Decimal("0.1"), rounding="ROUND_DOWN")
         for side in order.dims_cm
     )
+
+
+class _Writer(Protocol):
+    ship_date: date
+
+    @property
+    def lines(self) -> int: ...
+
+    def row(
+        self,
+        tracking: str,
+        amount: Decimal,
+        code: str,
+        *,
+        category: str = ...,
+        detail: str = ...,
+        weight: str = ...,
+        weight_type: str = ...,
+        dims: str = ...,
+        zone: str = ...,
+        service: str = ...,
+        description: str | None = ...,
+    ) -> None: ...
+
+    def text(self) -> str: ...
 
 
 def ups_invoice(
@@ -165,9 +309,53 @@ def ups_invoice(
     ``mistakes`` (shipment id -> mistake) replaces the seeded draw, so a test can bill each kind once;
     a mistake the shipment's quote cannot carry (a base-line one on a live total) is left out.
     """
+    out = _UpsWriter(invoice_number, account, invoice_date, invoice_date)
+    return _bill(
+        out,
+        billed,
+        fleet=fleet,
+        seed=seed,
+        mistakes=mistakes,
+        unknown=lambda rng: f"1ZH4ND0F{rng.randint(10**9, 10**10 - 1)}",
+        ground="UPS Ground",
+    )
+
+
+def fedex_invoice(
+    billed: list[day.Order],
+    *,
+    fleet: list[day.Order],
+    invoice_number: str,
+    account: str,
+    invoice_date: date,
+    seed: str,
+    mistakes: Mapping[str, str] | None = None,
+) -> InvoiceDoc:
+    """Return the FedEx invoice (Billing Online CSV) for ``billed``: the same mistakes as ``ups_invoice``."""
+    out = _FedexWriter(invoice_number, account, invoice_date, invoice_date)
+    return _bill(
+        out,
+        billed,
+        fleet=fleet,
+        seed=seed,
+        mistakes=mistakes,
+        unknown=lambda rng: str(rng.randint(10**11, 10**12 - 1)),  # FedEx numbers: 12 digits
+        ground="FedEx Ground",
+    )
+
+
+def _bill(
+    out: _Writer,
+    billed: list[day.Order],
+    *,
+    fleet: list[day.Order],
+    seed: str,
+    mistakes: Mapping[str, str] | None,
+    unknown: Callable[[random.Random], str],
+    ground: str,
+) -> InvoiceDoc:
     rng = random.Random(f"invoice:{seed}")
-    ship_date = invoice_date
-    out = _Writer(invoice_number, account, invoice_date, ship_date)
+    ship_date = out.ship_date
     injected: list[dict[str, Any]] = []
     shipments = 0
     for order in billed:
@@ -188,6 +376,8 @@ def ups_invoice(
             lines = [{"code": "TOTAL", "amount": Decimal(quote["total_cost"]["amount"]), "description": ""}]
         amounts = {line["code"]: line["amount"] for line in lines}
         pct = _fuel_percent(lines)
+        fuel = next((code for code in amounts if code in FUEL_CODES), None)
+        descriptions = {line["code"]: line["description"] for line in lines}
         weight = str(quote.get("billable_weight") or "") if quote.get("weight_unit") == "lb" else ""
         zone = str(quote.get("zone") or "")
         length, width, height = _inches(order)
@@ -232,19 +422,19 @@ def ups_invoice(
                 base_kw["weight_type"] = "8"
             if mistake == "zone_mismatch":
                 base_kw["zone"] = f"{(int(zone) if zone.isdigit() else 2) + rng.randint(1, 3):03d}"
-            if pct is not None and "FSC" in amounts:
-                before = amounts["FSC"]
-                fuel_base = amounts["FSC"] * 100 / pct + bump
-                amounts["FSC"] = (fuel_base * pct / 100).quantize(CENT, ROUND_HALF_EVEN)
-                over += amounts["FSC"] - before
+            if pct is not None and fuel is not None:
+                before = amounts[fuel]
+                fuel_base = amounts[fuel] * 100 / pct + bump
+                amounts[fuel] = (fuel_base * pct / 100).quantize(CENT, ROUND_HALF_EVEN)
+                over += amounts[fuel] - before
         if mistake == "dimensions_over_declared":
             base_kw["dims"] = (
                 f"{length + rng.randint(4, 9)}x{width + rng.randint(2, 6)}x{height + rng.randint(2, 5)}"
             )
             base_kw["weight_type"] = "9"
-        if mistake == "fuel_mismatch" and "FSC" in amounts:
+        if mistake == "fuel_mismatch" and fuel is not None:
             bump = Decimal(rng.randint(35, 120)) / 100
-            amounts["FSC"] += bump
+            amounts[fuel] += bump
             over += bump
         elif mistake == "fuel_mismatch":
             mistake = None
@@ -252,7 +442,7 @@ def ups_invoice(
             if code in ("BASE", "TOTAL"):
                 out.row(order.tracking_number, amount, code, **base_kw)
             else:
-                out.row(order.tracking_number, amount, code)
+                out.row(order.tracking_number, amount, code, description=descriptions.get(code))
         if mistake == "duplicate_charge":
             code = "BASE" if "BASE" in amounts else next(iter(amounts))
             out.row(
@@ -270,7 +460,7 @@ def ups_invoice(
         if mistake:
             injected.append(
                 {
-                    "kind": RECONCILIATION_CLASS.get(mistake, mistake),
+                    "kind": reconciliation_class(mistake, quote),
                     "mistake": mistake,
                     "shipment_id": order.shipment_id,
                     "tracking_number": order.tracking_number,
@@ -280,7 +470,7 @@ def ups_invoice(
     # A UPS charge for parcels our own vans delivered, and two tracking numbers nobody shipped.
     for order in rng.sample(fleet, k=min(2, len(fleet))):
         amount = Decimal(rng.randint(890, 1480)) / 100
-        out.row(order.tracking_number or "", amount, "BASE", service="UPS Ground")
+        out.row(order.tracking_number or "", amount, "BASE", service=ground)
         injected.append(
             {
                 "kind": "fleet_delivered",
@@ -290,9 +480,9 @@ def ups_invoice(
             }
         )
     for _ in range(2):
-        number = f"1ZH4ND0F{rng.randint(10**9, 10**10 - 1)}"
+        number = unknown(rng)
         amount = Decimal(rng.randint(1100, 2400)) / 100
-        out.row(number, amount, "BASE", service="UPS Ground")
+        out.row(number, amount, "BASE", service=ground)
         injected.append(
             {
                 "kind": "unknown_tracking",
@@ -301,7 +491,7 @@ def ups_invoice(
                 "over": _money(amount),
             }
         )
-    return InvoiceDoc(csv=out.text(), lines=len(out.rows), shipments=shipments, injected=injected)
+    return InvoiceDoc(csv=out.text(), lines=out.lines, shipments=shipments, injected=injected)
 
 
 @dataclass(frozen=True)
@@ -315,5 +505,7 @@ class Layout:
 # The layouts the demo writes, by the gateway's layout name (``format`` of ``POST /v1/invoices``). A
 # carrier is billed when its layout is here (``demo.carriers.invoice_layout``); the rest are not.
 LAYOUTS: dict[str, Layout] = {
-    "ups": Layout(ups_invoice, account="H4ND0F"),  # the account the launcher configures for the simulator
+    # the accounts the launcher configures for the simulator
+    "ups": Layout(ups_invoice, account="H4ND0F"),
+    "fedex": Layout(fedex_invoice, account="740561073"),
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -58,8 +59,9 @@ def _fuel(cents: int) -> int:
 class World:
     """One tenant (platform + finance) with booked shipments, and helpers to invoice them."""
 
-    def __init__(self, app: Any, client: Any, make_tenant: Any) -> None:
+    def __init__(self, app: Any, client: Any, make_tenant: Any, carrier: str = "ups") -> None:
         self.app, self.client = app, client
+        self.carrier = carrier  # whose rates book() selects and whose labels it records
         self.container = app.extensions["handoff"]
         self.tenant = make_tenant(("platform", "finance"))
         self.headers = self.tenant.headers
@@ -88,13 +90,17 @@ class World:
         rate = next(
             r
             for r in shipment["rates"]["rates"]
-            if r["carrier"] == "ups" and r["service_code"] == service_code
+            if r["carrier"] == self.carrier and r["service_code"] == service_code
         )
         selected = self.client.post(
             f"/v1/shipments/{shipment['id']}/rate", json={"rate_id": rate["id"]}, headers=self.headers
         )
         assert selected.status_code == 200, selected.get_json()
-        tracking = "1Z" + uuid.uuid4().hex[:16].upper()
+        tracking = (
+            "1Z" + uuid.uuid4().hex[:16].upper()
+            if self.carrier == "ups"
+            else str(uuid.uuid4().int % 10**12).zfill(12)
+        )
         with self.container.sessions() as session:
             session.execute(
                 sa.update(models.Shipment)
@@ -110,7 +116,7 @@ class World:
                 label_tables.Label(
                     tenant_id=self.tenant.tenant_id,
                     shipment_id=shipment["id"],
-                    carrier="ups",
+                    carrier=self.carrier,
                     service=service_code,
                     tracking_number=tracking,
                     status="purchased",
@@ -134,7 +140,7 @@ class World:
             destination=body["destination"],
         )
         if scanned:
-            self.event(booked, "in_transit", utcnow() - timedelta(days=2))
+            self.event(booked, "in_transit", utcnow() - timedelta(days=2), carrier=self.carrier)
         return booked
 
     def event(
@@ -770,24 +776,29 @@ def live_app(settings: dict[str, Any]) -> Any:
     application.extensions["handoff"].dispose()
 
 
+def _tenant_key(application: Any, roles: tuple[str, ...]) -> Any:
+    """A new tenant with a key holding ``roles``, in an app of the module's own (not the shared one)."""
+    from gateway.kernel import auth
+    from tests.conftest import TenantKey
+
+    with application.extensions["handoff"].sessions() as session:
+        slug = f"t-{uuid.uuid4().hex[:10]}"
+        tenant = models.Tenant(name=slug, slug=slug)
+        session.add(tenant)
+        session.flush()
+        row, key = auth.create_key(session, tenant.id, roles, pepper=application.config["SECRET_PEPPER"])
+        session.commit()
+        return TenantKey(tenant.id, key, row.id)
+
+
 @pytest.fixture
 def live_world(live_app: Any) -> Any:
     import re
 
     import responses
 
-    from gateway.kernel import auth
-    from tests.conftest import TenantKey
-
-    def make_tenant(roles: tuple[str, ...]) -> TenantKey:
-        with live_app.extensions["handoff"].sessions() as session:
-            slug = f"t-{uuid.uuid4().hex[:10]}"
-            tenant = models.Tenant(name=slug, slug=slug)
-            session.add(tenant)
-            session.flush()
-            row, key = auth.create_key(session, tenant.id, roles, pepper=live_app.config["SECRET_PEPPER"])
-            session.commit()
-            return TenantKey(tenant.id, key, row.id)
+    def make_tenant(roles: tuple[str, ...]) -> Any:
+        return _tenant_key(live_app, roles)
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.POST, "https://ups.invalid/security/v1/oauth/token", json=UPS_TOKEN_REPLY)
@@ -966,3 +977,99 @@ def test_every_mistake_the_demo_invoice_injects_is_found_on_card_and_live_quotes
     }
     injected_numbers = {i["tracking_number"] for i in doc.injected}
     assert [key for key in found if key[0] not in injected_numbers] == []  # clean shipments stay clean
+
+
+# --- the demo's FedEx invoice (Billing Online CSV) against live FedEx quotes --------------------------
+
+
+@pytest.fixture(scope="module")
+def fedex_app(settings: dict[str, Any]) -> Any:
+    """The gateway with the FedEx adapter enabled at https://fedex.invalid (mocked per test)."""
+    from gateway import create_app
+
+    fedex = {
+        "adapter": "fedex",
+        "id": "fedex",
+        "config": {
+            "client_id": "cid",
+            "client_secret": "csecret",
+            "account_number": "740561073",
+            "base_url": "https://fedex.invalid",
+        },
+    }
+    application = create_app({**settings, "CARRIERS": json.dumps([fedex]), "RATE_CACHE_TTL_SECONDS": 0})
+    yield application
+    application.extensions["handoff"].dispose()
+
+
+@pytest.fixture
+def fedex_world(fedex_app: Any) -> Any:
+    import responses
+
+    from tests.unit.adapters_fedex import fedex_fixtures as fedex
+
+    def make_tenant(roles: tuple[str, ...]) -> Any:
+        return _tenant_key(fedex_app, roles)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, "https://fedex.invalid/oauth/token", json=fedex.TOKEN_REPLY)
+        mock.add(
+            responses.POST, "https://fedex.invalid/rate/v1/rates/quotes", body=fedex.dumps(fedex.RATE_REPLY)
+        )
+        yield World(fedex_app, fedex_app.test_client(), make_tenant, carrier="fedex")
+
+
+def test_every_mistake_the_demo_fedex_invoice_injects_is_found(fedex_world: World) -> None:
+    from demo import invoices as demo_invoices
+
+    world = fedex_world
+    kinds = [kind for kind, _ in demo_invoices.MISTAKES] + ["residential_on_commercial"]
+    mistakes: dict[str, str] = {}
+    billed: list[Any] = []
+    for kind in kinds:
+        booked = world.book("FEDEX_GROUND", residential=kind != "residential_on_commercial")
+        mistakes[booked.id] = kind
+        billed.append(_demo_order(booked, carrier="fedex"))
+    clean = world.book("FEDEX_GROUND")
+    billed.append(_demo_order(clean, carrier="fedex"))
+    fleet = []
+    for _ in range(2):
+        van = world.book("FEDEX_GROUND", scanned=False)
+        world.update_shipment(van, carrier="fleet")
+        world.event(van, "delivered", utcnow() - timedelta(days=1), carrier="fleet")
+        fleet.append(_demo_order(van, carrier="fleet"))
+
+    doc = demo_invoices.fedex_invoice(
+        billed,
+        fleet=fleet,
+        invoice_number=world.invoice_number,
+        account="740561073",
+        invoice_date=date.today(),
+        seed="recon-test-fedex",
+        mistakes=mistakes,
+    )
+    # FedEx's live quote has a base line, a zone and a billable weight: every kind can be billed.
+    assert {i["mistake"] for i in doc.injected if "mistake" in i} == set(kinds)
+    resp = world.client.post(
+        "/v1/invoices",
+        data={
+            "file": (io.BytesIO(doc.csv.encode()), "fedex-demo.csv"),
+            "format": "fedex",
+            "carrier": "fedex",
+        },
+        headers=world.headers,
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 201, resp.get_json()
+    invoice_id = resp.get_json()["id"]
+    world.reconcile(invoice_id)
+    found = world.findings(invoice_id)
+
+    missed = [i for i in doc.injected if (i["tracking_number"], i["kind"]) not in found]
+    assert missed == []
+    assert not [key for key in found if key[0] == clean.tracking]
+    # What a live quote cannot hold (zone, billable weight, fuel percentage) is found as the total above it.
+    assert {i["mistake"]: i["kind"] for i in doc.injected if "mistake" in i} == {
+        **{kind: demo_invoices.RECONCILIATION_CLASS.get(kind, kind) for kind in kinds},
+        **dict.fromkeys(demo_invoices.LIVE_TOTAL_ONLY, "total_over_quote"),
+    }
