@@ -253,6 +253,8 @@ class SolveOptions:
     seed: int = 0
     max_iterations: int | None = None
     max_rounds: int = 3  # route / assign rounds when assignment constraints push packages back to the fleet
+    # PyVRP searches run side by side (seeds seed, seed + 1, ...), one per core: the best is kept.
+    workers: int = 1
 
 
 # ---- results ---------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ last routes. Every round's plan is complete; the best one is returned, within th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import multiprocessing
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,16 +119,22 @@ def route(
     seed: int = 0,
     max_iterations: int | None = None,
     warm_start: Sequence[RoutedVehicle] | None = None,
+    workers: int = 1,
 ) -> RoutingResult:
     """Solve a routing instance with the named engine within the time limit.
 
     The limit is wall time from this call, model building and the engine's first solution
     included. ``warm_start`` gives routes to start from (an empty sequence starts from no
     routes at all, which is instant); None lets the engine construct its own first solution.
+    ``workers`` > 1 (PyVRP only) runs that many searches with seeds ``seed``, ``seed + 1``, …
+    side by side, one in this process and the rest in child processes, and keeps the best.
     """
     _check(problem)
     if engine == "pyvrp":
-        return _route_pyvrp(problem, seconds, seed, max_iterations, warm_start)
+        deadline = time.perf_counter() + seconds
+        if workers > 1:
+            return _route_pyvrp_parallel(problem, deadline, seed, max_iterations, warm_start, workers)
+        return _route_pyvrp(problem, deadline, seed, max_iterations, warm_start)
     if engine == "ortools":
         return _route_ortools(problem, seconds, seed, max_iterations, warm_start)
     raise SolverError(f"unknown routing engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -173,9 +181,49 @@ class _Deadline:
         return time.perf_counter() >= self._deadline
 
 
+# Child processes are spawned, never forked: the caller may be a worker with threads (a heartbeat) and
+# open sockets a forked child would share. A child imports this module (about half a second) and
+# stops at the same wall-clock deadline as the parent's own search.
+_SPAWN = multiprocessing.get_context("spawn")
+# How long past the deadline a child may take to hand back its routes before it is left out.
+_CHILD_GRACE_S = 1.0
+
+
+def _route_pyvrp_parallel(
+    problem: RoutingProblem,
+    deadline: float,
+    seed: int,
+    max_iterations: int | None,
+    warm_start: Sequence[RoutedVehicle] | None,
+    workers: int,
+) -> RoutingResult:
+    """The best of ``workers`` PyVRP searches with consecutive seeds, all stopping at ``deadline``.
+
+    ``time.perf_counter`` is the system-wide monotonic clock on Linux, so one deadline holds in
+    every process. A child that fails or is late is left out: the parent's own search always
+    counts, so the answer is never worse than a single search's.
+    """
+    started = time.perf_counter()
+    pool = _SPAWN.Pool(workers - 1)
+    try:
+        pending = [
+            pool.apply_async(_route_pyvrp, (problem, deadline, seed + k, max_iterations, warm_start))
+            for k in range(1, workers)
+        ]
+        results = [_route_pyvrp(problem, deadline, seed, max_iterations, warm_start)]
+        for job in pending:
+            # A helper search that failed or overran is only a lost try.
+            with contextlib.suppress(multiprocessing.TimeoutError, Exception):
+                results.append(job.get(timeout=max(0.0, deadline - time.perf_counter()) + _CHILD_GRACE_S))
+    finally:
+        pool.terminate()  # never wait on a child: the limit is a contract
+    best = min(results, key=lambda r: (not r.feasible, r.cost))
+    return dataclasses.replace(best, seconds=time.perf_counter() - started)
+
+
 def _route_pyvrp(
     problem: RoutingProblem,
-    seconds: float,
+    deadline: float,
     seed: int,
     max_iterations: int | None,
     warm_start: Sequence[RoutedVehicle] | None,
@@ -221,7 +269,7 @@ def _route_pyvrp(
         distance_matrices=[np.ascontiguousarray(problem.distance, dtype=np.int64)],  # type: ignore[list-item]
         duration_matrices=[np.ascontiguousarray(problem.duration, dtype=np.int64)],  # type: ignore[list-item]
     )
-    stop: pyvrp.stop.StoppingCriterion = _Deadline(started + seconds)
+    stop: pyvrp.stop.StoppingCriterion = _Deadline(deadline)
     if max_iterations is not None:
         stop = pyvrp.stop.MultipleCriteria([stop, pyvrp.stop.MaxIterations(max_iterations)])
     params = pyvrp.SolveParams()
@@ -907,6 +955,7 @@ def solve(problem: model.Problem, options: model.SolveOptions | None = None) -> 
                 seed=opts.seed,
                 max_iterations=opts.max_iterations,
                 warm_start=warm,
+                workers=opts.workers,
             )
             previous = result
             used: dict[int, int] = {}

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from allocation import baselines, bounds, generator, model, online, solver
 
 SHARED = ROOT / ".." / "shared" / "bench"
-SECTIONS = ("solomon", "vrppc", "day", "scale")
+SECTIONS = ("solomon", "vrppc", "day", "scale", "converge")
 
 
 def _rows_after(lines: list[str], marker: str) -> list[list[str]]:
@@ -265,6 +265,63 @@ def run_day(packages: int, engines: list[str], seconds: float, seed: int) -> lis
     return rows
 
 
+def run_converge(
+    sizes: list[int], limits: list[float], long_limit: float, workers: list[int], seed: int
+) -> list[Row]:
+    """Issue 22 item 4: the short plan against a long run of the same solver, and every complete baseline.
+
+    Days from the generator with vans in proportion (21 vans for 1,500 packages, as in the issue's
+    independent days). Each short run is repeated with every worker count; the long run uses the most.
+    """
+    rows: list[Row] = []
+    for size, limit in zip(sizes, limits, strict=True):
+        vans = max(5, round(size * 21 / 1500))
+        problem = generator.generate_day(packages=size, vans=vans, seed=seed)
+        base = {name: baselines.penalised_cost(fn(problem)) for name, fn in baselines.BASELINES.items()}
+        best_name = min(base, key=lambda k: base[k])
+        long_plan = solver.solve(
+            problem, model.SolveOptions(time_limit_s=long_limit, seed=seed, workers=max(workers))
+        )
+        long_cost = baselines.penalised_cost(long_plan)
+        runs = [(w, limit) for w in workers]
+        for w, seconds in runs:
+            started = time.perf_counter()
+            plan = solver.solve(problem, model.SolveOptions(time_limit_s=seconds, seed=seed, workers=w))
+            wall = time.perf_counter() - started
+            cost = baselines.penalised_cost(plan)
+            # Packages the long run delivers that this plan leaves undelivered.
+            dropped = len(set(plan.unassigned) - set(long_plan.unassigned))
+            rows.append(
+                (
+                    "converge",
+                    f"{size} pkgs, {vans} vans",
+                    f"pyvrp x{w}",
+                    f"{wall:.1f} / {seconds:.0f}",
+                    f"{cost:.2f}",
+                    f"{long_cost:.2f} ({long_limit:.0f} s)",
+                    f"{(cost - long_cost) / long_cost * 100:+.2f} % vs the long run; "
+                    f"{(base[best_name] - cost) / base[best_name] * 100:.1f} % below {best_name} "
+                    f"({base[best_name]:.2f}); {_gap_note(plan)}; {dropped} undelivered the long run "
+                    "delivers" + (f"; {_delivery_note(plan)}" if _delivery_note(plan) else ""),
+                )
+            )
+            print("  ", *rows[-1], file=sys.stderr, flush=True)
+        rows.append(
+            (
+                "converge",
+                f"{size} pkgs, {vans} vans",
+                f"pyvrp x{max(workers)} long",
+                f"{long_plan.solve_seconds:.1f} / {long_limit:.0f}",
+                f"{long_cost:.2f}",
+                "",
+                f"{_gap_note(long_plan)}"
+                + (f"; {_delivery_note(long_plan)}" if _delivery_note(long_plan) else ""),
+            )
+        )
+        print("  ", *rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
 def _gap_note(plan: model.Plan) -> str:
     """Say how far the plan is above its proven lower bound (``Plan.lower_bound``)."""
     if plan.lower_bound is None or plan.gap is None:
@@ -340,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
         default=1000,
         help="largest scale-section day given to OR-Tools, whose Python-built matrices grow quadratically",
     )
+    parser.add_argument("--converge-sizes", default="500,1500,5000", help="package counts, converge section")
+    parser.add_argument("--converge-seconds", default="60,60,120", help="the short limit per size")
+    parser.add_argument("--converge-long", type=float, default=300.0, help="the long run's limit")
+    parser.add_argument("--converge-workers", default="1,2", help="worker counts for the short runs")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -389,6 +450,13 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
                 print("  ", *rows[-1], file=sys.stderr, flush=True)
+    if "converge" in sections:
+        sizes = [int(s) for s in args.converge_sizes.split(",") if s]
+        limits = [float(s) for s in args.converge_seconds.split(",") if s]
+        if len(limits) != len(sizes):
+            parser.error("--converge-seconds needs one time limit per size")
+        workers = [int(w) for w in args.converge_workers.split(",") if w]
+        rows += run_converge(sizes, limits, args.converge_long, workers, args.seed)
     print_table(rows)
     return 0
 

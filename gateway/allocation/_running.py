@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from allocation import model, solver
 from gateway.allocation import fleet, tables
+from gateway.kernel import config
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
 
@@ -81,12 +83,13 @@ class Stage:
             log.debug("could not write job meta", exc_info=True)
 
 
-def solve_options(request: dict[str, Any]) -> model.SolveOptions:
+def solve_options(request: dict[str, Any], settings: Mapping[str, Any]) -> model.SolveOptions:
     return model.SolveOptions(
         engine=request.get("engine") or solver.DEFAULT_ENGINE,
         time_limit_s=float(request.get("time_limit_s") or 10),
         seed=int(request.get("seed") or 0),
         max_iterations=request.get("max_iterations"),
+        workers=config.read(settings, "ALLOCATION_SOLVER_WORKERS"),
     )
 
 

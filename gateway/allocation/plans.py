@@ -79,7 +79,7 @@ def run_plan(container: Container, run_id: str) -> str:
             fleet_used = _loading.fleet_snapshot(session, row.tenant_id, depot)
         problem = built.problem(depot, vehicles, rule_set)
         stage("solving", _running.SOLVE_START, solve_started_at=utcnow())
-        plan = solver.solve(problem, _running.solve_options(row.request))
+        plan = solver.solve(problem, _running.solve_options(row.request, container.settings))
         stage("baseline", 92)
         baseline = baselines.cheapest_partner(problem)
         result = results.plan_result(problem, plan, baseline, built, depot, fleet_used)

@@ -120,9 +120,8 @@ def run_simulation(container: Container, run_id: str) -> str:
             )
         # The time limit covers the whole what-if: half for each configuration, so the job stays
         # inside the outbox's job timeout like a plan does.
-        options = replace(
-            _running.solve_options(request), time_limit_s=_running.solve_options(request).time_limit_s / 2
-        )
+        options = _running.solve_options(request, container.settings)
+        options = replace(options, time_limit_s=options.time_limit_s / 2)
         stage("solving", _running.SOLVE_START, solve_started_at=utcnow())
         cand_plan = solver.solve(candidate, options)
         act_plan = solver.solve(active, options)

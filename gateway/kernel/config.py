@@ -133,6 +133,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("OUTBOX_MAX_ATTEMPTS", "int", 20, "failures before an outbox row is dead and shown to ops", 1),
     Setting("OUTBOX_JOB_TIMEOUT_SECONDS", "int", 300, "RQ job timeout of relayed jobs", 1),
+    # -- allocation (docs/ALLOCATION.md) -------------------------------------------------------------
+    Setting(
+        "ALLOCATION_SOLVER_WORKERS",
+        "int",
+        1,
+        "PyVRP searches a plan runs side by side, one per core (child processes); the best is kept",
+        1,
+    ),
     # -- rating -------------------------------------------------------------------------------------
     Setting(
         "CARRIERS",

@@ -194,3 +194,42 @@ def test_a_van_that_costs_more_than_the_partners_stays_at_the_depot(seed):
             continue  # a package only a van may carry: that van runs whatever it costs
         cheapest = sum(min(o.cost.amount for o in opts) for opts in usable)
         assert route.cost.amount <= cheapest, route.vehicle_id
+
+
+def random_routing(clients: int, seed: int) -> solver.RoutingProblem:
+    """Clients scattered over a 1,000 by 1,000 square, every one required, five vans of 40."""
+    import numpy as np
+
+    points = np.random.default_rng(seed).uniform(0, 1000, size=(clients + 1, 2))
+    delta = points[:, None, :] - points[None, :, :]
+    matrix = np.rint(np.hypot(delta[..., 0], delta[..., 1])).astype(np.int64)
+    return solver.RoutingProblem(
+        distance=matrix,
+        duration=matrix.copy(),
+        demand=[(1,)] * clients,
+        service=[0] * clients,
+        windows=[(0, 10**6)] * clients,
+        prize=[0] * clients,
+        required=[True] * clients,
+        vehicle_types=[solver.RoutingVehicleType(count=5, capacity=(40,), fixed_cost=100)],
+    )
+
+
+def test_searches_side_by_side_return_the_best_of_their_seeds():
+    problem = random_routing(120, seed=3)
+    # An iteration cap makes each search repeatable, in this process or in a child.
+    alone = [solver.route(problem, seconds=60, seed=s, max_iterations=300) for s in (7, 8)]
+    together = solver.route(problem, seconds=60, seed=7, max_iterations=300, workers=2)
+    assert together.feasible
+    assert together.cost == min(r.cost for r in alone)
+
+
+def test_with_two_workers_the_limit_holds_and_only_van_only_packages_can_be_left():
+    day = van_only_day(400, vans=3, seed=5)
+    started = time.perf_counter()
+    plan = solver.solve(day, model.SolveOptions(time_limit_s=3.0, seed=1, workers=2))
+    wall = time.perf_counter() - started
+    assert wall <= 3.0 + 2.0, f"{wall:.2f} s for a 3 s limit"
+    assert plan.routes
+    van_only = {p.id for p in day.packages if p.promise_days == 0}
+    assert set(plan.unassigned) <= van_only
