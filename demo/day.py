@@ -131,13 +131,24 @@ class Shop:
     economy: float
     fragile: float
     value_range: tuple[int, int]
+    # The shop's own shipping policy, as allocation rules: (rule id, condition, carrier code, why).
+    # A rule whose carrier the installation does not sell is left out, and the demo says so.
+    policy: tuple[tuple[str, dict[str, object], str, str], ...] = ()
 
 
 SHOPS: tuple[Shop, ...] = (
-    Shop("northwind", "Northwind Outfitters", 0.45, 0.9, 0.55, (35, 25, 8), 0.18, 0.22, 0.0, (25, 180)),
-    Shop("brightside", "Brightside Home", 0.30, 4.5, 0.7, (45, 35, 30), 0.10, 0.15, 0.25, (30, 450)),
+    Shop(
+        "northwind", "Northwind Outfitters", 0.45, 0.9, 0.55, (35, 25, 8), 0.18, 0.22, 0.0, (25, 180),
+        policy=(("northwind-express", {"service_level": ["express"]}, "dhl_express",
+                 "express orders ship on the shop's DHL Express contract"),),
+    ),
+    Shop(
+        "brightside", "Brightside Home", 0.30, 4.5, 0.7, (45, 35, 30), 0.10, 0.15, 0.25, (30, 450),
+        policy=(("brightside-fragile", {"fragile": True}, "fedex",
+                 "fragile homeware goes by FedEx, whose claims the shop trusts"),),
+    ),
     Shop("copperleaf", "Copperleaf Books", 0.25, 1.3, 0.45, (30, 22, 10), 0.12, 0.35, 0.0, (12, 90)),
-)
+)  # fmt: skip
 
 DEPOT = {
     "name": "Handoff Demo Depot",
@@ -205,7 +216,7 @@ class Order:
             ],
             "service_level": self.service_level,
             "promise_date": self.promise_date.isoformat(),
-            "metadata": {"shop": self.shop, **({"handling": "fragile"} if self.fragile else {})},
+            "metadata": {"shop": self.shop, **({"fragile": "true"} if self.fragile else {})},
         }
 
 

@@ -73,9 +73,20 @@ RECONCILIATION_CLASS = {
 LIVE_TOTAL_ONLY = frozenset({"weight_over_declared", "zone_mismatch", "base_rate_mismatch", "fuel_mismatch"})
 
 
-def reconciliation_class(mistake: str, quote: Mapping[str, Any] | None) -> str:
-    """The class reconciliation can find ``mistake`` under, given the quote it is checked against."""
+# The gateway's default GATEWAY_RECON_TOTAL_TOLERANCE_PERCENT: a total this close to its quote is not flagged.
+TOTAL_TOLERANCE_PERCENT = Decimal(2)
+
+
+def reconciliation_class(mistake: str, quote: Mapping[str, Any] | None, over: Decimal = Decimal(0)) -> str:
+    """The class reconciliation can find ``mistake`` under, given the quote it is checked against.
+
+    On a live quote it is the total above the quote, or ``within_tolerance`` when that is no more than
+    the tolerance: reconciliation rightly lets it pass, and the report shows it beside the rest.
+    """
     if quote is not None and quote.get("source") == "live" and mistake in LIVE_TOTAL_ONLY:
+        total = Decimal(str(quote["total_cost"]["amount"]))
+        if over * 100 <= total * TOTAL_TOLERANCE_PERCENT:
+            return "within_tolerance"
         return "total_over_quote"
     return RECONCILIATION_CLASS.get(mistake, mistake)
 
@@ -460,7 +471,7 @@ def _bill(
         if mistake:
             injected.append(
                 {
-                    "kind": reconciliation_class(mistake, quote),
+                    "kind": reconciliation_class(mistake, quote, over),
                     "mistake": mistake,
                     "shipment_id": order.shipment_id,
                     "tracking_number": order.tracking_number,

@@ -325,6 +325,7 @@ def allocate(ctx: Context) -> str:
         )
     for tenant in ctx.tenants.values():
         _configure_fleet(ctx, tenant)
+    policies = _apply_policies(ctx)
     plans: dict[str, str] = {}
     for slug, tenant in ctx.tenants.items():
         body = {
@@ -380,7 +381,35 @@ def allocate(ctx: Context) -> str:
         totals["routes"] += sum(1 for x in r.get("routes", []) if x.get("stops"))
         totals["vans"] += t.vans
     split = ", ".join(f"{c} {n}" for c, n in applied.most_common())
-    return f"{totals['routes']} van routes from {totals['vans']} vans; dispatch: {split}"
+    return f"{totals['routes']} van routes from {totals['vans']} vans; dispatch: {split}{policies}"
+
+
+def _apply_policies(ctx: Context) -> str:
+    """Each shop's shipping policy becomes its allocation rule set; rules for carriers not sold are left out."""
+    kept, left_out = [], []
+    for slug, tenant in ctx.tenants.items():
+        rules = []
+        for rule_id, when, target, why in tenant.shop.policy:
+            if target not in ctx.partners:
+                left_out.append(f"{rule_id} ({target} not enabled)")
+                continue
+            rules.append(
+                {
+                    "id": rule_id,
+                    "description": why,
+                    "when": when,
+                    "action": {"type": "require", "target": target},
+                }
+            )
+            kept.append(f"{rule_id} → {carriers.display_name(target)}")
+        if rules:
+            tenant.client.post(
+                "/v1/allocation/rule-sets",
+                {"name": f"{slug} shipping policy", "rules": rules},
+                idempotency_key=f"policy-{slug}-{ctx.seed}",
+            )
+    said = f"; shop policies: {', '.join(kept)}" if kept else ""
+    return said + (f"; left out: {', '.join(left_out)}" if left_out else "")
 
 
 def _select_cheapest(ctx: Context) -> None:

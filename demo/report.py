@@ -468,7 +468,9 @@ def _reconciliation(record: dict[str, Any]) -> str:
         "<table><tr><th>Class</th><th>Injected</th><th>Found (lines)</th><th>Recoverable</th></tr>"
         + table
         + "</table><p class='muted'>Injected: the mistakes the demo's carrier put in its invoices. Found: what "
-        "reconciliation flagged, including what nobody injected (late guaranteed deliveries come from tracking).</p>"
+        "reconciliation flagged, including what nobody injected (late guaranteed deliveries come from tracking). "
+        "Within tolerance: mistakes on live-rated shipments that leave the total no more than the reconciliation "
+        "tolerance above its quote (2 % by default); they are rightly not flagged.</p>"
         f"</div><div><h3>Recoverable money by class</h3>{bars}</div></div></section>"
     )
 
