@@ -35,7 +35,7 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The fast loop: unit, contract and in-process integration tests (no e2e, no fuzz, no browser),
-## on both cores, with every network address but loopback blocked. About a minute on 2 cores.
+## on both cores, with every network address but loopback blocked. About 1.5 minutes on 2 cores.
 test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e and not slow and not fuzz" -n 2 -p no:cacheprovider \
 	  --allow-hosts=127.0.0.0/8,::1 --allow-unix-socket $(PYTEST_ARGS)
