@@ -911,6 +911,35 @@ def _demo_order(booked: Booked, *, carrier: str = "ups", voided: bool = False) -
     )
 
 
+def _fleet_deliveries(world: World, service_code: str = GROUND) -> list[Any]:
+    """Two shipments the own fleet delivered yesterday, as demo orders (a partner must not bill them)."""
+    fleet = []
+    for _ in range(2):
+        van = world.book(service_code, scanned=False)
+        world.update_shipment(van, carrier="fleet")
+        world.event(van, "delivered", utcnow() - timedelta(days=1), carrier="fleet")
+        fleet.append(_demo_order(van, carrier="fleet"))
+    return fleet
+
+
+def _reconciled_findings(world: World, doc: Any, carrier: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Upload the demo's invoice in the carrier's layout, reconcile it, and return what was flagged."""
+    resp = world.client.post(
+        "/v1/invoices",
+        data={
+            "file": (io.BytesIO(doc.csv.encode()), f"{carrier}-demo.csv"),
+            "format": carrier,
+            "carrier": carrier,
+        },
+        headers=world.headers,
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 201, resp.get_json()
+    invoice_id = resp.get_json()["id"]
+    world.reconcile(invoice_id)
+    return world.findings(invoice_id)
+
+
 def test_every_mistake_the_demo_invoice_injects_is_found_on_card_and_live_quotes(live_world: World) -> None:
     from demo import invoices as demo_invoices
 
@@ -939,12 +968,7 @@ def test_every_mistake_the_demo_invoice_injects_is_found_on_card_and_live_quotes
         )
         session.commit()
     billed.append(_demo_order(voided, voided=True))
-    fleet = []
-    for _ in range(2):
-        van = world.book(scanned=False)
-        world.update_shipment(van, carrier="fleet")
-        world.event(van, "delivered", utcnow() - timedelta(days=1), carrier="fleet")
-        fleet.append(_demo_order(van, carrier="fleet"))
+    fleet = _fleet_deliveries(world)
 
     doc = demo_invoices.ups_invoice(
         billed,
@@ -956,16 +980,7 @@ def test_every_mistake_the_demo_invoice_injects_is_found_on_card_and_live_quotes
         mistakes=mistakes,
     )
     assert {i["mistake"] for i in doc.injected if "mistake" in i} == {*card_mistakes, "voided_label"}
-    resp = world.client.post(
-        "/v1/invoices",
-        data={"file": (io.BytesIO(doc.csv.encode()), "ups-demo.csv"), "format": "ups", "carrier": "ups"},
-        headers=world.headers,
-        content_type="multipart/form-data",
-    )
-    assert resp.status_code == 201, resp.get_json()
-    invoice_id = resp.get_json()["id"]
-    world.reconcile(invoice_id)
-    found = world.findings(invoice_id)
+    found = _reconciled_findings(world, doc, "ups")
 
     missed = [i for i in doc.injected if (i["tracking_number"], i["kind"]) not in found]
     assert missed == []
@@ -1032,12 +1047,7 @@ def test_every_mistake_the_demo_fedex_invoice_injects_is_found(fedex_world: Worl
         billed.append(_demo_order(booked, carrier="fedex"))
     clean = world.book("FEDEX_GROUND")
     billed.append(_demo_order(clean, carrier="fedex"))
-    fleet = []
-    for _ in range(2):
-        van = world.book("FEDEX_GROUND", scanned=False)
-        world.update_shipment(van, carrier="fleet")
-        world.event(van, "delivered", utcnow() - timedelta(days=1), carrier="fleet")
-        fleet.append(_demo_order(van, carrier="fleet"))
+    fleet = _fleet_deliveries(world, "FEDEX_GROUND")
 
     doc = demo_invoices.fedex_invoice(
         billed,
@@ -1048,22 +1058,9 @@ def test_every_mistake_the_demo_fedex_invoice_injects_is_found(fedex_world: Worl
         seed="recon-test-fedex",
         mistakes=mistakes,
     )
-    # FedEx's live quote has a base line, a zone and a billable weight: every kind can be billed.
+    # FedEx's live quote itemises a base charge and fuel, so every kind can be billed on it.
     assert {i["mistake"] for i in doc.injected if "mistake" in i} == set(kinds)
-    resp = world.client.post(
-        "/v1/invoices",
-        data={
-            "file": (io.BytesIO(doc.csv.encode()), "fedex-demo.csv"),
-            "format": "fedex",
-            "carrier": "fedex",
-        },
-        headers=world.headers,
-        content_type="multipart/form-data",
-    )
-    assert resp.status_code == 201, resp.get_json()
-    invoice_id = resp.get_json()["id"]
-    world.reconcile(invoice_id)
-    found = world.findings(invoice_id)
+    found = _reconciled_findings(world, doc, "fedex")
 
     missed = [i for i in doc.injected if (i["tracking_number"], i["kind"]) not in found]
     assert missed == []
