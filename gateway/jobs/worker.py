@@ -59,7 +59,9 @@ def run(app: Flask, *, burst: bool = False, worker_class: type[BaseWorker] = Wor
     worker = worker_class(queues, connection=container.redis, job_monitoring_interval=interval)
     preload(container)
     log.info("worker starting", extra={"queues": container.queue_names})
-    return worker.work(with_scheduler=True, burst=burst)
+    # No RQ scheduler: delayed work waits in the outbox (``available_at``), never in RQ's scheduled
+    # registry, and RQ runs its scheduler as a forked child that a SIGKILLed worker leaves orphaned.
+    return worker.work(with_scheduler=False, burst=burst)
 
 
 def preload(container: Container) -> None:

@@ -89,14 +89,41 @@ def stack(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
             running.stop()
 
 
+def _children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_killed_worker_is_restarted_and_the_stack_keeps_serving(stack, capsys):
     _tenant, key = create_tenant_key(stack.container, "launcher-restart", "Launcher", ["platform"], "test")
     headers = {"Authorization": f"Bearer {key}"}
     first = stack.process("worker-1")
     _wait(lambda: _worker_running_jobs(stack, first.pid), 180, "the worker to run jobs")
 
+    left_behind = _children_of(first.pid)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(30)
+    # A killed worker leaves no process of its own running (RQ's forked scheduler once did).
+    _wait(lambda: not [p for p in left_behind if _alive(p)], 10, "the worker's children to end")
     # The API keeps answering while the worker is down.
     assert requests.get(f"{stack.url}/v1/shipments", headers=headers, timeout=30).status_code == 200
 
