@@ -33,20 +33,25 @@ def delivered(
             at = datetime.fromisoformat(at)
         return at if at.tzinfo else at.replace(tzinfo=UTC)
 
+    flag = ev.c.reason == taxonomy.ExceptionReason.POD_SUSPICIOUS.value
+    rejection = sa.and_(ev.c.raw_code == REVIEW_CODE, ev.c.raw_subcode == "rejected")
     for chunk in chunks(ids):
-
-        def latest(*where: Any, chunk: Sequence[str] = chunk) -> dict[str, datetime]:
-            return {
-                r.shipment_id: utc(r.at)
-                for r in session.execute(
-                    sa.select(ev.c.shipment_id, sa.func.max(ev.c.occurred_at).label("at"))
-                    .where(ev.c.shipment_id.in_(chunk), ev.c.tenant_id == tenant_id, *where)
-                    .group_by(ev.c.shipment_id)
-                )
-            }
-
-        flagged = latest(ev.c.reason == taxonomy.ExceptionReason.POD_SUSPICIOUS.value)
-        rejected = latest(ev.c.raw_code == REVIEW_CODE, ev.c.raw_subcode == "rejected")
+        # The latest flag and the latest rejected review per shipment, in one pass over its events.
+        flagged: dict[str, datetime] = {}
+        rejected: dict[str, datetime] = {}
+        for r in session.execute(
+            sa.select(
+                ev.c.shipment_id,
+                sa.func.max(sa.case((flag, ev.c.occurred_at))).label("flagged"),
+                sa.func.max(sa.case((rejection, ev.c.occurred_at))).label("rejected"),
+            )
+            .where(ev.c.shipment_id.in_(chunk), ev.c.tenant_id == tenant_id, sa.or_(flag, rejection))
+            .group_by(ev.c.shipment_id)
+        ):
+            if r.flagged is not None:
+                flagged[r.shipment_id] = utc(r.flagged)
+            if r.rejected is not None:
+                rejected[r.shipment_id] = utc(r.rejected)
         for r in session.execute(
             sa.select(
                 ev.c.shipment_id,
@@ -56,10 +61,10 @@ def delivered(
             .where(ev.c.shipment_id.in_(chunk), ev.c.tenant_id == tenant_id, ev.c.milestone == "delivered")
             .group_by(ev.c.shipment_id)
         ):
-            flag = flagged.get(r.shipment_id)
-            if flag is not None and flag > utc(r.last):
+            flagged_at = flagged.get(r.shipment_id)
+            if flagged_at is not None and flagged_at > utc(r.last):
                 refused = rejected.get(r.shipment_id)
-                out[r.shipment_id] = (None, refused is None or refused < flag)
+                out[r.shipment_id] = (None, refused is None or refused < flagged_at)
             else:
                 out[r.shipment_id] = (utc(r.first), False)
     return out
