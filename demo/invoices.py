@@ -77,7 +77,7 @@ LIVE_TOTAL_ONLY = frozenset({"weight_over_declared", "zone_mismatch", "base_rate
 TOTAL_TOLERANCE_PERCENT = Decimal(2)
 
 
-def reconciliation_class(mistake: str, quote: Mapping[str, Any] | None, over: Decimal = Decimal(0)) -> str:
+def reconciliation_class(mistake: str, quote: Mapping[str, Any] | None, over: Decimal) -> str:
     """The class reconciliation can find ``mistake`` under, given the quote it is checked against.
 
     On a live quote it is the total above the quote, or ``within_tolerance`` when that is no more than
@@ -305,54 +305,44 @@ class _Writer(Protocol):
     def text(self) -> str: ...
 
 
-def ups_invoice(
-    billed: list[day.Order],
-    *,
-    fleet: list[day.Order],
-    invoice_number: str,
-    account: str,
-    invoice_date: date,
-    seed: str,
-    mistakes: Mapping[str, str] | None = None,
-) -> InvoiceDoc:
-    """Return the UPS invoice for ``billed`` shipments, with seeded mistakes listed in ``injected``.
+class _Build(Protocol):
+    def __call__(
+        self,
+        billed: list[day.Order],
+        *,
+        fleet: list[day.Order],
+        invoice_number: str,
+        account: str,
+        invoice_date: date,
+        seed: str,
+        mistakes: Mapping[str, str] | None = None,
+    ) -> InvoiceDoc: ...
 
+
+def _invoice_in(
+    writer: Callable[[str, str, date, date], _Writer], unknown: Callable[[random.Random], str], ground: str
+) -> _Build:
+    """An invoice builder for one layout: its writer, how its unknown tracking numbers look, its ground service.
+
+    The builder returns the invoice for ``billed`` shipments with seeded mistakes listed in ``injected``.
     ``mistakes`` (shipment id -> mistake) replaces the seeded draw, so a test can bill each kind once;
     a mistake the shipment's quote cannot carry (a base-line one on a live total) is left out.
     """
-    out = _UpsWriter(invoice_number, account, invoice_date, invoice_date)
-    return _bill(
-        out,
-        billed,
-        fleet=fleet,
-        seed=seed,
-        mistakes=mistakes,
-        unknown=lambda rng: f"1ZH4ND0F{rng.randint(10**9, 10**10 - 1)}",
-        ground="UPS Ground",
-    )
 
+    def build(
+        billed: list[day.Order],
+        *,
+        fleet: list[day.Order],
+        invoice_number: str,
+        account: str,
+        invoice_date: date,
+        seed: str,
+        mistakes: Mapping[str, str] | None = None,
+    ) -> InvoiceDoc:
+        out = writer(invoice_number, account, invoice_date, invoice_date)
+        return _bill(out, billed, fleet=fleet, seed=seed, mistakes=mistakes, unknown=unknown, ground=ground)
 
-def fedex_invoice(
-    billed: list[day.Order],
-    *,
-    fleet: list[day.Order],
-    invoice_number: str,
-    account: str,
-    invoice_date: date,
-    seed: str,
-    mistakes: Mapping[str, str] | None = None,
-) -> InvoiceDoc:
-    """Return the FedEx invoice (Billing Online CSV) for ``billed``: the same mistakes as ``ups_invoice``."""
-    out = _FedexWriter(invoice_number, account, invoice_date, invoice_date)
-    return _bill(
-        out,
-        billed,
-        fleet=fleet,
-        seed=seed,
-        mistakes=mistakes,
-        unknown=lambda rng: str(rng.randint(10**11, 10**12 - 1)),  # FedEx numbers: 12 digits
-        ground="FedEx Ground",
-    )
+    return build
 
 
 def _bill(
@@ -503,6 +493,15 @@ def _bill(
             }
         )
     return InvoiceDoc(csv=out.text(), lines=out.lines, shipments=shipments, injected=injected)
+
+
+# UPS's Billing Data file and FedEx's Billing Online CSV, with the same seeded mistakes.
+ups_invoice = _invoice_in(_UpsWriter, lambda rng: f"1ZH4ND0F{rng.randint(10**9, 10**10 - 1)}", "UPS Ground")
+fedex_invoice = _invoice_in(
+    _FedexWriter,
+    lambda rng: str(rng.randint(10**11, 10**12 - 1)),
+    "FedEx Ground",  # 12-digit numbers
+)
 
 
 @dataclass(frozen=True)
