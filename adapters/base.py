@@ -86,6 +86,10 @@ class Capability(enum.StrEnum):
     ADDRESS_VALIDATION = "address_validation"
     # An end-of-day close with the carrier, for the manifest of a day's labels (``close_day``).
     CLOSE_DAY = "close_day"
+    # Pushes for every package of the account once the account is subscribed (USPS Subscriptions -
+    # Tracking by MID): ``subscribe_account_pushes``, ``account_push_subscription``, ``cancel_account_pushes``
+    # and ``verify_push`` with the account's own secret.
+    TRACK_PUSH_ACCOUNT = "track_push_account"
 
 
 class AdapterError(Exception):
@@ -434,11 +438,20 @@ class Adapter(abc.ABC):
         """Raise CarrierRejected unless the push is signed with ``secret`` (``PushScheme.ADAPTER``)."""
         raise CarrierRejected(cls.name, "this adapter verifies no pushes", code="push_unauthenticated")
 
+    @classmethod
+    def push_subscription_id(cls, body: bytes) -> str | None:
+        """The carrier's subscription id a push names, if it names one (it picks the account to verify with)."""
+        return None
+
     def authenticate_push(self, headers: Mapping[str, str]) -> None:
         """Raise CarrierRejected unless this account's own push credentials vouch for the push."""
         raise CarrierRejected(
             self.name, "this adapter holds no push credentials", code="push_unauthenticated"
         )
+
+    def verify_push(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise CarrierRejected unless this account's own push secret signs the push (``PushScheme.ADAPTER``)."""
+        raise CarrierRejected(self.name, "this adapter holds no push secret", code="push_unauthenticated")
 
     def issue_webhook_token(self, authorization: str) -> Mapping[str, Any]:
         """Answer the carrier's client-credentials call for a push token; CarrierRejected when refused."""
@@ -510,6 +523,25 @@ class Adapter(abc.ABC):
         """Authenticate and parse one carrier push; raise CarrierRejected when it is not genuine."""
         self._require(Capability.TRACK_PUSH)
         return self._parse_push(headers, body)
+
+    def subscribe_account_pushes(
+        self, listener_url: str, *, timeout: float | None = None
+    ) -> carrier.PushSubscription:
+        """Ask the carrier to push every package of this account to ``listener_url``; not resent blindly."""
+        self._require(Capability.TRACK_PUSH_ACCOUNT)
+        return self._subscribe_account_pushes(listener_url, self._timeout(timeout))
+
+    def account_push_subscription(
+        self, subscription_id: str, *, timeout: float | None = None
+    ) -> carrier.PushSubscription | None:
+        """Read an account subscription back (None: the carrier no longer has it)."""
+        self._require(Capability.TRACK_PUSH_ACCOUNT)
+        return self._account_push_subscription(subscription_id, self._timeout(timeout))
+
+    def cancel_account_pushes(self, subscription_id: str, *, timeout: float | None = None) -> None:
+        """Delete an account subscription (one the carrier no longer has is not an error)."""
+        self._require(Capability.TRACK_PUSH_ACCOUNT)
+        self._cancel_account_pushes(subscription_id, self._timeout(timeout))
 
     def pickup(self, request: carrier.PickupRequest, *, timeout: float | None = None) -> carrier.PickupResult:
         """Book a collection."""
@@ -597,6 +629,17 @@ class Adapter(abc.ABC):
 
     def _parse_push(self, headers: Mapping[str, str], body: bytes) -> list[carrier.RawTrackingEvent]:
         raise CapabilityNotSupported(self.name, Capability.TRACK_PUSH)
+
+    def _subscribe_account_pushes(self, listener_url: str, timeout: float) -> carrier.PushSubscription:
+        raise CapabilityNotSupported(self.name, Capability.TRACK_PUSH_ACCOUNT)
+
+    def _account_push_subscription(
+        self, subscription_id: str, timeout: float
+    ) -> carrier.PushSubscription | None:
+        raise CapabilityNotSupported(self.name, Capability.TRACK_PUSH_ACCOUNT)
+
+    def _cancel_account_pushes(self, subscription_id: str, timeout: float) -> None:
+        raise CapabilityNotSupported(self.name, Capability.TRACK_PUSH_ACCOUNT)
 
     def _pickup(self, request: carrier.PickupRequest, timeout: float) -> carrier.PickupResult:
         raise CapabilityNotSupported(self.name, Capability.PICKUP)

@@ -195,6 +195,24 @@ class TrackResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """A carrier's standing order to push every package of one account to our listener (USPS by MID).
+
+    ``status`` is the carrier's word, lower-cased: "enabled" pushes; "suspended" (the carrier could not
+    reach the listener) and "disabled" push nothing until replaced. ``reason`` is the carrier's why.
+    """
+
+    id: str
+    status: str
+    listener_url: str | None = None
+    reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "enabled"
+
+
+@dataclass(frozen=True, slots=True)
 class ShipmentLookup:
     """What a carrier says about a purchase made under our reference (``found`` False: it never happened)."""
 

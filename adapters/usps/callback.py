@@ -65,6 +65,16 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes) -> None:
         raise _unauthenticated("X-HMAC does not match timestamp + payload")
 
 
+def subscription_id(body: bytes) -> str | None:
+    """Return the push envelope's ``subscriptionId`` (None: not a JSON object, or it names none)."""
+    try:
+        envelope = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    found = envelope.get("subscriptionId") if isinstance(envelope, Mapping) else None
+    return str(found).strip() or None if isinstance(found, str | int) else None
+
+
 def parse(envelope: Mapping[str, Any]) -> list[carrier.RawTrackingEvent]:
     """Return every event of one push (``PushPayloadError`` when it is not a readable USPS push)."""
     _, payload = _fields(envelope)

@@ -45,6 +45,7 @@ class UspsAdapter(rest.OAuthRestAdapter):
             base.Capability.RETURN_QR,
             base.Capability.ADDRESS_VALIDATION,
             base.Capability.CLOSE_DAY,
+            base.Capability.TRACK_PUSH_ACCOUNT,
         }
     )
     config_schema_resource = ("adapters.usps", "config.schema.json")
@@ -53,8 +54,9 @@ class UspsAdapter(rest.OAuthRestAdapter):
         "on usps.com (Schedule a Pickup, then Edit or Cancel) or with USPS customer service"
     )
     label_formats = frozenset(mapping.IMAGE_TYPES)
-    # USPS signs pushes with HMAC over two JSON field values (``X-HMAC``), so the adapter checks them
-    # (``verify_callback``); ``CALLBACK_SECRETS["usps"]`` is the subscription's secret.
+    # USPS signs pushes with HMAC over two JSON field values (``X-HMAC``), so the adapter checks them:
+    # with the account's own ``webhook_secret`` (``verify_push``), or ``CALLBACK_SECRETS["usps"]``
+    # (``verify_callback``) for a subscription made outside the gateway.
     callback = base.CallbackSpec(base.PushScheme.ADAPTER, signature_headers=("X-HMAC", "hmac-header"))
 
     @classmethod
@@ -67,6 +69,11 @@ class UspsAdapter(rest.OAuthRestAdapter):
             base.PushedEvent(cls.canonical(raw, events.EventSource.WEBHOOK))
             for raw in usps_callback.parse(payload)
         ]
+
+    @classmethod
+    def push_subscription_id(cls, body: bytes) -> str | None:
+        """The ``subscriptionId`` of a push envelope (None when the body is not one)."""
+        return usps_callback.subscription_id(body)
 
     @classmethod
     def verify_callback(cls, secret: str, headers: Mapping[str, str], body: bytes) -> None:
@@ -277,32 +284,48 @@ class UspsAdapter(rest.OAuthRestAdapter):
         )
         return mapping.parse_track_response(body, [n.strip() for n in tracking_numbers])
 
-    def subscribe_tracking_events(
-        self,
-        listener_url: str,
-        admin_emails: Sequence[str],
-        *,
-        tracking_number: str | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        """Create a Subscriptions - Tracking v3r2 subscription (this account's MID, or one number); return its id."""
+    # -- Subscriptions - Tracking v3r2: one standing subscription per MID ----------------------------------
+
+    def _subscribe_account_pushes(self, listener_url: str, timeout: float) -> carrier.PushSubscription:
+        """Subscribe this account's MID to every tracking update, signed with ``webhook_secret``."""
         secret = self._config.get("webhook_secret")
-        if not secret:
-            raise base.CarrierRejected(self.name, "webhook_secret is not configured", code="invalid_request")
+        emails = self._config.get("admin_emails") or ()
+        if not secret or not emails:
+            raise base.CarrierRejected(
+                self.name,
+                "account pushes need webhook_secret and admin_emails in the account's configuration",
+                code="invalid_request",
+            )
         call = mapping.subscription_request(
             listener_url,
             str(secret),
-            admin_emails,
-            mid=None if tracking_number else str(self._config["mid"]),
-            tracking_number=tracking_number,
+            list(emails),
+            mid=str(self._config["mid"]),
+            https_only=not self._config.get("allow_http_listener", False),
         )
-        body = self._call(
-            call, operation="track_subscribe", timeout=self._timeout(timeout), idempotent=False, ok=(200, 201)
+        # Sent once: a resend after a lost answer would leave two subscriptions pushing every event.
+        body = self._call(call, operation="track_subscribe", timeout=timeout, idempotent=False, ok=(200, 201))
+        return mapping.parse_subscription(body)
+
+    def _account_push_subscription(
+        self, subscription_id: str, timeout: float
+    ) -> carrier.PushSubscription | None:
+        call = mapping.subscription_read_request(subscription_id)
+        response = self._call(
+            call, operation="track_subscription", timeout=timeout, idempotent=True, ok=(200, 404), raw=True
         )
-        subscription = body.get("subscriptionId") if isinstance(body, Mapping) else None
-        if not subscription:
-            raise mapping.malformed("subscription reply without subscriptionId")
-        return str(subscription)
+        if response.status_code == 404:
+            return None
+        return mapping.parse_subscription(_json(response))
+
+    def _cancel_account_pushes(self, subscription_id: str, timeout: float) -> None:
+        call = mapping.subscription_delete_request(subscription_id)
+        # Deleting twice answers 404, which is what we wanted: safe to resend.
+        self._call(call, operation="track_unsubscribe", timeout=timeout, idempotent=True, ok=(200, 204, 404))
+
+    def verify_push(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise CarrierRejected unless ``X-HMAC`` is signed with this account's ``webhook_secret``."""
+        usps_callback.verify(str(self._config.get("webhook_secret") or ""), headers, body)
 
     def _pickup(self, request: carrier.PickupRequest, timeout: float) -> carrier.PickupResult:
         weight = Decimal(str(self._config.get("pickup_weight_lb_per_parcel", 5)))

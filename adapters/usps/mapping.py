@@ -1125,8 +1125,12 @@ def subscription_request(
     mid: str | None = None,
     tracking_number: str | None = None,
     event_types: Sequence[str] = ("ALL_UPDATES",),
+    https_only: bool = True,
 ) -> HttpCall:
-    """Build a Subscriptions - Tracking v3r2 subscription for a MID or one tracking number."""
+    """Build a Subscriptions - Tracking v3r2 subscription for a MID or one tracking number.
+
+    USPS posts only to https listeners; ``https_only=False`` is for the simulator and tests.
+    """
     if (mid is None) == (tracking_number is None):
         raise base.CarrierRejected(
             CARRIER, "subscribe either a MID or a tracking number", code="invalid_request"
@@ -1135,7 +1139,8 @@ def subscription_request(
         raise base.CarrierRejected(
             CARRIER, "the webhook secret must have 32 characters", code="invalid_request"
         )
-    if not listener_url.startswith("https://") or len(listener_url) > 200:
+    schemes = ("https://",) if https_only else ("https://", "http://")
+    if not listener_url.startswith(schemes) or len(listener_url) > 200:
         raise base.CarrierRejected(
             CARRIER, "the listener URL must be https and at most 200 characters", code="invalid_request"
         )
@@ -1154,6 +1159,41 @@ def subscription_request(
         "filterProperties": filters,
     }
     return HttpCall("POST", SUBSCRIPTIONS_PATH, json=body)
+
+
+def subscription_read_request(subscription_id: str) -> HttpCall:
+    """Build ``GET …/subscriptions/{subscriptionId}``."""
+    return HttpCall("GET", f"{SUBSCRIPTIONS_PATH}/{_path_segment(subscription_id)}")
+
+
+def subscription_delete_request(subscription_id: str) -> HttpCall:
+    """Build ``DELETE …/subscriptions/{subscriptionId}``."""
+    return HttpCall("DELETE", f"{SUBSCRIPTIONS_PATH}/{_path_segment(subscription_id)}")
+
+
+def _path_segment(value: str) -> str:
+    cleaned = value.strip()
+    if not cleaned or not cleaned.replace("-", "").replace("_", "").isalnum():
+        raise base.CarrierRejected(CARRIER, "not a subscription id", code="invalid_request")
+    return cleaned
+
+
+def parse_subscription(body: Any) -> carrier.PushSubscription:
+    """Read a ``TrackingSubscription`` (a subscription without ``status`` is ENABLED, the default)."""
+    if not isinstance(body, Mapping):
+        raise malformed("subscription reply is not a JSON object")
+    subscription = body.get("subscriptionId")
+    if subscription in (None, ""):
+        raise malformed("subscription reply without subscriptionId")
+    status = str(body.get("status") or "ENABLED").strip().lower()
+    reason = body.get("statusReason")
+    listener = body.get("listenerURL")
+    return carrier.PushSubscription(
+        id=str(subscription),
+        status=status,
+        listener_url=str(listener) if listener else None,
+        reason=str(reason).strip() if reason else None,
+    )
 
 
 # -- Carrier pickup ---------------------------------------------------------------------------------------

@@ -246,6 +246,38 @@ def test_subscriptions_validate_against_the_subscriptions_spec(target):
     _request("subscriptions-tracking-v3r2_1.yaml", "/subscriptions", "post", call.json)
 
 
+def test_the_subscription_read_and_delete_calls_are_the_documented_ones():
+    paths = _doc("subscriptions-tracking-v3r2_1.yaml")["paths"]["/subscriptions/{subscriptionId}"]
+    assert {"get", "delete"} <= set(paths)
+    for call, method in (
+        (mapping.subscription_read_request("sub-1"), "GET"),
+        (mapping.subscription_delete_request("sub-1"), "DELETE"),
+    ):
+        assert (call.method, call.path) == (method, "/subscriptions-tracking/v3r2/subscriptions/sub-1")
+
+
+@pytest.mark.parametrize("status", [None, "ENABLED", "SUSPENDED", "DISABLED"])
+def test_a_subscription_as_usps_returns_it_parses(status):
+    """The spec's own subscription examples, as the 201 and GET replies echo them (id, status, reason)."""
+    doc = _doc("subscriptions-tracking-v3r2_1.yaml")
+    for example in doc["components"]["examples"].values():
+        if "listenerURL" not in example["value"]:
+            continue
+        reply = {**example["value"], "subscriptionId": "8c5a1e"}
+        if status is not None:
+            reply["status"] = status
+        if status == "SUSPENDED":
+            reply["statusReason"] = "Unable to reach the listener URL"
+        _component("subscriptions-tracking-v3r2_1.yaml", "TrackingSubscription", reply)
+
+        parsed = mapping.parse_subscription(reply)
+
+        assert parsed.id == "8c5a1e"
+        assert parsed.status == (status or "ENABLED").lower()
+        assert parsed.listener_url == example["value"]["listenerURL"]
+        assert parsed.reason == reply.get("statusReason")
+
+
 def test_pickup_requests_validate_against_the_carrier_pickup_spec():
     request = carrier.PickupRequest(
         "x", fx.DESTINATION, datetime(2025, 5, 27, 9, tzinfo=UTC), datetime(2025, 5, 27, 17, tzinfo=UTC), 2

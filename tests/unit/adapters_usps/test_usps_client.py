@@ -551,13 +551,24 @@ def test_more_than_35_numbers_are_refused():
 @responses.activate
 def test_a_subscription_is_created_for_the_mid_with_the_configured_secret():
     responses.post(fx.TOKEN_URL, json=fx.TOKEN_REPLY)
-    responses.post(fx.SUBSCRIPTIONS_URL, status=201, json={"subscriptionId": "sub-1", "status": "ENABLED"})
-
-    subscription = make_adapter().subscribe_tracking_events(
-        "https://handoff.example/v1/callbacks/usps", ["ops@example.com"]
+    # The 201 reply of the spec's TrackingSubscription: the body sent back, with an id and a status.
+    responses.post(
+        fx.SUBSCRIPTIONS_URL,
+        status=201,
+        json={
+            "subscriptionId": "sub-1",
+            "listenerURL": "https://handoff.example/v1/callbacks/usps",
+            "status": "ENABLED",
+            "adminNotification": [{"email": "ops@example.com"}],
+            "filterProperties": {"MID": "904128936", "trackingEventTypes": ["ALL_UPDATES"]},
+        },
     )
 
-    assert subscription == "sub-1"
+    subscription = make_adapter().subscribe_account_pushes("https://handoff.example/v1/callbacks/usps")
+
+    assert subscription == carrier.PushSubscription(
+        "sub-1", "enabled", "https://handoff.example/v1/callbacks/usps", None
+    )
     assert _body(_calls(fx.SUBSCRIPTIONS_URL)[0]) == {
         "listenerURL": "https://handoff.example/v1/callbacks/usps",
         "secret": fx.WEBHOOK_SECRET,
@@ -565,6 +576,101 @@ def test_a_subscription_is_created_for_the_mid_with_the_configured_secret():
         "status": "ENABLED",
         "filterProperties": {"trackingEventTypes": ["ALL_UPDATES"], "MID": "904128936"},
     }
+
+
+@responses.activate
+def test_a_lost_subscription_answer_is_not_resent():
+    responses.post(fx.TOKEN_URL, json=fx.TOKEN_REPLY)
+    responses.post(fx.SUBSCRIPTIONS_URL, status=503, json={"error": {"code": "503", "message": "busy"}})
+
+    with pytest.raises(base.CarrierUnavailable):
+        make_adapter(attempts=3).subscribe_account_pushes("https://handoff.example/v1/callbacks/usps")
+
+    assert len(_calls(fx.SUBSCRIPTIONS_URL)) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "listener"),
+    [
+        ({"admin_emails": None}, "https://handoff.example/v1/callbacks/usps"),
+        ({"webhook_secret": None}, "https://handoff.example/v1/callbacks/usps"),
+        ({}, "http://handoff.example/v1/callbacks/usps"),
+        ({}, "https://handoff.example/" + "x" * 200),
+    ],
+)
+def test_a_subscription_usps_would_refuse_is_refused_before_it_is_sent(change, listener):
+    config = {k: v for k, v in {**fx.CONFIG, **change}.items() if v is not None}
+
+    with pytest.raises(base.CarrierRejected):
+        make_adapter(config=config).subscribe_account_pushes(listener)
+
+
+@responses.activate
+def test_an_http_listener_is_subscribed_only_when_the_account_allows_it():
+    responses.post(fx.TOKEN_URL, json=fx.TOKEN_REPLY)
+    responses.post(fx.SUBSCRIPTIONS_URL, status=201, json={"subscriptionId": "sub-2"})
+
+    adapter = make_adapter(config={**fx.CONFIG, "allow_http_listener": True})
+    subscription = adapter.subscribe_account_pushes("http://127.0.0.1:8000/v1/callbacks/usps")
+
+    # No status in the reply: the spec's default, ENABLED.
+    assert (subscription.id, subscription.active) == ("sub-2", True)
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (
+            {"subscriptionId": "sub-1", "status": "SUSPENDED", "statusReason": "Unable to reach listener"},
+            ("suspended", "Unable to reach listener", False),
+        ),
+        ({"subscriptionId": "sub-1", "status": "DISABLED"}, ("disabled", None, False)),
+        ({"subscriptionId": "sub-1", "status": "ENABLED", "statusReason": ""}, ("enabled", None, True)),
+    ],
+)
+def test_a_subscription_is_read_back_with_its_status_and_reason(reply, expected):
+    responses.post(fx.TOKEN_URL, json=fx.TOKEN_REPLY)
+    responses.get(f"{fx.SUBSCRIPTIONS_URL}/sub-1", json=reply)
+
+    found = make_adapter().account_push_subscription("sub-1")
+
+    assert found is not None
+    assert (found.status, found.reason, found.active) == expected
+
+
+@responses.activate
+def test_a_subscription_usps_deleted_reads_as_none_and_deleting_it_again_is_no_error():
+    responses.post(fx.TOKEN_URL, json=fx.TOKEN_REPLY)
+    gone = {"error": {"code": "404", "message": "Subscription not found"}}
+    responses.get(f"{fx.SUBSCRIPTIONS_URL}/sub-9", status=404, json=gone)
+    responses.delete(f"{fx.SUBSCRIPTIONS_URL}/sub-9", status=404, json=gone)
+    responses.delete(f"{fx.SUBSCRIPTIONS_URL}/sub-1", status=204)
+
+    adapter = make_adapter()
+    assert adapter.account_push_subscription("sub-9") is None
+    adapter.cancel_account_pushes("sub-9")
+    adapter.cancel_account_pushes("sub-1")
+
+    assert [c.request.method for c in responses.calls if "subscriptions" in c.request.url] == [
+        "GET",
+        "DELETE",
+        "DELETE",
+    ]
+
+
+def test_a_subscription_id_that_is_not_one_is_refused_before_a_call():
+    with pytest.raises(base.CarrierRejected):
+        make_adapter().account_push_subscription("../labels/v3/label")
+
+
+def test_the_account_secret_verifies_its_own_pushes_and_no_other():
+    headers, body = _signed(fx.push_envelope(fx.DETAIL))
+    make_adapter().verify_push(headers, body)
+
+    other = make_adapter(config={**fx.CONFIG, "webhook_secret": "f" * 32})
+    with pytest.raises(base.CarrierRejected):
+        other.verify_push(headers, body)
 
 
 def _signed(envelope: dict, secret: str = fx.WEBHOOK_SECRET) -> tuple[dict, bytes]:

@@ -35,6 +35,7 @@ CONFIG = {
     "base_url": BASE,
     "timeout_seconds": 5,
     "webhook_secret": WEBHOOK_SECRET,
+    "admin_emails": ["ops@example.com"],
 }
 # 2025-05-26 12:00 UTC: the mailing date every request carries.
 NOW = datetime(2025, 5, 26, 12, 0, tzinfo=UTC).timestamp()
