@@ -56,7 +56,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
     parser.add_argument(
         "--usps-webhook-secret",
         default=defaults.usps_webhook_secret,
-        help='the 32-character subscription secret that signs USPS pushes (X-HMAC); "" sends none',
+        help="the 32-character secret that signs USPS pushes made with --usps-push-unsubscribed (X-HMAC)",
+    )
+    parser.add_argument(
+        "--usps-push-unsubscribed",
+        action="store_true",
+        help="push every USPS label to the callback URL, as a subscription made outside the gateway would",
     )
     parser.add_argument("--day-seconds", type=float, default=defaults.day_seconds)
     parser.add_argument("--exception-share", type=float, default=defaults.exception_share)
@@ -105,6 +110,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         usps_client_secret=args.usps_client_secret,
         usps_token_ttl=args.usps_token_ttl,
         usps_webhook_secret=args.usps_webhook_secret or None,
+        usps_push_unsubscribed=args.usps_push_unsubscribed,
         day_seconds=args.day_seconds,
         exception_share=args.exception_share,
         timeout_sleep_seconds=args.timeout_sleep,

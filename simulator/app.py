@@ -19,7 +19,19 @@ def create_app(
     post: Callable[..., Any] | None = None,
 ) -> flask.Flask:
     """Build the simulator app; tests may inject the real-time source, sleep and HTTP post."""
-    from simulator import dhl, fedex, fedex_ops, push, sim_api, ups, ups_address, usps, usps_ops, warehouse
+    from simulator import (
+        dhl,
+        fedex,
+        fedex_ops,
+        push,
+        sim_api,
+        ups,
+        ups_address,
+        usps,
+        usps_ops,
+        usps_subscriptions,
+        warehouse,
+    )
 
     settings = sim_config.from_mapping(config)
     app = flask.Flask(__name__)
@@ -34,6 +46,8 @@ def create_app(
     app.register_blueprint(usps.bp)
     app.register_blueprint(fedex_ops.bp)
     app.register_blueprint(usps_ops.bp)
+    app.register_blueprint(usps_subscriptions.bp)
+    app.register_blueprint(usps_subscriptions.sim_bp)
     app.register_blueprint(ups_address.bp)
     app.register_blueprint(warehouse.bp)
     app.register_blueprint(sim_api.bp)

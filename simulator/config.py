@@ -47,12 +47,17 @@ class SimConfig:
     fedex_client_secret: str = "sim-fedex-secret"  # noqa: S105
     fedex_token_ttl: int = 3599
     fedex_security_token: str | None = "sim-fedex-webhook-security-token"  # noqa: S105
-    # USPS OAuth (JSON body) and the 32-character Subscriptions - Tracking secret that signs pushes
-    # (X-HMAC over timestamp + payload); None sends no USPS pushes.
+    # USPS OAuth (JSON body). USPS pushes go to the subscriptions made through Subscriptions - Tracking
+    # (``simulator.usps_subscriptions``), each signed with its own secret. With ``usps_push_unsubscribed``
+    # every USPS label is also pushed to the callback URL, signed with ``usps_webhook_secret`` (32
+    # characters, X-HMAC over timestamp + payload), as a subscription made outside the gateway would.
     usps_client_id: str = "sim-usps-client"
     usps_client_secret: str = "sim-usps-secret"  # noqa: S105
     usps_token_ttl: int = 28799
     usps_webhook_secret: str | None = "sim-usps-webhook-secret-0123456x"  # noqa: S105
+    usps_push_unsubscribed: bool = False
+    # USPS suspends a subscription whose listener keeps failing; after this many failed pushes in a row.
+    usps_suspend_after_failures: int = 5
     # Real seconds one simulated day lasts (tracking progressions span about one simulated day).
     day_seconds: float = 120.0
     exception_share: float = 0.2

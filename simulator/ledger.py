@@ -46,6 +46,8 @@ class LabelRecord:
     voided_at: str | None = None
     # The carrier account the label was sold on (FedEx account number, USPS EPS account/MID; "" if unknown).
     account: str = ""
+    # USPS: the MID of the label owner (the IMpb's mailer id), which tracking subscriptions filter on.
+    mailer_id: str = ""
     # A label sold under the "charged then timed out" fault: the client never saw the answer.
     response_lost: bool = False
     # A return label: the carrier's return type as asked (UPS ReturnService Code, FedEx returnType); "" if none.

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from simulator import driver, fedex, progressions, usps
+from simulator import driver, fedex, progressions, usps, usps_subscriptions
 from simulator import ledger as sim_ledger
 from simulator import state as sim_state
 
@@ -116,7 +116,7 @@ class Pusher:
                     sent += self._dhl(label)
                 elif label.carrier == "fedex" and self.sim.config.fedex_security_token:
                     sent += self._fedex(label)
-                elif label.carrier == "usps" and self.sim.config.usps_webhook_secret:
+                elif label.carrier == "usps":
                     sent += self._usps(label)
             sent += self._fleet()
             return sent
@@ -132,7 +132,8 @@ class Pusher:
         payload: dict[str, Any],
         headers: dict[str, str],
         sign_body: Callable[[bytes], dict[str, str]] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Post one push once; return whether the listener took it (2xx)."""
         body = json.dumps(payload, separators=(",", ":")).encode()
         if sign_body is not None:
             headers = {**headers, **sign_body(body)}
@@ -160,6 +161,7 @@ class Pusher:
                 payload=payload,
             )
         )
+        return status is not None and 200 <= status < 300
 
     def _ups_headers(self, subscription: sim_state.Subscription | None) -> dict[str, str]:
         config = self.sim.config
@@ -270,24 +272,41 @@ class Pusher:
         return sent
 
     def _usps(self, label: sim_ledger.LabelRecord) -> int:
-        """Subscriptions - Tracking (by MID): one event per push, ``X-HMAC`` over timestamp + payload."""
-        url = self.sim.config.callback_for("usps")
-        secret = self.sim.config.usps_webhook_secret
-        if not url or not secret:
-            return 0
+        """Subscriptions - Tracking: one event per push to every ENABLED subscription whose filter (the
+        label's MID or its number) matches, ``X-HMAC`` over timestamp + payload with its secret."""
+        config = self.sim.config
+        targets: list[tuple[str, str, str, Any]] = [
+            (s.id, s.listener_url, s.secret, s)
+            for s in list(self.sim.usps_subscriptions.values())
+            if s.status == "ENABLED" and s.matches(label.mailer_id, label.tracking_number)
+        ]
+        unsubscribed_url = config.callback_for("usps")
+        if config.usps_push_unsubscribed and unsubscribed_url and config.usps_webhook_secret:
+            targets.append(("sim-subscription", unsubscribed_url, config.usps_webhook_secret, None))
         sent = 0
         events = self.sim.events_so_far(label)
-        for index, (_when, step) in enumerate(events):
-            key = f"usps:{label.tracking_number}:{index}:{step.code}"
-            if not self._due(key):
-                continue
-            detail = usps.tracking_detail(label, events[: index + 1])
-            detail["trackingEvents"] = detail["trackingEvents"][:1]  # this event only: the newest
-            stamp = self.sim.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            envelope = usps.push_envelope(detail, stamp)
-            headers = {"X-HMAC": usps.push_signature(secret, envelope)}
-            self._send("usps", key, url, envelope, headers)
-            sent += 1
+        for subscription_id, url, secret, subscription in targets:
+            for index, (_when, step) in enumerate(events):
+                key = f"usps:{subscription_id}:{label.tracking_number}:{index}:{step.code}"
+                if not self._due(key):
+                    continue
+                if subscription is not None and subscription.status != "ENABLED":
+                    break  # suspended by the failures below: USPS stops posting
+                detail = usps.tracking_detail(label, events[: index + 1])
+                detail["trackingEvents"] = detail["trackingEvents"][:1]  # this event only: the newest
+                stamp = self.sim.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+                envelope = usps.push_envelope(detail, stamp, subscription_id)
+                taken = self._send(
+                    "usps", key, url, envelope, {"X-HMAC": usps.push_signature(secret, envelope)}
+                )
+                if subscription is not None:
+                    if taken:
+                        subscription.failures = 0
+                    else:
+                        usps_subscriptions.suspend_after_failure(
+                            subscription, config.usps_suspend_after_failures
+                        )
+                sent += 1
         return sent
 
     def _fleet(self) -> int:

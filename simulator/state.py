@@ -69,6 +69,8 @@ class Simulator:
         # USPS payment authorization token -> the PAYER role it was issued for (accountNumber, MID, ...).
         self.payment_tokens: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, Subscription] = {}
+        # USPS Subscriptions - Tracking, by id (``simulator.usps_subscriptions.TrackingSubscription``).
+        self.usps_subscriptions: dict[str, Any] = {}
         self.pushes: list[PushRecord] = []
         self.pushed_keys: set[str] = set()
         self.routes: dict[str, dict[str, Any]] = {}
@@ -170,6 +172,7 @@ class Simulator:
             self.token_carriers.clear()
             self.payment_tokens.clear()
             self.subscriptions.clear()
+            self.usps_subscriptions.clear()
             self.pushes.clear()
             self.pushed_keys.clear()
             self.routes.clear()

@@ -446,6 +446,7 @@ def label() -> flask.Response:
             charge_amount=f"{total}",
             charge_currency="USD",
             account=payer["accountNumber"],
+            mailer_id=str(payer["MID"]),
             package_tracking_numbers=[number],
             origin_country="US",
             origin_city=str(from_address.get("city") or ""),
@@ -649,10 +650,12 @@ def track() -> flask.Response:
     return _guard("track", normal)
 
 
-def push_envelope(detail: dict[str, Any], timestamp: str) -> dict[str, Any]:
+def push_envelope(
+    detail: dict[str, Any], timestamp: str, subscription_id: str = "sim-subscription"
+) -> dict[str, Any]:
     """Return a Subscriptions - Tracking push: the detail travels as a JSON string in ``payload``."""
     return {
-        "subscriptionId": "sim-subscription",
+        "subscriptionId": subscription_id,
         "subscriptionType": "TRACKING",
         "timestamp": timestamp,
         "payload": json.dumps(detail, separators=(",", ":")),

@@ -234,48 +234,135 @@ def test_exception_scenarios_use_usps_codes(make_app):
         assert codes[-len(expected_end[label.scenario]) :] == expected_end[label.scenario]
 
 
-def test_pushes_carry_x_hmac_over_timestamp_and_payload_and_match_the_polled_events():
+LISTENER = "http://gw/v1/callbacks/usps"
+
+
+def _pushing_sim(statuses: list[int] | None = None, **config: Any):
+    """A simulator whose pushes land in a list; each answers the next of ``statuses`` (202 after)."""
     posted: list[tuple[str, bytes, dict[str, str]]] = []
+    answers = list(statuses or [])
 
     def post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> requests.Response:
         posted.append((url, data, headers))
         response = requests.Response()
-        response.status_code = 202
+        response.status_code = answers.pop(0) if answers else 202
         return response
 
     app = sim_app.create_app(
-        {
-            "seed": 7,
-            "day_seconds": 86_400.0,
-            "exception_share": 0.0,
-            "callback_url": "http://gw/v1/callbacks/{carrier}",
-            "usps_webhook_secret": SECRET,
-        },
+        {"seed": 7, "day_seconds": 86_400.0, "exception_share": 0.0, **config},
         real_time=ManualTime(),
         sleep=lambda _s: None,
         post=post,
     )
     http = requests.Session()
     http.mount("http://sim/", FlaskAdapter(app))
-    adapter = adapter_on(http)
+    return app, http, posted
+
+
+def test_pushes_go_only_to_a_subscription_signed_with_its_secret_and_match_the_polled_events():
+    app, http, posted = _pushing_sim()
+    adapter = adapter_on(http, admin_emails=["ops@example.com"], allow_http_listener=True)
     number = _buy(adapter, "shp_push").tracking_numbers[0]
     client = app.test_client()
     client.post("/_sim/clock", json={"advance_hours": 30})
+    # No subscription yet: USPS pushes nothing.
+    assert client.post("/_sim/push/tick").json["sent"] == 0
+
+    subscription = adapter.subscribe_account_pushes(LISTENER)
+    assert subscription.active and subscription.listener_url == LISTENER
+
     assert client.post("/_sim/push/tick").json["sent"] == 8
     assert client.post("/_sim/push/tick").json["sent"] == 0
     pushed = []
     for url, body, headers in posted:
-        assert url == "http://gw/v1/callbacks/usps"
+        assert url == LISTENER
         envelope = json.loads(body)
+        assert envelope["subscriptionId"] == subscription.id
         expected = hmac.new(
             SECRET.encode(), (envelope["timestamp"] + envelope["payload"]).encode(), hashlib.sha256
         )
         assert headers["X-HMAC"] == base64.b64encode(expected.digest()).decode()
-        UspsAdapter.verify_callback(SECRET, headers, body)
+        adapter.verify_push(headers, body)
         pushed += adapter.parse_push(headers, body)
     polled = adapter.track(carrier.TrackRequest(number)).events
     assert [e.source_event_id for e in pushed] == [e.source_event_id for e in polled]
     assert {e.tracking_number for e in pushed} == {number}
+
+
+def test_a_subscription_for_another_mid_gets_nothing_and_a_deleted_one_stops():
+    app, http, posted = _pushing_sim()
+    ours = adapter_on(http, admin_emails=["ops@example.com"], allow_http_listener=True)
+    theirs = adapter_on(http, admin_emails=["ops@example.com"], allow_http_listener=True, mid="904128937")
+    other = theirs.subscribe_account_pushes("http://other/v1/callbacks/usps")
+    mine = ours.subscribe_account_pushes(LISTENER)
+    _buy(ours, "shp_first")
+    client = app.test_client()
+    client.post("/_sim/clock", json={"advance_hours": 2})
+    assert client.post("/_sim/push/tick").json["sent"] > 0
+    assert {url for url, _b, _h in posted} == {LISTENER}
+
+    ours.cancel_account_pushes(mine.id)
+    assert ours.account_push_subscription(mine.id) is None
+    client.post("/_sim/clock", json={"advance_hours": 30})
+    assert client.post("/_sim/push/tick").json["sent"] == 0
+    assert theirs.account_push_subscription(other.id) is not None
+
+
+def test_a_listener_that_keeps_failing_gets_its_subscription_suspended_with_a_reason():
+    app, http, posted = _pushing_sim(statuses=[500] * 5, usps_suspend_after_failures=5)
+    adapter = adapter_on(http, admin_emails=["ops@example.com"], allow_http_listener=True)
+    subscription = adapter.subscribe_account_pushes(LISTENER)
+    _buy(adapter, "shp_failing")
+    client = app.test_client()
+    client.post("/_sim/clock", json={"advance_hours": 30})
+
+    client.post("/_sim/push/tick")
+
+    assert len(posted) == 5  # then USPS stops posting
+    found = adapter.account_push_subscription(subscription.id)
+    assert found is not None and (found.status, found.active) == ("suspended", False)
+    assert found.reason
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"secret": "short"},
+        {"listenerURL": "ftp://gw/usps"},
+        {"adminNotification": []},
+        {"filterProperties": {"trackingEventTypes": ["ALL_UPDATES"]}},
+        {"filterProperties": {"MID": "12", "trackingEventTypes": ["ALL_UPDATES"]}},
+        {"filterProperties": {"MID": "904128936", "trackingEventTypes": ["EVERYTHING"]}},
+    ],
+)
+def test_a_subscription_usps_would_refuse_gets_400_in_the_usps_envelope(client, body):
+    valid = {
+        "listenerURL": LISTENER,
+        "secret": SECRET,
+        "adminNotification": [{"email": "ops@example.com"}],
+        "filterProperties": {"MID": "904128936", "trackingEventTypes": ["ALL_UPDATES"]},
+    }
+    reply = client.post(
+        "/usps/subscriptions-tracking/v3r2/subscriptions", json={**valid, **body}, headers=_token(client)
+    )
+    assert reply.status_code == 400
+    assert reply.json["error"]["errors"][0]["detail"].startswith("Invalid subscription")
+    assert client.get("/usps/subscriptions-tracking/v3r2/subscriptions", headers=_token(client)).json == []
+
+
+def test_pushes_without_a_subscription_only_when_asked_for():
+    app, http, posted = _pushing_sim(
+        callback_url="http://gw/v1/callbacks/{carrier}",
+        usps_webhook_secret=SECRET,
+        usps_push_unsubscribed=True,
+    )
+    adapter = adapter_on(http)
+    _buy(adapter, "shp_unsubscribed")
+    client = app.test_client()
+    client.post("/_sim/clock", json={"advance_hours": 30})
+    assert client.post("/_sim/push/tick").json["sent"] == 8
+    for _url, body, headers in posted:
+        UspsAdapter.verify_callback(SECRET, headers, body)
 
 
 @pytest.mark.parametrize(("kind", "status"), [("error_5xx", 503), ("timeout", 504)])
@@ -456,9 +543,10 @@ def test_the_launchers_usps_account_is_valid_and_matches_the_simulators_defaults
             defaults.usps_client_secret,
         )
         assert config["base_url"] == "http://127.0.0.1:8099/usps"
-        assert (
-            config["webhook_secret"] == defaults.usps_webhook_secret == simulator_callback_secrets()["usps"]
-        )
+        # The launcher's gateway subscribes the account itself: its own secret verifies the pushes.
+        assert config["webhook_secret"] == defaults.usps_webhook_secret
+        assert "usps" not in simulator_callback_secrets()
+        assert config["allow_http_listener"] and config["admin_emails"]
         assert any(loaded.get(key).name == "usps" for key in loaded)
     finally:
         loaded.close()
