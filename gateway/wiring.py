@@ -139,6 +139,7 @@ TASKS: tuple[Task, ...] = (
     Task("idempotency-purge", 3600, housekeeping.purge_expired_idempotency_records, queue="default"),
     Task("tracking-poll", 300, tracking_jobs.poll_carriers, queue="tracking"),
     Task("tracking-inbox-sweep", 60, tracking_jobs.sweep_inbox, queue="tracking"),
+    Task("tracking-push-subscriptions", 1800, tracking_jobs.keep_push_subscriptions, queue="tracking"),
     Task("carrier-exchanges-purge", 3600, exchanges_jobs.purge_expired, queue="default"),
     Task("webhooks-purge", 3600, webhooks_jobs.purge_old, queue="webhooks"),
 )

@@ -342,6 +342,11 @@ def _adapter(container: Container, row: CarrierAccount) -> adapter_base.Adapter:
     return adapter
 
 
+def account_adapter(container: Container, row: CarrierAccount) -> adapter_base.Adapter:
+    """The (cached) adapter of one tenant account, whatever its state (enabled or not)."""
+    return _adapter(container, row)
+
+
 def registry_for(
     session: Session, container: Container, tenant_id: str, *, defaults_only: bool = False
 ) -> adapter_registry.Registry:

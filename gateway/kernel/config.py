@@ -99,7 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
         "PUBLIC_BASE_URL",
         "str",
         "",
-        "absolute base of public links (tracking pages, /t/…); empty: the request's host",
+        "absolute base of public links (tracking pages, /t/…) and of the listener URL carriers that "
+        "subscribe by account post to (USPS); empty: the request's host, and no such subscription",
     ),
     Setting("LOG_LEVEL", "str", "INFO", "root log level"),
     Setting("LOG_JSON", "bool", True, "log one JSON object per line (false: plain text)"),

@@ -70,7 +70,11 @@ def simulator_carriers(sim_url: str) -> list[dict[str, Any]]:
                 "mid": "904128936",
                 "account_number": "1000405525",
                 "base_url": f"{sim_url}/usps",
+                # The gateway subscribes this MID (Subscriptions - Tracking) to its own callback URL,
+                # which on a laptop is plain http: the simulator takes that, USPS would not.
                 "webhook_secret": SIM_USPS_WEBHOOK_SECRET,
+                "admin_emails": ["ops@handoff.example"],
+                "allow_http_listener": True,
                 "timeout_seconds": 10,
             },
         },
@@ -78,11 +82,14 @@ def simulator_carriers(sim_url: str) -> list[dict[str, Any]]:
 
 
 def simulator_callback_secrets() -> dict[str, str]:
-    """Return the ``CALLBACK_SECRETS`` that accept the simulator's pushes."""
+    """Return the ``CALLBACK_SECRETS`` that accept the simulator's pushes.
+
+    USPS is not among them: the gateway subscribes the USPS account itself, and the account's own
+    ``webhook_secret`` verifies what that subscription pushes.
+    """
     return {
         "ups": SIM_UPS_WEBHOOK_CREDENTIAL,
         "dhl_express": SIM_DHL_PUSH_SECRET,
         "fleet": SIM_FLEET_PUSH_SECRET,
         "fedex": SIM_FEDEX_SECURITY_TOKEN,
-        "usps": SIM_USPS_WEBHOOK_SECRET,
     }

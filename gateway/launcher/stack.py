@@ -206,6 +206,9 @@ class Stack:
                 env["GATEWAY_CARRIERS"] = json.dumps(simulator_carriers(sim_url))
             if "GATEWAY_CALLBACK_SECRETS" not in os.environ and "GATEWAY_CALLBACK_SECRETS" not in self.env:
                 env["GATEWAY_CALLBACK_SECRETS"] = json.dumps(simulator_callback_secrets())
+            if not env.get("GATEWAY_PUBLIC_BASE_URL"):
+                # Where carriers that subscribe by account (USPS) post: this gateway, on this machine.
+                env["GATEWAY_PUBLIC_BASE_URL"] = self.url
             self._spawn(
                 "simulator",
                 [

@@ -44,7 +44,7 @@ from gateway.kernel import config
 from gateway.kernel.container import Container
 from gateway.kernel.errors import Problem
 from gateway.tracking import jobs as tracking_jobs
-from gateway.tracking import tables
+from gateway.tracking import push_subscriptions, tables
 
 log = logging.getLogger(__name__)
 
@@ -269,19 +269,13 @@ def authenticate(
             raise _refuse(f"No callback credential is configured for {carrier!r}.")
         _authenticate_credential(spec, headers, secret, adapters)
         return None
+    if spec.scheme is PushScheme.ADAPTER:
+        _verify_with_adapter(carrier, headers, body, secret, accounts(registry, carrier))
+        return _reserve_body(carrier, body, redis)
     if not secret:
         raise _refuse(f"No callback secret is configured for {carrier!r}.")
     if spec.scheme is PushScheme.SIGNED_BODY:
         _check_body_signature(spec, headers, body, secret)
-        return _reserve_body(carrier, body, redis)
-    if spec.scheme is PushScheme.ADAPTER:
-        receiver = adapter_registry.receiver(carrier)
-        try:
-            if receiver is None:
-                raise CarrierRejected(carrier, "no adapter receives this carrier's pushes")
-            receiver.verify_callback(secret, headers, body)
-        except CarrierRejected as exc:
-            raise _refuse(exc.message) from None
         return _reserve_body(carrier, body, redis)
     signature = _header(headers, spec.signature_headers) or ""
     stamp = _header(headers, spec.timestamp_headers) or ""
@@ -303,6 +297,33 @@ def authenticate(
 SIGNED_BODY_REPLAY_SECONDS = 24 * 3600
 
 
+def _verify_with_adapter(
+    carrier: str, headers: Mapping[str, str], body: bytes, secret: str | None, adapters: list[Adapter]
+) -> None:
+    """A push the adapter verifies: with ``CALLBACK_SECRETS`` (a subscription made outside the gateway),
+    else with the own secret of an account the push may be for (the operator's, or the tenant account
+    whose subscription the push names)."""
+    receiver = adapter_registry.receiver(carrier)
+    if receiver is None:
+        raise _refuse(f"No adapter receives {carrier!r} pushes.")
+    if not secret and not adapters:
+        raise _refuse(f"No callback secret is configured for {carrier!r}.")
+    refusal: str | None = None
+    if secret:
+        try:
+            receiver.verify_callback(secret, headers, body)
+            return
+        except CarrierRejected as exc:
+            refusal = exc.message
+    for adapter in adapters:
+        try:
+            adapter.verify_push(headers, body)
+            return
+        except CarrierRejected as exc:
+            refusal = refusal or exc.message
+    raise _refuse(refusal or "No account's secret signs this push.")
+
+
 def _check_body_signature(spec: CallbackSpec, headers: Mapping[str, str], body: bytes, secret: str) -> None:
     """Check a base64 HMAC-SHA256 of the raw body (FedEx ``fdx-signature``)."""
     given = (_header(headers, spec.signature_headers) or "").strip()
@@ -319,8 +340,30 @@ def _reserve_body(carrier: str, body: bytes, redis: Any) -> str:
     return replay_key
 
 
+class _Accounts:
+    """The operator's registry plus a few tenant accounts, iterated as ``accounts`` expects."""
+
+    def __init__(self, registry: Any, extra: list[Adapter]) -> None:
+        self._adapters: dict[str, Adapter] = {}
+        for key in registry or ():
+            self._adapters[key] = registry.get(key)
+        for index, adapter in enumerate(extra):
+            self._adapters[f"tenant-account-{index}"] = adapter
+
+    def __iter__(self) -> Any:
+        return iter(self._adapters)
+
+    def get(self, key: str) -> Adapter:
+        return self._adapters[key]
+
+
 def _authenticate_throttled(
-    carrier: str, headers: Mapping[str, str], body: bytes, container: Container, remote_addr: str | None
+    carrier: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    container: Container,
+    remote_addr: str | None,
+    session: Session | None = None,
 ) -> str | None:
     """``authenticate`` behind the failure counters: 429 instead of 401 once a limit is passed."""
     spec = spec_for(carrier)
@@ -328,7 +371,13 @@ def _authenticate_throttled(
     guessable = spec.scheme is PushScheme.CREDENTIAL
     if guessable:  # a guessable secret: a throttled source does not get to try it
         throttle.check_source()
-    registry = _registry(container) if guessable else None
+    registry: Any = None
+    if guessable or spec.scheme is PushScheme.ADAPTER:
+        registry = _registry(container)
+    if spec.scheme is PushScheme.ADAPTER and session is not None:
+        # The tenant account whose standing subscription the push names verifies it with its own secret.
+        own = push_subscriptions.adapters_for_push(session, container, carrier, body)
+        registry = _Accounts(registry, own)
     try:
         return authenticate(carrier, headers, body, container.settings, container.redis, registry=registry)
     except Replayed:
@@ -392,7 +441,7 @@ def receive(
     remote_addr: str | None = None,
 ) -> tables.CallbackInbox:
     """Authenticate, persist and commit one push, then queue its normalisation."""
-    replay_key = _authenticate_throttled(carrier, headers, body, container, remote_addr)
+    replay_key = _authenticate_throttled(carrier, headers, body, container, remote_addr, session)
     try:
         _parse(body)
         row = store(session, carrier, headers, body, spec_for(carrier).timestamp_headers)

@@ -1,17 +1,20 @@
-"""RQ jobs for tracking: drain the callback inbox, sweep forgotten rows, poll carriers without push.
+"""RQ jobs for tracking: drain the callback inbox, sweep forgotten rows, poll carriers without push,
+keep the carriers' standing push subscriptions.
 
-``poll_carriers`` and ``sweep_inbox`` are periodic: ``gateway.jobs.scheduler`` enqueues them.
+``poll_carriers``, ``sweep_inbox`` and ``keep_push_subscriptions`` are periodic: ``gateway.jobs.scheduler``
+enqueues them.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from gateway.accounts import connections as accounts
 from gateway.jobs import context, registry
 from gateway.kernel import models
-from gateway.tracking import callbacks, ingest, polling
+from gateway.tracking import callbacks, ingest, polling, push_subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +39,31 @@ def drain_inbox(batch_size: int = 1000, max_batches: int = 1000) -> int:
 
 @registry.job
 def poll_carriers(limit: int = 200) -> int:
-    """Poll carriers without push for due shipments (run every few minutes by ``gateway.jobs.scheduler``)."""
+    """Poll carriers without push (and renew per-number push subscriptions) for due shipments, each on
+    the account its label was bought on (run every five minutes by ``gateway.jobs.scheduler``)."""
     with context.app_context() as container, container.sessions() as session:
-        polled = polling.poll_due(session, container.carriers, limit=limit)
+
+        def account_adapter(shipment: models.Shipment) -> Any:
+            # The tenant's own account the label was bought on (else its fallback), not the operator's.
+            return accounts.adapter_for(
+                session, container, shipment.tenant_id, shipment.carrier or "", shipment.carrier_account_id
+            )
+
+        polled = polling.poll_due(session, container.carriers, limit=limit, account_adapter=account_adapter)
         session.commit()
         return polled
+
+
+@registry.job
+def keep_push_subscriptions() -> dict[str, int] | None:
+    """Make, check and replace the standing push subscription of every account whose carrier pushes by
+    account (USPS by MID); run every 30 minutes by ``gateway.jobs.scheduler`` and at its start."""
+    with context.app_context() as container, container.sessions() as session:
+        counts = push_subscriptions.run(session, container)
+        session.commit()
+        if counts:
+            log.info("carrier push subscriptions kept", extra=counts)
+        return counts
 
 
 @registry.job

@@ -7,6 +7,7 @@ what it answers is ingested like any push.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,7 +60,7 @@ def _trackers(registry: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key in registry:
         adapter = registry.get(key)
-        if adapter.supports(base.Capability.TRACK_PUSH) or adapter.supports(base.Capability.TRACK_POLL):
+        if _tracks(adapter):
             found.setdefault(adapter.name, adapter)
     return found
 
@@ -120,20 +121,38 @@ def _schedule(session: Session, shipment: models.Shipment, now: datetime, interv
     row.next_poll_at = now + interval if interval is not None else None
 
 
-def poll_due(session: Session, registry: Any, now: datetime | None = None, limit: int = 200) -> int:
-    """Subscribe or poll the shipments whose next tracking check is due; return how many were checked."""
+def _tracks(adapter: Any) -> bool:
+    return bool(adapter.supports(base.Capability.TRACK_PUSH) or adapter.supports(base.Capability.TRACK_POLL))
+
+
+def poll_due(
+    session: Session,
+    registry: Any,
+    now: datetime | None = None,
+    limit: int = 200,
+    account_adapter: Callable[[models.Shipment], Any] | None = None,
+) -> int:
+    """Subscribe or poll the shipments whose next tracking check is due; return how many were checked.
+
+    A shipment bought on a tenant's own carrier account (``carrier_account_id``) is asked through the
+    adapter ``account_adapter`` gives for it (that account, or what the tenant may fall back on);
+    the others through the operator's ``registry``.
+    """
     now = now or utcnow()
     trackers = _trackers(registry)
-    if not trackers:
+    if not trackers and account_adapter is None:
         return 0
     s, t = models.Shipment, tables.ShipmentTracking
     terminal = [m.value for m in taxonomy.TERMINAL_MILESTONES]
+    whose: sa.ColumnElement[bool] = s.carrier.in_(sorted(trackers))
+    if account_adapter is not None:
+        whose = sa.or_(whose, s.carrier_account_id.is_not(None))
     due = session.execute(
         sa.select(s, t)
         .outerjoin(t, t.shipment_id == s.id)
         .where(
             s.tracking_number.is_not(None),
-            s.carrier.in_(sorted(trackers)),
+            whose,
             sa.or_(
                 t.shipment_id.is_(None),
                 sa.and_(
@@ -146,8 +165,17 @@ def poll_due(session: Session, registry: Any, now: datetime | None = None, limit
     ).all()
     for shipment, status in due:
         first = status is None or status.last_polled_at is None
+        adapter = trackers.get(shipment.carrier or "")
+        interval: timedelta | None
+        if shipment.carrier_account_id and account_adapter is not None:
+            adapter = account_adapter(shipment)
         try:
-            interval = track_now(session, trackers[shipment.carrier], shipment, history=first)
+            if adapter is None or not _tracks(adapter):
+                # Its account was deleted and nothing else of this tenant tracks the carrier: ask later.
+                log.warning("no adapter tracks this shipment", extra={"shipment_id": shipment.id})
+                interval = RETRY_AFTER_REFUSAL
+            else:
+                interval = track_now(session, adapter, shipment, history=first)
         except base.AdapterError as exc:  # a carrier outage delays this shipment, never the others
             log.warning("tracking check failed", extra={"shipment_id": shipment.id, "error": str(exc)})
             interval = RETRY_AFTER_FAILURE

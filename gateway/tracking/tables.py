@@ -143,3 +143,32 @@ class ShipmentTracking(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PushSubscription(Base):
+    """A carrier's standing push subscription for one account (USPS by MID), kept so it is made once.
+
+    ``account_key`` is the operator's registry id (``CARRIERS``) or a tenant's carrier account id
+    (``tenant_id`` set); ``subscription_id`` is the carrier's. ``status`` is the carrier's word at the
+    last check ("enabled", "suspended", "disabled") or "failed" when we could not ask.
+    """
+
+    __tablename__ = "tracking_push_subscriptions"
+    __table_args__ = (
+        sa.UniqueConstraint("carrier", "account_key", name="uq_tracking_push_subscriptions_account"),
+        sa.Index("ix_tracking_push_subscriptions_carrier_sub", "carrier", "subscription_id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("tps"))
+    carrier: Mapped[str] = mapped_column(sa.String(50))
+    account_key: Mapped[str] = mapped_column(sa.String(100))
+    tenant_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    subscription_id: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    listener_url: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

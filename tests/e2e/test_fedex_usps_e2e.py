@@ -4,7 +4,8 @@ For each: rate, label (sold once, on the configured account, in the simulator's 
 tracking both ways: a push signed as the carrier signs it (FedEx ``fdx-signature`` over the body, USPS
 ``X-HMAC`` over timestamp + payload) and a poll, which agree on every event. The stack is conftest's
 (gateway HTTP server, worker process, scheduler loop); this module starts its own simulator (seed 1711)
-and adds a FedEx and a USPS account to ``CARRIERS`` and their push secrets to ``CALLBACK_SECRETS``.
+and adds a FedEx and a USPS account to ``CARRIERS``, FedEx's push secret to ``CALLBACK_SECRETS``,
+and lets the gateway subscribe the USPS account to its pushes (Subscriptions - Tracking, by MID).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from gateway.tracking import callbacks
+from gateway.tracking import callbacks, push_subscriptions
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import LiveGateway, SimulatorServer
 from tests.helpers import shipment_body
@@ -64,6 +65,8 @@ def fedex_usps_carriers(simulator_url: str) -> list[dict[str, Any]]:
                 "account_number": USPS_ACCOUNT,
                 "base_url": f"{simulator_url}/usps",
                 "webhook_secret": USPS_WEBHOOK_SECRET,
+                "admin_emails": ["ops@handoff.example"],
+                "allow_http_listener": True,  # the simulator takes the test gateway's plain http
                 "timeout_seconds": 5,
             },
         },
@@ -139,15 +142,25 @@ def simulator(
 
 @pytest.fixture(scope="module")
 def live_gateway(live_gateway: LiveGateway) -> LiveGateway:
-    """conftest's gateway, accepting FedEx and USPS pushes signed with the accounts' push secrets."""
-    secrets = {
-        **callbacks.secrets_for(live_gateway.container.settings),
-        "fedex": FEDEX_SECURITY_TOKEN,
-        "usps": USPS_WEBHOOK_SECRET,
-    }
+    """conftest's gateway, accepting FedEx pushes signed with the account's security token. USPS pushes
+    need no shared secret: the gateway subscribes the USPS account itself (``PUBLIC_BASE_URL`` is where
+    the subscription posts), and the account's own ``webhook_secret`` verifies what it brings."""
+    secrets = {**callbacks.secrets_for(live_gateway.container.settings), "fedex": FEDEX_SECURITY_TOKEN}
+    secrets.pop("usps", None)
     live_gateway.container.settings["CALLBACK_SECRETS"] = secrets
     live_gateway.app.config["CALLBACK_SECRETS"] = secrets
+    live_gateway.container.settings["PUBLIC_BASE_URL"] = live_gateway.base_url
+    live_gateway.app.config["PUBLIC_BASE_URL"] = live_gateway.base_url
     return live_gateway
+
+
+def subscribe_accounts(gateway: LiveGateway) -> dict[str, int] | None:
+    """Run the scheduled ``keep_push_subscriptions`` job's body now, in this process."""
+    container = gateway.container
+    with container.sessions() as session:
+        counts = push_subscriptions.run(session, container)
+        session.commit()
+        return counts
 
 
 def call(method: str, url: str, headers: dict[str, str], **kwargs: Any) -> requests.Response:
@@ -211,6 +224,8 @@ def pushed_number(carrier: str, payload: dict[str, Any]) -> str:
     return str(json.loads(payload["payload"])["trackingNumber"])
 
 
+NO_CHANGE = {"created": 0, "kept": 0, "replaced": 0, "dropped": 0, "failed": 0}
+
 CASES = {
     # carrier: (account, services that must be offered, the delivered code)
     "fedex": (FEDEX_ACCOUNT, {"FEDEX_GROUND", "PRIORITY_OVERNIGHT"}, "DL"),
@@ -238,6 +253,11 @@ def test_rate_label_void_and_tracking_by_push_and_poll_over_real_http(
     live = [r for r in shopped.json()["rates"] if r["carrier"] == carrier and r["source"] == "live"]
     assert {r["service_code"] for r in live} >= services, shopped.json()
     assert not [e for e in shopped.json()["errors"] if e["carrier"] == carrier]
+
+    if carrier == "usps":
+        # The USPS account's standing subscription (by MID) is made once; a second run only checks it.
+        assert subscribe_accounts(gateway) == {**NO_CHANGE, "created": 1}
+        assert subscribe_accounts(gateway) == {**NO_CHANGE, "kept": 1}
 
     # Labels: each sold exactly once, on our account, under the shipment's id.
     pushed_one, polled_one, voided_one = (buy_label(gateway, headers, carrier) for _ in range(3))
@@ -277,6 +297,9 @@ def test_rate_label_void_and_tracking_by_push_and_poll_over_real_http(
     mine = pushes_for(pushed_one)
     assert len(mine) == DELIVERED_SCANS[carrier], mine
     assert all(200 <= (p["status"] or 0) < 300 for p in mine), mine
+    if carrier == "usps":  # each one through the subscription the gateway made
+        assert {p["payload"]["subscriptionId"] for p in mine} != {"sim-subscription"}
+        assert len({p["payload"]["subscriptionId"] for p in mine}) == 1
     gateway.wait_for(
         lambda: timeline(gateway, headers, pushed_one["id"])["milestone"] == "delivered",
         120,

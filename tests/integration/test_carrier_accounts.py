@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,9 @@ from gateway.accounts import _crypto, connections
 from gateway.accounts.tables import CarrierAccount
 from gateway.jobs import outbox, worker
 from gateway.kernel import auth, models
+from gateway.kernel.types import utcnow
+from gateway.tracking import jobs as tracking_jobs
+from gateway.tracking.tables import ShipmentTracking
 from tests.helpers import shipment_body
 from tests.unit.adapters import ups_fixtures as ups
 
@@ -453,3 +457,47 @@ def test_an_edit_takes_effect_at_once_a_disabled_account_is_not_used(acc_app: An
     _shipment_with_ups_rate(c, tenant)
     assert len(_calls(TENANT_HOST, "/api/rating")) == rated_on_tenant
     assert _calls(OPERATOR_HOST, "/api/rating")  # back on the operator's account (allowed)
+
+
+def _echo_subscription(request: Any) -> tuple[int, dict[str, str], str]:
+    """UPS Track Alert's answer: every number asked for is subscribed."""
+    numbers = json.loads(request.body)["trackingNumberList"]
+    return 200, {}, json.dumps({"validTrackingNumbers": numbers, "invalidTrackingNumbers": []})
+
+
+@responses.activate
+def test_a_shipment_bought_on_the_tenants_own_account_is_tracked_through_that_account(
+    acc_app: Any, c: Any
+) -> None:
+    _mock_ups(TENANT_HOST, label=True)
+    _mock_ups(OPERATOR_HOST)
+    for host in (TENANT_HOST, OPERATOR_HOST):
+        responses.add_callback(
+            responses.POST, re.compile(rf"{re.escape(host)}/api/track/.*/subscription/.*"), _echo_subscription
+        )
+        responses.add(
+            responses.GET, re.compile(rf"{re.escape(host)}/api/track/v1/details/.*"), json=ups.TRACK_REPLY
+        )
+    own = _tenant(acc_app)
+    _create(c, own)
+    shipment_id = _buy(acc_app, c, own)
+    container = acc_app.extensions["handoff"]
+
+    def tracking() -> ShipmentTracking | None:
+        with container.sessions() as session:
+            row = session.get(ShipmentTracking, shipment_id)
+            return None if row is None or row.last_polled_at is None else row
+
+    _run_jobs(acc_app, lambda: tracking() is not None)  # the purchase's start_tracking job
+    started = len(_calls(TENANT_HOST, "/api/track"))
+    # The subscription is due for renewal: the periodic poll renews it on the same account.
+    with container.sessions() as session:
+        session.get(ShipmentTracking, shipment_id).next_poll_at = utcnow() - timedelta(minutes=1)
+        session.commit()
+    container.queue("tracking").enqueue(tracking_jobs.poll_carriers)
+    worker.run(acc_app, burst=True, worker_class=SimpleWorker)
+
+    renewed = [call for call in _calls(TENANT_HOST, "/api/track") if call.request.method == "POST"]
+    assert started >= 1 and len(renewed) == 2, [call.request.url for call in responses.calls]
+    assert not _calls(OPERATOR_HOST, "/api/track")
+    assert tracking().next_poll_at > utcnow()  # scheduled again, not left due
