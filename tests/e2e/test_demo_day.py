@@ -72,7 +72,8 @@ def test_a_scaled_down_day_runs_end_to_end_with_summary_and_report(tmp_path: Pat
     assert totals["shipments"] == 100
     assert totals["labelled"] + totals["voided"] >= 95  # a plan may leave a parcel nobody can take
     assert totals["delivered"] > 80 and totals["on_time_percent"] is not None
-    assert set(day["carriers"]) >= {"fleet", "ups"}
+    # Four carriers and the fleet, even on a 100-order day (seed 11: 60 USPS, 9 UPS, 7 DHL, 6 FedEx).
+    assert set(day["carriers"]) >= {"fleet", "ups", "dhl_express", "fedex", "usps"}, day["carriers"]
     fleet = day["fleet"]
     assert fleet["vans_used"] >= 1 and fleet["baseline_cost"] >= fleet["planned_cost"] > 0
     assert len(day["routes"]) == fleet["vans_used"]
