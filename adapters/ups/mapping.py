@@ -243,7 +243,10 @@ def _total_weight(spec: types.ShipmentSpec) -> dict[str, Any]:
 
 
 def _invoice_total(spec: types.ShipmentSpec) -> dict[str, str] | None:
+    """The invoice total UPS asks for abroad: the parcels' declared values, else the customs items'."""
     values = [p.declared_value for p in spec.parcels if p.declared_value is not None]
+    if not values and spec.customs is not None:
+        values = [item.value for item in spec.customs.items]
     if not values or len({v.currency for v in values}) != 1:
         return None
     total = sum((v.amount for v in values), Decimal(0))
@@ -255,9 +258,9 @@ def _invoice_total(spec: types.ShipmentSpec) -> dict[str, str] | None:
 def rate_request(request: carrier.RateRequest, shipper_name: str | None = None) -> HttpCall:
     """Build a Rating request for every UPS service with negotiated rates and, when UPS can give it, transit.
 
-    ``Shoptimeintransit`` needs the total weight and, abroad, the invoice total: an international
-    shipment without a declared value is shopped with plain ``Shop`` (no transit block; only guaranteed
-    services then carry a delivery date).
+    ``Shoptimeintransit`` needs the total weight and, abroad, the invoice total (the parcels' declared
+    values, else the customs items'): an international shipment with neither is shopped with plain
+    ``Shop`` (no transit block; only guaranteed services then carry a delivery date).
     """
     spec = request.spec
     if not spec.parcels:

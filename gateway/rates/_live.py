@@ -47,6 +47,8 @@ def _result_to_json(r: carrier.RateResult) -> dict[str, Any]:
         "duties_and_taxes": (
             [str(r.duties_and_taxes.amount), r.duties_and_taxes.currency] if r.duties_and_taxes else None
         ),
+        "negotiated": r.negotiated,
+        "service_options": r.service_options,
     }
 
 
@@ -65,6 +67,8 @@ def _result_from_json(d: dict[str, Any]) -> carrier.RateResult:
             if d.get("duties_and_taxes")
             else None
         ),
+        negotiated=bool(d.get("negotiated", False)),
+        service_options=d.get("service_options"),
     )
 
 
@@ -94,10 +98,17 @@ def ask_live(
     return results
 
 
-def live_quote(key: str, r: carrier.RateResult, ship_day: date) -> quote.Quote | None:
+def live_quote(
+    key: str, r: carrier.RateResult, ship_day: date, fallback_eta: date | None = None
+) -> quote.Quote | None:
+    """The carrier's price as a quote, dated by the carrier, else by ``fallback_eta`` (the rate card's
+    estimate for the service, never guaranteed); None when neither gives a date."""
     eta = r.estimated_delivery
+    guaranteed = r.guaranteed
     if eta is None and r.transit_days is not None:
         eta = ship_day + timedelta(days=r.transit_days)
+    if eta is None:
+        eta, guaranteed = fallback_eta, False
     if eta is None:
         return None
     charges = r.charges
@@ -117,9 +128,21 @@ def live_quote(key: str, r: carrier.RateResult, ship_day: date) -> quote.Quote |
         billable_weight=Decimal(0),
         weight_unit="",
         estimated_delivery=eta,
-        guaranteed=r.guaranteed,
+        guaranteed=guaranteed,
         duties_and_taxes=r.duties_and_taxes,
     )
+
+
+def plain_offers(results: list[carrier.RateResult]) -> list[carrier.RateResult]:
+    """Drop a service's offer priced with service options when the same account also priced it without.
+
+    UPS prices some services twice (``service_options`` "none" and "with_options", at different
+    totals); a label is bought without options, so the plain offer is the one to quote.
+    """
+    plain = {(r.carrier, r.service_code) for r in results if r.service_options != "with_options"}
+    return [
+        r for r in results if r.service_options != "with_options" or (r.carrier, r.service_code) not in plain
+    ]
 
 
 def error_code(exc: BaseException) -> tuple[str, str]:

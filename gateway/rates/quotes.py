@@ -143,6 +143,10 @@ def shop_rates(
         except (errors.RatingError, money.CurrencyError) as exc:
             carrier_errors.append(shop.CarrierError(card.carrier, "cannot_price", f"{card.id}: {exc}"))
 
+    # A live price without a date takes the card's estimate for the same service (never guaranteed).
+    card_eta = {
+        (c.carrier, c.service_code): c.estimated_delivery for c in card_results if isinstance(c, quote.Quote)
+    }
     if live:
         done, pending = futures.wait(live, timeout=max(deadline - time.monotonic(), 0))
         for fut in pending:
@@ -159,8 +163,8 @@ def shop_rates(
                     log.error("live rating failed", exc_info=failure, extra={"carrier": key})
                 carrier_errors.append(shop.CarrierError(key, code, message))
                 continue
-            for r in fut.result():
-                q = _live.live_quote(key, r, now.date())
+            for r in _live.plain_offers(fut.result()):
+                q = _live.live_quote(key, r, now.date(), card_eta.get((r.carrier, r.service_code)))
                 if q is None:
                     carrier_errors.append(
                         shop.CarrierError(

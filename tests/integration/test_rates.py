@@ -202,3 +202,65 @@ def test_a_live_carrier_answer_is_shopped_with_the_cards_and_cached(live_app: An
     assert "cheapest" in live[0]["labels"]
     assert [r["source"] for r in second["rates"]].count("live") == 1
     assert len(calls) == 1, "the second identical call is answered from the cache"
+
+
+UPS_LIVE_HOST = "https://ups-live-rates.invalid"
+
+
+@responses.activate
+def test_ups_twins_are_quoted_at_the_plain_price_and_an_undated_live_price_takes_the_cards_date(
+    live_app: Any,
+) -> None:
+    from tests.unit.adapters import ups_fixtures as ups
+    from tests.unit.adapters.test_ups_real_replies import rated, reply, transit, usd
+
+    plain = rated("13", "40.00", TimeInTransit=transit("1", "20240507"))
+    # The same service priced with options: dearer published, cheaper negotiated. A label is bought
+    # without options, so this is not the price the shipper would pay.
+    with_options = rated(
+        "13",
+        "44.00",
+        TransportationCharges=usd("40.00"),
+        ServiceOptionsCharges=usd("4.00"),
+        NegotiatedRateCharges={"TotalCharge": usd("30.00")},
+        TimeInTransit=transit("1", "20240507"),
+    )
+    ground_undated = rated("03", "9.99")  # no transit block, no guarantee: no date from UPS
+    select_undated = rated("12", "19.99")  # no date, and no card to take one from
+    responses.add(responses.POST, f"{UPS_LIVE_HOST}/security/v1/oauth/token", json=ups.TOKEN_REPLY)
+    responses.add(
+        responses.POST,
+        re.compile(rf"{re.escape(UPS_LIVE_HOST)}/api/rating/.*"),
+        json=reply(with_options, ground_undated, plain, select_undated),
+    )
+    account = {**UPS_DOWN, "id": f"ups-{uuid.uuid4().hex[:6]}", "config": {**UPS_DOWN["config"]}}
+    account["config"]["base_url"] = UPS_LIVE_HOST
+    application = live_app([account], 5000)
+
+    body = (
+        application.test_client().post("/v1/rates", json=rate_body(), headers=_tenant(application)).get_json()
+    )
+
+    ups_rates = {r["service_code"]: r for r in body["rates"] if r["carrier"] == "ups"}
+    assert ups_rates["13"]["source"] == "live"
+    assert Decimal(ups_rates["13"]["total_cost"]["amount"]) == Decimal("40.00")
+    cards = {r["service_code"]: r for r in _sample_rates(application) if r["carrier"] == "ups"}
+    assert ups_rates["03"]["source"] == "live"
+    assert Decimal(ups_rates["03"]["total_cost"]["amount"]) == Decimal("9.99")
+    assert ups_rates["03"]["estimated_delivery"] == cards["03"]["estimated_delivery"]
+    assert ups_rates["03"]["guaranteed"] is False
+    assert "12" not in ups_rates
+    assert [(e["code"], e["message"]) for e in body["errors"]] == [
+        ("incomplete", "12: no delivery estimate returned")
+    ]
+
+
+def _sample_rates(application: Any) -> list[dict[str, Any]]:
+    """What the sample cards alone say (no live carrier), for the same shipment."""
+    application.extensions["handoff"]._carriers = registry.Registry({})
+    rates: list[dict[str, Any]] = (
+        application.test_client()
+        .post("/v1/rates", json=rate_body(), headers=_tenant(application))
+        .get_json()["rates"]
+    )
+    return rates

@@ -109,6 +109,30 @@ def test_an_international_rate_without_a_declared_value_falls_back_to_plain_shop
     assert "DeliveryTimeInformation" not in call.json["RateRequest"]["Shipment"]
 
 
+def test_an_international_rate_with_customs_items_asks_for_transit_with_their_total_as_the_invoice():
+    abroad = types.Address(country_code="CA", postal_code="M5V2T6", city="Toronto", state="ON", name="C")
+    customs = types.Customs(
+        content_type="merchandise",
+        incoterm="DAP",
+        items=(
+            types.CustomsItem(
+                "T-shirt", 3, money.Money(Decimal("12.40"), "USD"), Decimal("0.6"), "US", "610910"
+            ),
+            types.CustomsItem("Mug", 1, money.Money(Decimal("8.00"), "USD"), Decimal("0.4"), "US"),
+        ),
+    )
+    spec = types.ShipmentSpec(origin=fx.ORIGIN, destination=abroad, parcels=fx.SPEC.parcels, customs=customs)
+
+    call = mapping.rate_request(carrier.RateRequest(spec, fx.ACCOUNT))
+
+    assert call.path == "/api/rating/v2409/Shoptimeintransit"
+    # 3 x 12.40 + 8.00 = 45.20, in the whole units UPS takes, rounded up.
+    assert call.json["RateRequest"]["Shipment"]["InvoiceLineTotal"] == {
+        "CurrencyCode": "USD",
+        "MonetaryValue": "46",
+    }
+
+
 def test_a_non_guaranteed_service_gets_its_date_from_the_time_in_transit_block():
     rates = mapping.parse_rate_response(reply(rated("03", "14.50", TimeInTransit=transit("3", "20240509"))))
 
