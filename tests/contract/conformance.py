@@ -10,6 +10,12 @@ here calls ``pytest.skip`` with the reason.
 - :class:`OpenApi`: load an OpenAPI 3.0/3.1 document (YAML or JSON), resolve ``$ref`` s, find the
   operation a URL hits, its request-body / response schemas and its examples; validate with jsonschema.
 - :func:`check_request`: every :class:`Violation` of one captured request against an :class:`OpenApi`.
+- :func:`sent_operation`: the (method, server path + template) a captured request hits, for the guards that
+  compare what an adapter sent with what its mapping can build (:func:`request_builders`);
+  :func:`spec_for`: which of a carrier's specs declares it; :func:`accept_violations`: an ``Accept`` header
+  names a media type the operation replies with.
+- :meth:`OpenApi.patched` and :func:`merge_all_of`: read a spec through a named fix of its own defect
+  (``allOf`` parts closed with ``additionalProperties: false``, FedEx's ``oneOf`` of overlapping samples).
 - :func:`documented_values`: the values a parameter's prose lists under "Valid values" (UPS's enums).
 - :func:`example_instance`: an instance built from the ``example`` values a schema's leaves declare, for
   specs that document replies field by field instead of whole example bodies.
@@ -21,12 +27,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import inspect
 import json
 import re
 import tempfile
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -161,13 +169,15 @@ class Operation:
 class OpenApi:
     """An OpenAPI 3.0 or 3.1 document with a jsonschema registry so any schema in it validates."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, doc: dict[str, Any] | None = None) -> None:
         self.path = path
         self.name = path.name
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".json":
-            self.doc: dict[str, Any] = json.loads(text)
+        if doc is not None:  # a patched copy (``patched``): the file is not read again
+            self.doc: dict[str, Any] = doc
+        elif path.suffix == ".json":
+            self.doc = json.loads(path.read_text(encoding="utf-8"))
         else:
+            text = path.read_text(encoding="utf-8")
             # UPS's Shipping.yaml and Tracking.yaml carry trailing tabs that strict YAML parsers reject.
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: Shipping.yaml is 600 kB
             self.doc = yaml.load(re.sub(r"[ \t]+(\r?\n)", r"\1", text), Loader=loader)
@@ -179,6 +189,7 @@ class OpenApi:
         specification = referencing.jsonschema.DRAFT202012 if oas31 else referencing.jsonschema.DRAFT4
         resource = referencing.Resource.from_contents(self.doc, default_specification=specification)
         self.registry: referencing.Registry[Any] = referencing.Registry().with_resource(self.uri, resource)
+        self.format_checker: Any = None  # ``format`` is an annotation unless ``patched(check_formats=True)``
 
     @classmethod
     def load(cls, carrier: str, name: str) -> OpenApi:
@@ -187,6 +198,23 @@ class OpenApi:
         if path not in _CACHE:
             _CACHE[path] = cls(path)
         return _CACHE[path]
+
+    def patched(
+        self, patch: Callable[[dict[str, Any]], Any] | None = None, *, check_formats: bool = False
+    ) -> OpenApi:
+        """Return a copy of this document read through ``patch`` (called on a deep copy of it).
+
+        For a spec's own defect that no request could satisfy; each patch is named, and proved to cover only
+        that defect, by the suite that applies it. The file is never changed and ``load``'s cache is not
+        touched. ``patch`` edits the copy in place or returns a replacement document. ``check_formats``
+        asserts ``format`` (the OpenAPI dialect's ``date``, ``date-time``, ``email``, ``byte`` ...): a spec
+        that tells ``oneOf`` alternatives apart by format alone needs it.
+        """
+        doc = copy.deepcopy(self.doc)
+        replaced = patch(doc) if patch is not None else None
+        copied = OpenApi(self.path, doc if replaced is None else replaced)
+        copied.format_checker = self._validator_class.FORMAT_CHECKER if check_formats else self.format_checker
+        return copied
 
     # -- navigation
 
@@ -292,7 +320,9 @@ class OpenApi:
 
     def violations(self, pointer: str, instance: Any, where: str = "") -> list[Violation]:
         """Validate an instance against the schema at a pointer of this document."""
-        validator = self._validator_class({"$ref": f"{self.uri}#{pointer}"}, registry=self.registry)
+        validator = self._validator_class(
+            {"$ref": f"{self.uri}#{pointer}"}, registry=self.registry, format_checker=self.format_checker
+        )
         out = []
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
             location = "/".join(map(str, error.absolute_path))
@@ -312,6 +342,116 @@ class OpenApi:
 
 
 _CACHE: dict[Path, OpenApi] = {}
+
+
+def merge_all_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return a document whose every ``allOf`` is read the way OpenAPI tools read it: one object.
+
+    The merged object has the union of its parts' properties and ``required`` lists, and is closed
+    (``additionalProperties: false``) when any part was. Under plain JSON Schema a part closed with
+    ``additionalProperties: false`` sees the other parts' properties as extra, so no instance satisfies
+    the ``allOf`` (USPS writes its specs this way). Local ``$ref`` s inside an ``allOf`` are inlined.
+    """
+
+    def resolve(node: Any) -> Any:
+        while isinstance(node, Mapping) and str(node.get("$ref", "")).startswith("#/"):
+            target: Any = doc
+            for token in node["$ref"][2:].split("/"):
+                target = target[_unpointer(token)]
+            node = target
+        return node
+
+    def merged(node: Any) -> Any:
+        if isinstance(node, list):
+            return [merged(v) for v in node]
+        if not isinstance(node, Mapping):
+            return node
+        node = {k: merged(v) for k, v in node.items()}
+        if "allOf" not in node:
+            return node
+        parts = [merged(resolve(part)) for part in node.pop("allOf")]
+        closed = node.get("additionalProperties") is False
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        rest: dict[str, Any] = {}
+        for part in parts:
+            closed = closed or part.get("additionalProperties") is False
+            properties.update(part.get("properties", {}))
+            required += [r for r in part.get("required", []) if r not in required]
+            rest.update(
+                {k: v for k, v in part.items() if k not in ("properties", "required", "additionalProperties")}
+            )
+        out = {**rest, **node, "properties": {**properties, **node.get("properties", {})}}
+        required += [r for r in node.get("required", []) if r not in required]
+        if required:
+            out["required"] = required
+        out["additionalProperties"] = not closed
+        return out
+
+    result: dict[str, Any] = merged(doc)
+    return result
+
+
+def sent_operation(apis: Collection[OpenApi], request: requests.PreparedRequest) -> tuple[str, str] | None:
+    """Return (METHOD, server path + template) of the operation a request hits in one of the specs.
+
+    ``("DELETE", "/labels/v3/label/{trackingNumber}")``: the form a suite compares with the operations
+    its adapter can build. None when no spec declares the operation.
+    """
+    for api in apis:
+        operation = api.find(str(request.method or ""), str(request.url or ""))
+        if operation is not None:
+            path = urlsplit(str(request.url or "")).path
+            prefixes = [prefix for prefix, _ in api._server_prefixes() if path.startswith(prefix + "/")]
+            return str(request.method).upper(), max(prefixes, key=len, default="") + operation.template
+    return None
+
+
+def spec_for(apis: Collection[OpenApi], request: requests.PreparedRequest) -> OpenApi:
+    """Return the first of a carrier's specs that declares the operation a request hits (fail if none)."""
+    for api in apis:
+        if api.find(str(request.method or ""), str(request.url or "")) is not None:
+            return api
+    raise AssertionError(f"{request.method} {request.url} is no operation of {[a.name for a in apis]}")
+
+
+def request_builders(*modules: ModuleType) -> set[str]:
+    """Return ``module.function`` for every public function of the modules that returns an ``HttpCall``.
+
+    The request builders of an adapter's mapping: a suite lists the operation each builds, and fails when a
+    builder appears that it does not drive.
+    """
+    return {
+        f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+        for module in modules
+        for name, function in vars(module).items()
+        if inspect.isfunction(function)
+        and function.__module__ == module.__name__
+        and not name.startswith("_")
+        and str(inspect.signature(function).return_annotation).rsplit(".", 1)[-1] == "HttpCall"
+    }
+
+
+def accept_violations(operation: Operation, headers: Mapping[str, str]) -> list[Violation]:
+    """An ``Accept`` header naming one media type must name one a 2xx reply of the operation declares."""
+    accept = {k.lower(): v for k, v in headers.items()}.get("accept", "")
+    wanted = [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
+    if len(wanted) != 1 or "*" in wanted[0]:
+        return []
+    declared: set[str] = set()
+    for status in operation.node.get("responses") or {}:
+        if str(status).startswith("2"):
+            reply, _ = operation.api.follow(f"{operation.pointer}/responses/{_pointer_token(str(status))}")
+            declared |= {m.lower() for m in reply.get("content") or {}}
+    if not declared or wanted[0] in declared:
+        return []
+    return [
+        Violation(
+            "header Accept",
+            "content",
+            f"{wanted[0]!r} is not among {operation.name}'s replies {sorted(declared)}",
+        )
+    ]
 
 
 def _undocumented(operation: Operation) -> int:
@@ -673,12 +813,17 @@ __all__ = [
     "Violation",
     "Wsdl",
     "WsdlOperation",
+    "accept_violations",
     "assert_conforms",
     "carrier_dir",
     "check_request",
     "documented_values",
     "example_instance",
+    "merge_all_of",
+    "request_builders",
+    "sent_operation",
     "soap_body",
     "soap_envelope",
+    "spec_for",
     "spec_path",
 ]
