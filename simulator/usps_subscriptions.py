@@ -48,6 +48,7 @@ class TrackingSubscription:
     status: str = "ENABLED"
     status_reason: str | None = None
     failures: int = field(default=0)
+    etag: str = field(default_factory=lambda: f'"{secrets.token_hex(8)}"')
 
     def matches(self, mid: str, tracking_number: str) -> bool:
         return (self.mid is not None and self.mid == mid) or self.tracking_number == tracking_number
@@ -137,6 +138,7 @@ def create() -> flask.Response:
         response = flask.jsonify(subscription.as_json())
         response.status_code = 201
         response.headers["Location"] = f"{flask.request.base_url}/{subscription.id}"
+        response.headers["ETag"] = subscription.etag
         return response
 
     return usps._guard("track_subscribe", normal)
@@ -158,16 +160,27 @@ def _found(subscription_id: str) -> TrackingSubscription:
 
 @bp.get("/subscriptions/<subscription_id>")
 def read(subscription_id: str) -> flask.Response:
+    """One subscription, with the ETag a DELETE (or PUT) must quote in If-Match."""
     usps._require_bearer()
-    return usps._guard("track_subscription", lambda: flask.jsonify(_found(subscription_id).as_json()))
+
+    def normal() -> flask.Response:
+        subscription = _found(subscription_id)
+        response = flask.jsonify(subscription.as_json())
+        response.headers["ETag"] = subscription.etag
+        return response
+
+    return usps._guard("track_subscription", normal)
 
 
 @bp.delete("/subscriptions/<subscription_id>")
 def delete(subscription_id: str) -> flask.Response:
+    """Delete a subscription; If-Match must carry its current ETag (412 otherwise)."""
     usps._require_bearer()
 
     def normal() -> flask.Response:
-        _found(subscription_id)
+        subscription = _found(subscription_id)
+        if flask.request.headers.get("If-Match", "").strip() != subscription.etag:
+            raise UspsError(412, "SIM412", "If-Match must carry the subscription's current ETag.")
         _book().pop(subscription_id, None)
         return flask.Response(status=204)
 
@@ -184,6 +197,7 @@ def set_status(subscription_id: str) -> flask.Response:
         raise _invalid(f"status must be one of {sorted(STATUSES)}.")
     subscription.status = str(status)
     subscription.status_reason = str(body.get("statusReason") or "") or None
+    subscription.etag = f'"{secrets.token_hex(8)}"'  # a changed resource has a new ETag
     return flask.jsonify(subscription.as_json())
 
 
@@ -193,3 +207,4 @@ def suspend_after_failure(subscription: TrackingSubscription, limit: int) -> Non
     if subscription.failures >= limit:
         subscription.status = "SUSPENDED"
         subscription.status_reason = "Unable to reach the listener URL"
+        subscription.etag = f'"{secrets.token_hex(8)}"'

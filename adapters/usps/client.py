@@ -319,9 +319,27 @@ class UspsAdapter(rest.OAuthRestAdapter):
         return mapping.parse_subscription(_json(response))
 
     def _cancel_account_pushes(self, subscription_id: str, timeout: float) -> None:
-        call = mapping.subscription_delete_request(subscription_id)
+        deadline = self._clock() + timeout
+        # The subscription's ETag as it is now: DELETE needs it in If-Match. Gone already: done.
+        found = self._call(
+            mapping.subscription_read_request(subscription_id),
+            operation="track_subscription",
+            timeout=timeout,
+            idempotent=True,
+            ok=(200, 404),
+            raw=True,
+        )
+        if found.status_code == 404:
+            return
+        call = mapping.subscription_delete_request(subscription_id, found.headers.get("ETag", ""))
         # Deleting twice answers 404, which is what we wanted: safe to resend.
-        self._call(call, operation="track_unsubscribe", timeout=timeout, idempotent=True, ok=(200, 204, 404))
+        self._call(
+            call,
+            operation="track_unsubscribe",
+            timeout=max(deadline - self._clock(), 0.001),
+            idempotent=True,
+            ok=(200, 204, 404),
+        )
 
     def verify_push(self, headers: Mapping[str, str], body: bytes) -> None:
         """Raise CarrierRejected unless ``X-HMAC`` is signed with this account's ``webhook_secret``."""

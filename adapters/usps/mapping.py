@@ -1166,9 +1166,14 @@ def subscription_read_request(subscription_id: str) -> HttpCall:
     return HttpCall("GET", f"{SUBSCRIPTIONS_PATH}/{_path_segment(subscription_id)}")
 
 
-def subscription_delete_request(subscription_id: str) -> HttpCall:
-    """Build ``DELETE …/subscriptions/{subscriptionId}``."""
-    return HttpCall("DELETE", f"{SUBSCRIPTIONS_PATH}/{_path_segment(subscription_id)}")
+def subscription_delete_request(subscription_id: str, etag: str) -> HttpCall:
+    """Build ``DELETE …/subscriptions/{subscriptionId}`` with ``If-Match`` set to the ETag a GET returned
+    (the spec requires it on every DELETE and PUT)."""
+    if not etag.strip():
+        raise malformed("subscription reply without an ETag to delete with")
+    return HttpCall(
+        "DELETE", f"{SUBSCRIPTIONS_PATH}/{_path_segment(subscription_id)}", headers={"If-Match": etag.strip()}
+    )
 
 
 def _path_segment(value: str) -> str:

@@ -66,11 +66,11 @@ def listener_url(base_url: str, carrier: str) -> str:
 def targets(session: Session, container: Container) -> list[Target]:
     """Every enabled account whose carrier pushes by account: the operator's, then each tenant's own."""
     found: list[Target] = []
-    operator = container.carriers
-    for key in operator:
-        adapter = operator.get(key)
-        if adapter.supports(CAPABILITY):
-            found.append(Target(adapter.name, key, None, adapter))
+    for prefix, operator in (("", container.carriers), ("test:", container.test_carriers)):
+        for key in operator:
+            adapter = operator.get(key)
+            if adapter.supports(CAPABILITY):
+                found.append(Target(adapter.name, f"{prefix}{key}", None, adapter))
     pushing = [
         name
         for name in adapter_registry.available()
@@ -203,7 +203,10 @@ def run(session: Session, container: Container) -> dict[str, int] | None:
         if row.tenant_id is None:
             return None  # an operator account no longer configured: nothing to call it with
         account = session.get(CarrierAccount, row.account_key)
-        return accounts.account_adapter(container, account) if account is not None else None
+        try:
+            return accounts.account_adapter(container, account) if account is not None else None
+        except Problem:  # its stored configuration no longer loads (a retired encryption key)
+            return None
 
     return keep(session, wanted, base_url, retired)
 
@@ -226,4 +229,7 @@ def adapters_for_push(
     account = session.get(CarrierAccount, row.account_key) if row is not None else None
     if account is None or not account.enabled:
         return []
-    return [accounts.account_adapter(container, account)]
+    try:
+        return [accounts.account_adapter(container, account)]
+    except Problem:  # its stored configuration no longer loads: it vouches for nothing
+        return []

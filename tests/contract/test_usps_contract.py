@@ -251,7 +251,7 @@ def test_the_subscription_read_and_delete_calls_are_the_documented_ones():
     assert {"get", "delete"} <= set(paths)
     for call, method in (
         (mapping.subscription_read_request("sub-1"), "GET"),
-        (mapping.subscription_delete_request("sub-1"), "DELETE"),
+        (mapping.subscription_delete_request("sub-1", '"e1"'), "DELETE"),
     ):
         assert (call.method, call.path) == (method, "/subscriptions-tracking/v3r2/subscriptions/sub-1")
 

@@ -108,7 +108,8 @@ class FakeUsps:
         found = self._found(request)
         if found is None:
             return 404, {}, json.dumps({"error": {"code": "404", "message": "Not Found"}})
-        return 200, {}, json.dumps({k: v for k, v in found.items() if not k.startswith("_")})
+        etag = {"ETag": f'"{found["subscriptionId"]}-{found.get("status", "ENABLED")}"'}
+        return 200, etag, json.dumps({k: v for k, v in found.items() if not k.startswith("_")})
 
     def _delete(self, request: Any) -> tuple[int, dict[str, str], str]:
         if self.down:
@@ -116,6 +117,8 @@ class FakeUsps:
         found = self._found(request)
         if found is None:
             return 404, {}, json.dumps({"error": {"code": "404", "message": "Not Found"}})
+        if request.headers.get("If-Match") != f'"{found["subscriptionId"]}-{found.get("status", "ENABLED")}"':
+            return 412, {}, json.dumps({"error": {"code": "412", "message": "Precondition Failed"}})
         del self.subscriptions[found["subscriptionId"]]
         return 204, {}, ""
 

@@ -644,19 +644,22 @@ def test_a_subscription_usps_deleted_reads_as_none_and_deleting_it_again_is_no_e
     responses.post(fx.TOKEN_URL, json=fx.TOKEN_REPLY)
     gone = {"error": {"code": "404", "message": "Subscription not found"}}
     responses.get(f"{fx.SUBSCRIPTIONS_URL}/sub-9", status=404, json=gone)
-    responses.delete(f"{fx.SUBSCRIPTIONS_URL}/sub-9", status=404, json=gone)
+    responses.get(f"{fx.SUBSCRIPTIONS_URL}/sub-1", json={"subscriptionId": "sub-1"}, headers={"ETag": '"v7"'})
     responses.delete(f"{fx.SUBSCRIPTIONS_URL}/sub-1", status=204)
 
     adapter = make_adapter()
     assert adapter.account_push_subscription("sub-9") is None
-    adapter.cancel_account_pushes("sub-9")
+    adapter.cancel_account_pushes("sub-9")  # gone already: nothing to delete
     adapter.cancel_account_pushes("sub-1")
 
-    assert [c.request.method for c in responses.calls if "subscriptions" in c.request.url] == [
-        "GET",
-        "DELETE",
-        "DELETE",
+    sent = [
+        (c.request.method, c.request.url.rsplit("/", 1)[1])
+        for c in responses.calls
+        if "subscriptions" in c.request.url
     ]
+    assert sent == [("GET", "sub-9"), ("GET", "sub-9"), ("GET", "sub-1"), ("DELETE", "sub-1")]
+    # The DELETE quotes the ETag its GET returned, as the spec requires.
+    assert responses.calls[-1].request.headers["If-Match"] == '"v7"'
 
 
 def test_a_subscription_id_that_is_not_one_is_refused_before_a_call():
