@@ -47,10 +47,16 @@ def carriers(app: Any, monkeypatch: pytest.MonkeyPatch) -> registry.Registry:
 
 @pytest.fixture
 def ups_http():
-    """UPS OAuth and Rating answered (rates come from the sample cards: the reply has no estimates)."""
+    """UPS OAuth and Rating answered: rates come from the sample cards (UPS rates no service here)."""
+    no_services = {
+        "RateResponse": {
+            "Response": {"ResponseStatus": {"Code": "1", "Description": "Success"}},
+            "RatedShipment": [],
+        }
+    }
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.POST, f"{BASE}/security/v1/oauth/token", json=ups.TOKEN_REPLY)
-        mock.add(responses.POST, re.compile(rf"{re.escape(BASE)}/api/rating/.*"), json=ups.RATE_REPLY)
+        mock.add(responses.POST, re.compile(rf"{re.escape(BASE)}/api/rating/.*"), json=no_services)
         yield mock
 
 

@@ -1,4 +1,4 @@
-"""docs/ADAPTERS.md's carrier × capability table names real tests: a renamed or deleted test fails here.
+"""docs/ADAPTERS.md's carrier-by-capability table names real tests: a renamed or deleted test fails here.
 
 Each cell cites tests as ``u:`` (tests/unit), ``c:`` (tests/contract), ``i:`` (tests/integration) or
 ``e:`` (tests/e2e), then a path and optionally ``::function``.
@@ -17,9 +17,9 @@ CITATION = re.compile(r"\b([ucie]):([\w/]+\.py)(?:::(\w+))?")
 
 def _table() -> list[str]:
     text = DOC.read_text(encoding="utf-8")
-    start = text.index("## Carriers × capabilities")
+    start = text.index("## Carriers \u00d7 capabilities")
     rows = [line for line in text[start:].splitlines() if line.startswith("| ")]
-    assert len(rows) > 10, "the carrier × capability table is missing or lost its rows"
+    assert len(rows) > 10, "the carrier-by-capability table is missing or lost its rows"
     return rows
 
 
