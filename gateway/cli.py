@@ -107,13 +107,25 @@ def _find_tenant(session: sa.orm.Session, ref: str) -> models.Tenant:
     "--roles", default="platform", show_default=True, help="comma-separated: " + ",".join(sorted(auth.ROLES))
 )
 @click.option("--name", default="", help="a label for the key")
-def keys_create(tenant_ref: str, roles: str, name: str) -> None:
+@click.option(
+    "--mode",
+    type=click.Choice(auth.MODES),
+    default="live",
+    show_default=True,
+    help="test: a hk_test_ key that sees only test data and buys from TEST_CARRIERS",
+)
+def keys_create(tenant_ref: str, roles: str, name: str, mode: str) -> None:
     """Create an API key and print it once; only its hash is stored."""
     with _container().sessions() as session:
         tenant = _find_tenant(session, tenant_ref)
         try:
             row, key = auth.create_key(
-                session, tenant.id, roles.split(","), name=name, pepper=current_app.config["SECRET_PEPPER"]
+                session,
+                tenant.id,
+                roles.split(","),
+                name=name,
+                pepper=current_app.config["SECRET_PEPPER"],
+                mode=mode,
             )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -129,11 +141,15 @@ def keys_list(tenant_ref: str) -> None:
     """List a tenant's keys (never the secrets)."""
     with _container().sessions() as session:
         tenant = _find_tenant(session, tenant_ref)
+        twin = session.execute(
+            sa.select(models.Tenant.id).where(models.Tenant.live_tenant_id == tenant.id)
+        ).scalar_one_or_none()
         for k in session.execute(
-            sa.select(models.ApiKey).where(models.ApiKey.tenant_id == tenant.id)
+            sa.select(models.ApiKey).where(models.ApiKey.tenant_id.in_([tenant.id, twin or tenant.id]))
         ).scalars():
             state = "revoked" if k.revoked_at else "active"
-            click.echo(f"{k.id}\t{state}\t{k.roles}\t{k.name}")
+            mode = "test" if k.tenant_id == twin else "live"
+            click.echo(f"{k.id}\t{mode}\t{state}\t{k.roles}\t{k.name}")
 
 
 @keys_cli.command("revoke")

@@ -41,10 +41,10 @@ from gateway.launcher.tenants import create_tenant_key
 DEMO_SLUG = "demo-shop"
 
 
-def _ensure_demo_key(container: bootstrap.Container) -> str:
-    return create_tenant_key(container, DEMO_SLUG, "Demo Shop", ["platform", "ops", "finance"], "local demo")[
-        1
-    ]
+def _ensure_demo_key(container: bootstrap.Container, mode: str = "live") -> str:
+    return create_tenant_key(
+        container, DEMO_SLUG, "Demo Shop", ["platform", "ops", "finance"], f"local demo ({mode})", mode
+    )[1]
 
 
 def run_worker() -> None:
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         key = _ensure_demo_key(stack.container)
+        test_key = _ensure_demo_key(stack.container, "test")
         url = stack.url
         if args.check:
             r = requests.get(f"{url}/v1/shipments", headers={"Authorization": f"Bearer {key}"}, timeout=5)
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  OpenAPI:   {url}/openapi.json\n"
             f"{sim}"
             f"Database: {stack.container.engine.url.render_as_string(hide_password=True)}\n"
-            f"A demo API key (shown once):\n  {key}\n\nTry:\n"
+            f"A demo API key (shown once):\n  {key}\n"
+            f"and its test-mode key (its own data; buys from TEST_CARRIERS):\n  {test_key}\n\nTry:\n"
             f"  curl -s {url}/v1/shipments -H 'Authorization: Bearer {key}'\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

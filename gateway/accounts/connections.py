@@ -17,6 +17,7 @@ from adapters import base as adapter_base
 from adapters import registry as adapter_registry
 from gateway.accounts import _crypto
 from gateway.accounts.tables import CarrierAccount, CarrierAccountPolicy
+from gateway.kernel import models
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from gateway.kernel.container import Container
 
 PREFIX = "cac_"
+# Values of an adapter's ``environment`` option that reach a carrier's production systems.
+LIVE_ENVIRONMENTS = frozenset({"live", "production", "prod"})
 # Carriers that are not accounts at a carrier (the own fleet is configured by the operator only).
 NOT_ACCOUNTS = frozenset({"fleet"})
 
@@ -106,12 +109,29 @@ def _make_default(session: Session, row: CarrierAccount) -> None:
     row.is_default = True
 
 
+def _refuse_live_in_test_mode(session: Session, tenant_id: str, config: Mapping[str, Any]) -> None:
+    """A test key's account must not reach a carrier's production: its purchases would be real."""
+    tenant = session.get(models.Tenant, tenant_id)
+    if (
+        tenant is not None
+        and tenant.is_test
+        and str(config.get("environment", "")).lower() in LIVE_ENVIRONMENTS
+    ):
+        raise Problem(
+            "validation-error",
+            "A test-mode carrier account cannot use the carrier's live environment: its labels would be "
+            "real purchases. Use the sandbox (or a simulator base_url), or create the account with a live key.",
+            errors={"config.environment": ["must be the carrier's sandbox in test mode"]},
+        )
+
+
 def create_account(
     session: Session, settings: Mapping[str, Any], tenant_id: str, data: Mapping[str, Any]
 ) -> CarrierAccount:
     """Validate the configuration by building the adapter, seal its secrets, store the account."""
     cls = _adapter_class(data["carrier"])
     config = _with_account_number(cls, dict(data.get("config") or {}), data.get("account_number"))
+    _refuse_live_in_test_mode(session, tenant_id, config)
     adapter = _build(cls, config)
     options, secrets = _split(cls, config)
     ciphertext, wrapped, kid = _crypto.seal(settings, secrets)
@@ -201,6 +221,7 @@ def update_account(
                 config.pop(key, None)
             else:
                 config[key] = value
+        _refuse_live_in_test_mode(session, tenant_id, config)
         adapter = _build(cls, config)
         options, secrets = _split(cls, config)
         row.options = options
@@ -342,6 +363,21 @@ def _adapter(container: Container, row: CarrierAccount) -> adapter_base.Adapter:
     return adapter
 
 
+def operator_registry(session: Session, container: Container, tenant_id: str) -> adapter_registry.Registry:
+    """The operator's accounts this tenant's mode uses: ``CARRIERS`` for live, ``TEST_CARRIERS`` for test."""
+    tenant = session.get(models.Tenant, tenant_id)
+    registry: adapter_registry.Registry = container.carriers_for_mode(
+        tenant.mode if tenant is not None else "live"
+    )
+    return registry
+
+
+def operator_registry_of(container: Container, tenant_id: str) -> adapter_registry.Registry:
+    """``operator_registry`` read in a session of its own."""
+    with container.sessions() as session:
+        return operator_registry(session, container, tenant_id)
+
+
 def account_adapter(container: Container, row: CarrierAccount) -> adapter_base.Adapter:
     """The (cached) adapter of one tenant account, whatever its state (enabled or not)."""
     return _adapter(container, row)
@@ -363,7 +399,7 @@ def registry_for(
             .order_by(CarrierAccount.is_default.desc(), CarrierAccount.created_at, CarrierAccount.id)
         ).scalars()
     ]
-    operator = container.carriers
+    operator = operator_registry(session, container, tenant_id)
     if not rows:
         if operator_accounts_allowed(session, tenant_id):
             return operator  # unchanged behaviour for a tenant without accounts of its own
@@ -408,7 +444,7 @@ def adapter_for(
         return _adapter(container, row)
     if not operator_accounts_allowed(session, tenant_id):
         return None
-    operator = container.carriers
+    operator = operator_registry(session, container, tenant_id)
     try:
         found: adapter_base.Adapter = operator.get(carrier_code)
         return found
@@ -424,7 +460,7 @@ def registry_for_shipment(session: Session, container: Container, shipment: Any)
     """The adapters to act on one shipment with: the operator's (unchanged) for a tenant without accounts
     of its own; otherwise just the adapter ``adapter_for`` picks (the account the shipment was rated on)."""
     registry = registry_for(session, container, shipment.tenant_id)
-    if registry is container.carriers:
+    if registry is operator_registry(session, container, shipment.tenant_id):
         return registry
     adapter = adapter_for(
         session, container, shipment.tenant_id, shipment.carrier or "", shipment.carrier_account_id

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
+from gateway.accounts import connections as accounts
 from gateway.addresses import schemas as schema
 from gateway.addresses import validation
 from gateway.kernel import auth, idempotency
@@ -36,7 +37,7 @@ class Validate(MethodView):
         outcome = validation.validate(
             db(),
             app.settings,
-            app.carriers,
+            accounts.operator_registry(db(), app, auth.current().tenant_id),
             auth.current().tenant_id,
             validation.from_body(data["address"]),
             carrier_id=data.get("carrier"),

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from gateway.accounts import connections as accounts
 from gateway.addresses import carriers, validation
 from gateway.kernel.container import Container
 from gateway.kernel.errors import Problem
@@ -31,7 +32,8 @@ def classify_destination(container: Container, tenant_id: str, data: dict[str, A
         return
     if destination.get("residential") is not None:
         return  # the shipper said: a carrier's guess does not override it
-    if not any(True for _ in carriers.enabled(container.carriers)):
+    operator = accounts.operator_registry_of(container, tenant_id)
+    if not any(True for _ in carriers.enabled(operator)):
         return
     # Asked in a session of its own, committed before the booking writes: the carrier call must not sit
     # inside the booking's transaction. On SQLite a transaction that has read and then waited on a carrier
@@ -40,7 +42,7 @@ def classify_destination(container: Container, tenant_id: str, data: dict[str, A
     try:
         with container.sessions() as own:
             outcome = validation.validate(
-                own, container.settings, container.carriers, tenant_id, validation.from_body(destination)
+                own, container.settings, operator, tenant_id, validation.from_body(destination)
             )
             own.commit()
     except Problem as exc:

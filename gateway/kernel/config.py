@@ -150,6 +150,13 @@ SETTINGS: tuple[Setting, ...] = (
         'enabled carrier adapters: JSON list of {"adapter", "id"?, "enabled"?, "config"}',
     ),
     Setting(
+        "TEST_CARRIERS",
+        "json",
+        [],
+        "the operator's carrier accounts for test keys, as CARRIERS: carriers' sandboxes or the simulator "
+        "(docs/TEST_MODE.md); empty: test keys use only their own test accounts",
+    ),
+    Setting(
         "RATE_DEADLINE_MS", "int", 2000, "deadline of a whole POST /v1/rates call, live carriers included", 1
     ),
     Setting(

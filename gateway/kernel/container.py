@@ -102,6 +102,7 @@ class Container:
     _redis: redis.Redis | None = None
     _embedded: EmbeddedRedis | None = None
     _carriers: Any = None
+    _test_carriers: Any = None
     # The adapters' exchange recorder (gateway.exchanges.service.install sets it).
     exchange_recorder: Any = None
     # Called with the session factory when it is made (the outbox's after-commit relay).
@@ -152,14 +153,30 @@ class Container:
         if self._carriers is None:
             with self._lock:
                 if self._carriers is None:
-                    import json
-
-                    from adapters import registry
-
-                    raw = self.settings["CARRIERS"]
-                    entries = json.loads(raw) if isinstance(raw, str) else raw
-                    self._carriers = registry.load(entries, recorder=self.exchange_recorder)
+                    self._carriers = self._load_registry("CARRIERS")
         return self._carriers
+
+    @property
+    def test_carriers(self) -> Any:
+        """Return the operator's test-mode adapters (``TEST_CARRIERS``: sandboxes, the simulator)."""
+        if self._test_carriers is None:
+            with self._lock:
+                if self._test_carriers is None:
+                    self._test_carriers = self._load_registry("TEST_CARRIERS")
+        return self._test_carriers
+
+    def carriers_for_mode(self, mode: str) -> Any:
+        """The operator's adapters for live keys, or for test keys."""
+        return self.test_carriers if mode == "test" else self.carriers
+
+    def _load_registry(self, setting: str) -> Any:
+        import json
+
+        from adapters import registry
+
+        raw = self.settings.get(setting) or []
+        entries = json.loads(raw) if isinstance(raw, str) else raw
+        return registry.load(entries, recorder=self.exchange_recorder)
 
     def queue(self, name: str = "default") -> Queue:
         """Return an RQ queue on the gateway's Redis."""

@@ -13,7 +13,7 @@ from flask import g, has_request_context
 
 # Patterns that must never reach a log line, whatever logged them.
 _SECRET_PATTERNS = [
-    re.compile(r"hk_[0-9a-f]{16}_[A-Za-z0-9_\-]+"),  # our API keys
+    re.compile(r"hk_(?:live_|test_)?[0-9a-f]{16}_[A-Za-z0-9_\-]+"),  # our API keys
     re.compile(r"whsec_[A-Za-z0-9+/=_\-]+"),  # webhook secrets
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/\-]+=*"),
     re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/]+=*"),

@@ -35,6 +35,16 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # "live", or "test": the test twin of the live tenant ``live_tenant_id``, where test keys keep every
+    # shipment, account, webhook and invoice apart from live data (docs/TEST_MODE.md).
+    mode: Mapped[str] = mapped_column(sa.String(8), default="live", server_default="live")
+    live_tenant_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True, unique=True
+    )
+
+    @property
+    def is_test(self) -> bool:
+        return self.mode == "test"
 
 
 class ApiKey(Base):

@@ -204,6 +204,11 @@ class Stack:
             sim_url = f"http://127.0.0.1:{self.simulator_port}"
             if "GATEWAY_CARRIERS" not in os.environ and "GATEWAY_CARRIERS" not in self.env:
                 env["GATEWAY_CARRIERS"] = json.dumps(simulator_carriers(sim_url))
+            if "GATEWAY_TEST_CARRIERS" not in os.environ and "GATEWAY_TEST_CARRIERS" not in self.env:
+                # Test keys (hk_test_…) buy from the simulator too: on a laptop both modes are simulated.
+                env["GATEWAY_TEST_CARRIERS"] = json.dumps(
+                    [{**entry, "id": f"test-{entry['adapter']}"} for entry in simulator_carriers(sim_url)]
+                )
             if "GATEWAY_CALLBACK_SECRETS" not in os.environ and "GATEWAY_CALLBACK_SECRETS" not in self.env:
                 env["GATEWAY_CALLBACK_SECRETS"] = json.dumps(simulator_callback_secrets())
             if not env.get("GATEWAY_PUBLIC_BASE_URL"):

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters import base as adapters
+from gateway.accounts import connections as accounts
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import rowcount, utcnow
@@ -46,9 +47,14 @@ EARLIEST = date(1970, 1, 1)  # no label is older; earlier days would overflow so
 # -- the carrier account ----------------------------------------------------------------------------------
 
 
-def resolve_adapter(container: Container, carrier: str, account: str | None) -> tuple[str, adapters.Adapter]:
-    """The enabled adapter (id, instance) of this carrier; a 422 when there is none or several."""
-    registry = container.carriers
+def resolve_adapter(
+    container: Container, carrier: str, account: str | None, registry: Any = None
+) -> tuple[str, adapters.Adapter]:
+    """The enabled adapter (id, instance) of this carrier; a 422 when there is none or several.
+
+    ``registry``: the operator's accounts for the tenant's mode (``accounts.operator_registry_of``).
+    """
+    registry = container.carriers if registry is None else registry
     if account is not None:
         try:
             adapter = registry.get(account)
@@ -317,7 +323,9 @@ def _finish(
 
 def close(container: Container, tenant_id: str, data: dict[str, Any]) -> Manifest:
     """Close a carrier account's day: store the manifest, call the carrier's close, render the document."""
-    account, adapter = resolve_adapter(container, data["carrier"], data.get("account"))
+    account, adapter = resolve_adapter(
+        container, data["carrier"], data.get("account"), accounts.operator_registry_of(container, tenant_id)
+    )
     day, zone = day_of(data)
     row = _claim(container, tenant_id, adapter, account, day, zone)
     values: dict[str, Any] = {}

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from adapters import base as adapters
 from adapters import registry as adapter_registry
+from gateway.accounts import connections as accounts
 from gateway.kernel import paging
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import rowcount, utcnow
@@ -49,9 +50,14 @@ def request_key(idempotency_key: str, fingerprint: str) -> str:
 # -- the carrier account ----------------------------------------------------------------------------------
 
 
-def resolve_adapter(container: Container, carrier: str, account: str | None) -> tuple[str, adapters.Adapter]:
-    """The enabled adapter (id, instance) that books this carrier's pickups; a 422 when there is none."""
-    registry = container.carriers
+def resolve_adapter(
+    container: Container, carrier: str, account: str | None, registry: Any = None
+) -> tuple[str, adapters.Adapter]:
+    """The enabled adapter (id, instance) that books this carrier's pickups; a 422 when there is none.
+
+    ``registry``: the operator's accounts for the tenant's mode (``accounts.operator_registry_of``).
+    """
+    registry = container.carriers if registry is None else registry
     if account is not None:
         try:
             adapter = registry.get(account)
@@ -211,7 +217,9 @@ def schedule(
     fingerprint: str = "",
 ) -> Pickup:
     """Book a pickup: store it, call the carrier, record the answer; carrier failures are problems."""
-    account, adapter = resolve_adapter(container, data["carrier"], data.get("account"))
+    account, adapter = resolve_adapter(
+        container, data["carrier"], data.get("account"), accounts.operator_registry_of(container, tenant_id)
+    )
     key = request_key(idempotency_key, fingerprint) if idempotency_key else None
     row, call = _claim(container, tenant_id, key, adapter.name, account, data)
     if not call:
@@ -317,7 +325,7 @@ def cancel(container: Container, tenant_id: str, pickup_id: str) -> Pickup:
             f"cancel it {where}.",
         )
     try:
-        adapter = container.carriers.get(row.account)
+        adapter = accounts.operator_registry_of(container, row.tenant_id).get(row.account)
     except adapters.AdapterError:
         raise Problem(
             "conflict",

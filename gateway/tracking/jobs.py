@@ -44,7 +44,8 @@ def poll_carriers(limit: int = 200) -> int:
     with context.app_context() as container, container.sessions() as session:
 
         def account_adapter(shipment: models.Shipment) -> Any:
-            # The tenant's own account the label was bought on (else its fallback), not the operator's.
+            # The tenant's own account the label was bought on, else its fallback: the operator's
+            # accounts of the tenant's mode (TEST_CARRIERS for test keys' shipments).
             return accounts.adapter_for(
                 session, container, shipment.tenant_id, shipment.carrier or "", shipment.carrier_account_id
             )

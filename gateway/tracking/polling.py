@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adapters import base
+from adapters import registry as adapter_registry
 from gateway.exchanges import service as exchanges
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
@@ -63,6 +64,16 @@ def _trackers(registry: Any) -> dict[str, Any]:
         if _tracks(adapter):
             found.setdefault(adapter.name, adapter)
     return found
+
+
+def _tracking_carriers() -> list[str]:
+    """Every installed adapter name whose class tracks (push or poll), whatever is configured."""
+    found = []
+    for name in adapter_registry.available():
+        cls = adapter_registry.known(name)
+        if cls is not None and cls.capabilities & {base.Capability.TRACK_PUSH, base.Capability.TRACK_POLL}:
+            found.append(name)
+    return sorted(found)
 
 
 def _milestone(session: Session, shipment: models.Shipment) -> taxonomy.Milestone:
@@ -134,9 +145,9 @@ def poll_due(
 ) -> int:
     """Subscribe or poll the shipments whose next tracking check is due; return how many were checked.
 
-    A shipment bought on a tenant's own carrier account (``carrier_account_id``) is asked through the
-    adapter ``account_adapter`` gives for it (that account, or what the tenant may fall back on);
-    the others through the operator's ``registry``.
+    With ``account_adapter``, every shipment is asked through the adapter it gives for it: the tenant's
+    own account the label was bought on, else what the tenant may fall back on (the operator's accounts
+    of its mode, live or test). Without, through the operator's ``registry``.
     """
     now = now or utcnow()
     trackers = _trackers(registry)
@@ -144,15 +155,13 @@ def poll_due(
         return 0
     s, t = models.Shipment, tables.ShipmentTracking
     terminal = [m.value for m in taxonomy.TERMINAL_MILESTONES]
-    whose: sa.ColumnElement[bool] = s.carrier.in_(sorted(trackers))
-    if account_adapter is not None:
-        whose = sa.or_(whose, s.carrier_account_id.is_not(None))
+    names = sorted(trackers) if account_adapter is None else _tracking_carriers()
     due = session.execute(
         sa.select(s, t)
         .outerjoin(t, t.shipment_id == s.id)
         .where(
             s.tracking_number.is_not(None),
-            whose,
+            s.carrier.in_(names),
             sa.or_(
                 t.shipment_id.is_(None),
                 sa.and_(
@@ -165,10 +174,10 @@ def poll_due(
     ).all()
     for shipment, status in due:
         first = status is None or status.last_polled_at is None
-        adapter = trackers.get(shipment.carrier or "")
         interval: timedelta | None
-        if shipment.carrier_account_id and account_adapter is not None:
-            adapter = account_adapter(shipment)
+        adapter = (
+            trackers.get(shipment.carrier or "") if account_adapter is None else account_adapter(shipment)
+        )
         try:
             if adapter is None or not _tracks(adapter):
                 # Its account was deleted and nothing else of this tenant tracks the carrier: ask later.
