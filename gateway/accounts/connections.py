@@ -456,6 +456,40 @@ def adapter_for(
     return None
 
 
+def adapter_of_label(
+    session: Session,
+    container: Container,
+    tenant_id: str,
+    carrier_code: str,
+    account_number: str,
+    account_id: str | None = None,
+) -> adapter_base.Adapter | None:
+    """The adapter of the account a label was bought on (``Label.account``), enabled or not.
+
+    A label is voided where it was bought: a tenant account disabled since still voids its own labels,
+    and no other account stands in for it. None when neither the tenant nor the operator (of the tenant's
+    mode) has an account with that number any more.
+    """
+    rows = session.execute(
+        sa.select(CarrierAccount)
+        .where(CarrierAccount.tenant_id == tenant_id, CarrierAccount.carrier == carrier_code)
+        .order_by((CarrierAccount.id == (account_id or "")).desc(), CarrierAccount.created_at)
+    ).scalars()
+    for row in rows:
+        try:
+            adapter = _adapter(container, row)
+        except Problem:  # its stored configuration no longer loads: not this one
+            continue
+        if adapter.account_id == account_number:
+            return adapter
+    operator = operator_registry(session, container, tenant_id)
+    for key in operator:
+        candidate = operator.get(key)
+        if carrier_code in (key, candidate.name) and candidate.account_id == account_number:
+            return candidate
+    return None
+
+
 def registry_for_shipment(session: Session, container: Container, shipment: Any) -> adapter_registry.Registry:
     """The adapters to act on one shipment with: the operator's (unchanged) for a tenant without accounts
     of its own; otherwise just the adapter ``adapter_for`` picks (the account the shipment was rated on)."""

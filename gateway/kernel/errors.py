@@ -62,6 +62,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "label-format-unavailable": (406, "The label cannot be converted to that format"),
     "label-document-unavailable": (404, "The label document is not available"),
     "label-void-unsupported": (422, "The carrier cannot void labels"),
+    "label-account-gone": (409, "The carrier account the label was bought on is no longer connected"),
     "manifest-empty": (409, "No shipment is waiting for a manifest"),
     "manifest-document-unavailable": (404, "The manifest document is not available"),
     "invoice-unreadable": (422, "The invoice file cannot be read"),

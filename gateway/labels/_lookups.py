@@ -53,6 +53,27 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def label_adapter(
+    container: Container, carrier_code: str, *, tenant_id: str, shipment_id: str, account_number: str | None
+) -> adapters.Adapter | None:
+    """The adapter of the account a bought label belongs to (to void it), whatever that account's state.
+
+    A label bought before the account was recorded (``account_number`` None) falls back to
+    ``carrier_adapter``. Read in a session of its own.
+    """
+    if account_number is None:
+        return carrier_adapter(container, carrier_code, tenant_id=tenant_id, shipment_id=shipment_id)
+    with container.sessions() as session:
+        account_id = session.execute(
+            sa.select(models.Shipment.carrier_account_id).where(
+                models.Shipment.id == shipment_id, models.Shipment.tenant_id == tenant_id
+            )
+        ).scalar_one_or_none()
+        return accounts.adapter_of_label(
+            session, container, tenant_id, carrier_code, account_number, account_id
+        )
+
+
 def carrier_adapter(
     container: Container, carrier_code: str, *, tenant_id: str | None = None, shipment_id: str | None = None
 ) -> adapters.Adapter | None:

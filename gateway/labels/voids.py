@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adapters import base as adapters
+from adapters import registry as adapter_registry
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
 from gateway.labels import _lookups
@@ -35,9 +36,27 @@ def void_label(session: Session, container: Container, tenant_id: str, shipment_
     if label.carrier == OWN_FLEET:
         void_state = "local"
     else:
-        adapter = _lookups.carrier_adapter(
-            container, label.carrier, tenant_id=tenant_id, shipment_id=shipment.id
+        adapter = _lookups.label_adapter(
+            container,
+            label.carrier,
+            tenant_id=tenant_id,
+            shipment_id=shipment.id,
+            account_number=label.account,
         )
+        known = adapter_registry.known(label.carrier)
+        voidable = known is not None and adapters.Capability.VOID in known.capabilities
+        if adapter is None and label.account is not None and voidable:
+            raise Problem(
+                "label-account-gone",
+                f"The {label.carrier} account {label.account} this label was bought on is no longer "
+                f"connected, and no other account may void it. Connect the account again, or void "
+                f"{label.tracking_number} with {label.carrier} directly.",
+                extra={
+                    "carrier": label.carrier,
+                    "account": label.account,
+                    "tracking_number": label.tracking_number,
+                },
+            )
         if adapter is None or not adapter.supports(adapters.Capability.VOID):
             raise Problem(
                 "label-void-unsupported",

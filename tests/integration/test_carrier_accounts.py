@@ -510,3 +510,41 @@ def test_a_shipment_bought_on_the_tenants_own_account_is_tracked_through_that_ac
     assert started >= 1 and subscribed(TENANT_HOST) == 2, [call.request.url for call in responses.calls]
     assert subscribed(OPERATOR_HOST) == 0
     assert tracking().next_poll_at > utcnow()  # scheduled again, not left due
+
+
+@responses.activate
+def test_a_label_is_voided_on_the_account_it_was_bought_on_even_once_disabled_and_never_on_another(
+    acc_app: Any, c: Any
+) -> None:
+    _mock_ups(TENANT_HOST, label=True)
+    _mock_ups(OPERATOR_HOST, label=True)
+    tenant = _tenant(acc_app)
+    account, _, _ = _create(c, tenant)
+    disabled_first, deleted_later = _buy(acc_app, c, tenant), _buy(acc_app, c, tenant)
+    etag = c.get(f"/v1/carrier-accounts/{account['id']}", headers=tenant["headers"]).headers["ETag"]
+    off = c.patch(
+        f"/v1/carrier-accounts/{account['id']}",
+        json={"enabled": False},
+        headers={**tenant["headers"], "If-Match": etag},
+    )
+    assert off.status_code == 200, off.get_json()
+
+    voided = c.post(f"/v1/shipments/{disabled_first}/void", json={}, headers=tenant["headers"])
+
+    assert voided.status_code == 200, voided.get_json()
+    assert [call.request.method for call in _calls(TENANT_HOST, "/api/shipments")][-1] == "DELETE"
+    assert not [call for call in _calls(OPERATOR_HOST, "/api/shipments") if call.request.method == "DELETE"]
+
+    etag = c.get(f"/v1/carrier-accounts/{account['id']}", headers=tenant["headers"]).headers["ETag"]
+    gone = c.delete(f"/v1/carrier-accounts/{account['id']}", headers={**tenant["headers"], "If-Match": etag})
+    assert gone.status_code == 204, gone.get_json()
+
+    refused = c.post(f"/v1/shipments/{deleted_later}/void", json={}, headers=tenant["headers"])
+
+    assert refused.status_code == 409
+    problem = refused.get_json()
+    assert problem["type"].endswith("/label-account-gone") and problem["carrier"] == "ups"
+    assert not [call for call in _calls(OPERATOR_HOST, "/api/shipments") if call.request.method == "DELETE"]
+    assert (
+        c.get(f"/v1/shipments/{deleted_later}", headers=tenant["headers"]).get_json()["status"] == "purchased"
+    )
