@@ -44,6 +44,7 @@ LABELS = sa.table(
     sa.column("status", sa.String),
     sa.column("purchased_at", UTCDateTime()),
     sa.column("voided_at", UTCDateTime()),
+    sa.column("account", sa.String),
 )
 
 

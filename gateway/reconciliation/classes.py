@@ -12,6 +12,7 @@ from __future__ import annotations
 
 UNKNOWN_TRACKING = "unknown_tracking"
 DUPLICATE_CHARGE = "duplicate_charge"
+WRONG_ACCOUNT = "wrong_account"
 FLEET_DELIVERED = "fleet_delivered"
 VOIDED_LABEL = "voided_label"
 NEVER_SCANNED = "never_scanned"
@@ -25,7 +26,15 @@ SURCHARGE_NOT_QUOTED = "surcharge_not_quoted"
 TOTAL_OVER_QUOTE = "total_over_quote"
 
 
-WHOLE_LINE = (UNKNOWN_TRACKING, DUPLICATE_CHARGE, FLEET_DELIVERED, VOIDED_LABEL, NEVER_SCANNED, LATE_DELIVERY)
+WHOLE_LINE = (
+    UNKNOWN_TRACKING,
+    DUPLICATE_CHARGE,
+    WRONG_ACCOUNT,
+    FLEET_DELIVERED,
+    VOIDED_LABEL,
+    NEVER_SCANNED,
+    LATE_DELIVERY,
+)
 AMOUNT_CLASSES = (
     WEIGHT_OVER_DECLARED,
     DIMENSIONS_OVER_DECLARED,

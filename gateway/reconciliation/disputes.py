@@ -123,6 +123,11 @@ def reason_for(kind: str, evidence: dict[str, Any], currency: str) -> str:
         return "tracking number unknown to the shipper"
     if kind == classes.DUPLICATE_CHARGE:
         return f"duplicate of invoice {e.get('duplicate_of_invoice_number')} row {e.get('duplicate_of_row')}"
+    if kind == classes.WRONG_ACCOUNT:
+        return (
+            f"billed to account {e.get('invoice_account')}; the label was bought on account "
+            f"{e.get('label_account')}"
+        )
     if kind == classes.FLEET_DELIVERED:
         return (
             f"delivered by the shipper's own fleet at {e.get('delivered_at')}; never tendered to the carrier"

@@ -33,6 +33,7 @@ CHARGE_CLASSES = (
 DISCREPANCY_CLASSES = (
     "unknown_tracking",
     "duplicate_charge",
+    "wrong_account",
     "fleet_delivered",
     "voided_label",
     "never_scanned",

@@ -313,6 +313,36 @@ def test_an_unknown_tracking_number_is_caught_with_the_full_amount_recoverable(w
     assert body["report"]["by_class"]["unknown_tracking"]["recoverable"]["amount"] == "12.49"
 
 
+def _bought_on(world: World, booked: Booked, account: str) -> None:
+    with world.container.sessions() as session:
+        session.execute(
+            sa.update(label_tables.Label)
+            .where(label_tables.Label.shipment_id == booked.id)
+            .values(account=account)
+        )
+        session.commit()
+
+
+def test_a_label_billed_to_another_account_than_it_was_bought_on_is_disputed_whole(world: World) -> None:
+    ours, spaced, theirs = world.book(), world.book(), world.book()
+    _bought_on(world, ours, "0000A1B2C3")  # the invoice's account (ups_row's default)
+    _bought_on(world, spaced, "0000-a1b2 c3")  # the same account, written another way
+    _bought_on(world, theirs, "9999Z9Z9Z9")  # another account of the tenant bought this one
+
+    invoice_id, body = world.run(
+        [*world.clean_rows(ours), *world.clean_rows(spaced), *world.clean_rows(theirs)]
+    )
+
+    found = world.findings(invoice_id)
+    assert set(found) == {(theirs.tracking, "wrong_account")}
+    finding = found[(theirs.tracking, "wrong_account")]
+    assert finding["evidence"]["invoice_account"] == "0000A1B2C3"
+    assert finding["evidence"]["label_account"] == "9999Z9Z9Z9"
+    # Every line of that shipment is the other account's to pay, disputed whole.
+    billed = sum(theirs.lines.values())
+    assert body["report"]["by_class"]["wrong_account"]["recoverable"]["amount"] == _cents(billed)
+
+
 def test_a_charge_billed_twice_is_a_duplicate_within_an_invoice_and_across_invoices(world: World) -> None:
     booked = world.book()
     base = world.row(booked, "BASE", booked.lines["BASE"])

@@ -33,6 +33,7 @@ from gateway.reconciliation.checks.whole_line import (
     never_scanned,
     unknown_tracking,
     voided_label,
+    wrong_account,
 )
 from gateway.reconciliation.classes import (
     BASE_RATE_MISMATCH,
@@ -47,12 +48,14 @@ from gateway.reconciliation.classes import (
     UNKNOWN_TRACKING,
     VOIDED_LABEL,
     WEIGHT_OVER_DECLARED,
+    WRONG_ACCOUNT,
     ZONE_MISMATCH,
 )
 
 CHECKS: dict[str, Callable[[Context, int, int], Any]] = {
     UNKNOWN_TRACKING: unknown_tracking,
     DUPLICATE_CHARGE: duplicate_charge,
+    WRONG_ACCOUNT: wrong_account,
     FLEET_DELIVERED: fleet_delivered,
     VOIDED_LABEL: voided_label,
     NEVER_SCANNED: never_scanned,

@@ -1,7 +1,8 @@
 """Whole-line checks: a line billed for something that should not be billed at all.
 
-Decided first and in this order (unknown tracking number, duplicate charge, a package the own
-fleet delivered, a voided label, a label the carrier never scanned, a late guaranteed delivery);
+Decided first and in this order (unknown tracking number, duplicate charge, a label billed to
+another account than the one it was bought on, a package the own fleet delivered, a voided label,
+a label the carrier never scanned, a late guaranteed delivery);
 each claims the line's full amount, and a line that has one is skipped by every later check.
 """
 
@@ -36,6 +37,7 @@ from gateway.reconciliation.classes import (
     NEVER_SCANNED,
     UNKNOWN_TRACKING,
     VOIDED_LABEL,
+    WRONG_ACCOUNT,
 )
 from gateway.reconciliation.parsers import charges
 from schemas import taxonomy
@@ -190,6 +192,55 @@ def fleet_delivered(ctx: Context, lo: int, hi: int) -> sa.Insert:
         )
     )
     return insert_findings(FLEET_DELIVERED, sel)
+
+
+def _account_key(column: Any) -> Any:
+    """An account number as carriers print it: no spaces or dashes, upper case."""
+    return sa.func.upper(sa.func.replace(sa.func.replace(column, " ", ""), "-", ""))
+
+
+def wrong_account(ctx: Context, lo: int, hi: int) -> sa.Insert:
+    """A label billed on the invoice of another account than the one it was bought on.
+
+    Tenants hold several accounts per carrier (and the operator's): a line is the bought account's
+    to pay, so on another account's invoice its whole amount is disputed. Only where both are known:
+    the invoice names its account and the label recorded the account that bought it.
+    """
+    line, s, base = matched(ctx, lo, hi)
+    if not ctx.labels:
+        return insert_findings(
+            WRONG_ACCOUNT, select_finding(ctx, WRONG_ACCOUNT, line, num(0), num(0), num(0)).where(sa.false())
+        )
+    inv = INV.alias("ia")
+    lb = LABELS.alias("la")
+    sel = (
+        select_finding(
+            ctx,
+            WRONG_ACCOUNT,
+            line,
+            num(0),
+            line.c.amount_minor,
+            obj(
+                ctx,
+                {
+                    "invoice_account": inv.c.account_number,
+                    "label_account": lb.c.account,
+                    "tracking_number": line.c.tracking_number,
+                },
+            ),
+        )
+        .join(s, s.c.id == line.c.shipment_id)
+        .join(inv, inv.c.id == line.c.invoice_id)
+        .join(lb, sa.and_(lb.c.shipment_id == s.c.id, lb.c.tenant_id == line.c.tenant_id))
+        .where(
+            base(),
+            inv.c.account_number.is_not(None),
+            inv.c.account_number != "",
+            lb.c.account.is_not(None),
+            _account_key(inv.c.account_number) != _account_key(lb.c.account),
+        )
+    )
+    return insert_findings(WRONG_ACCOUNT, sel)
 
 
 def voided_label(ctx: Context, lo: int, hi: int) -> sa.Insert:
