@@ -387,6 +387,34 @@ def _name(node: dict[str, Any]) -> str:
     )
 
 
+# labels_update_1.yaml ImageInfo: "Labels with customs forms only support formats of PDF, TIFF, ZPL203DPI,
+# ZPL300DPI, LABEL_BROKER, and NONE".
+CUSTOMS_FORM_IMAGE_TYPES = frozenset({"PDF", "TIFF", "ZPL203DPI", "ZPL300DPI", "LABEL_BROKER", "NONE"})
+
+
+def _check_customs_form(body: dict[str, Any], image_type: str, returning: bool) -> None:
+    """Refuse a ``customsForm`` USPS would: not an object, 1 to 30 contents lines, its image types.
+
+    Accepted forms are not recorded: the sale is the same as without one.
+    """
+    form = body.get("customsForm")
+    if form is None:
+        return
+    if not isinstance(form, dict):
+        raise UspsError(400, "SIM400", "customsForm must be an object.")
+    contents = form.get("contents")
+    if not returning and not form.get("customsContentType"):
+        raise UspsError(400, "SIM400", "customsForm.customsContentType is required.")
+    if not returning or contents is not None:
+        if not isinstance(contents, list) or not 1 <= len(contents) <= 30:
+            raise UspsError(400, "SIM400", "customsForm.contents must list 1 to 30 items.")
+        for item in contents:
+            if not isinstance(item, dict) or not item.get("itemDescription"):
+                raise UspsError(400, "SIM400", "customsForm.contents[].itemDescription is required.")
+    if image_type not in CUSTOMS_FORM_IMAGE_TYPES:
+        raise UspsError(400, "SIM400", f"imageType {image_type!r} is not supported with a customs form.")
+
+
 @bp.post("/labels/v3/label")
 def label() -> flask.Response:
     """Sell a label against the payment token; JSON reply when asked (``Accept``), else multipart."""
@@ -396,6 +424,7 @@ def label() -> flask.Response:
         payer = _payer()
         body = _object()
         image_type = str((body.get("imageInfo") or {}).get("imageType") or "PDF").upper()
+        _check_customs_form(body, image_type, bool(flask.g.get("usps_return_label")))
         # Label Broker with includeLabelBrokerPDF: the label as a PDF, and a QR code (PNG) beside it.
         broker = image_type == "LABEL_BROKER" and bool(
             (body.get("imageInfo") or {}).get("includeLabelBrokerPDF")

@@ -241,16 +241,18 @@ class UspsAdapter(rest.OAuthRestAdapter):
         response = self._call(
             call, operation="label", timeout=timeout, idempotent=False, payment=True, raw=True
         )
+        # A label with a customs form is bought as a PDF when PNG or GIF was asked (the form rules them out).
+        label_format = mapping.bought_format(request)
         content_type = response.headers.get("Content-Type", "")
         if content_type.lower().startswith("multipart/"):
             # USPS ignored the Accept header: the label is bought, so read the default form too.
-            return mapping.parse_label_multipart(response.content, content_type, request.label_format)
+            return mapping.parse_label_multipart(response.content, content_type, label_format)
         body = _json(response)
         if not isinstance(body, Mapping):
             raise mapping.malformed("label reply is neither JSON nor multipart")
         if returning:
-            return mapping.parse_return_label_json(body, request.label_format)
-        return mapping.parse_label_json(body, request.label_format)
+            return mapping.parse_return_label_json(body, label_format)
+        return mapping.parse_label_json(body, label_format)
 
     def _void(self, request: carrier.VoidRequest, timeout: float) -> carrier.VoidResult:
         numbers = request.tracking_numbers or (request.carrier_shipment_id,)

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
-from adapters import base
+from adapters import base, checks
 from adapters.usps import requirements
 from schemas import carrier, money, types, units
 
@@ -85,6 +85,20 @@ IMAGE_TYPES: dict[carrier.LabelFormat, str] = {
     carrier.LabelFormat.GIF: "GIF",
     carrier.LabelFormat.ZPL: "ZPL203DPI",
 }
+# ImageInfo.imageType: "Labels with customs forms only support formats of PDF, TIFF, ZPL203DPI, ZPL300DPI,
+# LABEL_BROKER, and NONE": such a label asked in PNG or GIF is bought as a PDF (the gateway converts).
+CUSTOMS_FORM_IMAGE_TYPES = frozenset({"PDF", "TIFF", "ZPL203DPI", "ZPL300DPI", "LABEL_BROKER", "NONE"})
+# Canonical content type -> DomesticCustomsForm.customsContentType.
+CUSTOMS_CONTENT_TYPES: dict[str, str] = {
+    "merchandise": "MERCHANDISE",
+    "documents": "DOCUMENT",
+    "gift": "GIFT",
+    "sample": "COMMERCIAL_SAMPLE",
+    "return": "RETURNED_GOODS",
+}
+# CustomsForm.AESITN: the exemption legend of "Shipments valued at $2,500 or less" (the check refuses more).
+NO_EEI_LEGEND = "NO EEI 30.37(a)"
+INVOICE_NUMBER_MAX = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,6 +661,56 @@ def _label_address(address: types.Address, role: str) -> dict[str, Any]:
     return out
 
 
+def bought_format(request: carrier.LabelRequest) -> carrier.LabelFormat:
+    """The format a label is bought in: the one asked, or PDF when a customs form rules that one out."""
+    if (
+        requirements.needs_customs_form(request.spec)
+        and IMAGE_TYPES[request.label_format] not in CUSTOMS_FORM_IMAGE_TYPES
+    ):
+        return carrier.LabelFormat.PDF
+    return request.label_format
+
+
+def customs_form(spec: types.ShipmentSpec, reference: str) -> dict[str, Any] | None:
+    """The ``customsForm`` of a label to or from APO/FPO/DPO or a territory; None when it needs none.
+
+    From the declaration ``requirements.customs`` passed: its content type, one ``contents`` line per
+    item (total value in USD, total weight in lb, HS tariff number, country of origin), the invoice number
+    (the label's reference without one; left off when longer than USPS's 15 characters), the first tax id of each party as its reference, and the AES
+    exemption legend. The incoterm has no field on USPS's domestic form.
+    """
+    declaration = spec.customs
+    if declaration is None or not requirements.needs_customs_form(spec):
+        return None
+    contents = []
+    for item in declaration.items:
+        line: dict[str, Any] = {
+            "itemDescription": _clean(item.description),
+            "itemQuantity": item.quantity,
+            "itemTotalValue": _number(requirements.item_value_usd(item)),
+            "weightUOM": "lb",
+            "itemTotalWeight": _number(requirements.item_weight_lb(item)),
+            "countryofOrigin": item.origin_country.upper(),
+        }
+        if item.hs_code:
+            line["HSTariffNumber"] = checks.hs_digits(item.hs_code)
+        contents.append(line)
+    form: dict[str, Any] = {
+        "customsContentType": CUSTOMS_CONTENT_TYPES[declaration.content_type],
+        "contents": contents,
+        "AESITN": NO_EEI_LEGEND,
+    }
+    invoice = _clean(declaration.invoice_number or reference)
+    if invoice and len(invoice) <= INVOICE_NUMBER_MAX:
+        # Optional on the form: a number cut short would not match the invoice, so none is sent instead.
+        form["invoiceNumber"] = invoice
+    if declaration.exporter_tax_ids:
+        form["exportersReference"] = checks.tax_id_number(declaration.exporter_tax_ids[0].number)
+    if declaration.importer_tax_ids:
+        form["importersReference"] = checks.tax_id_number(declaration.importer_tax_ids[0].number)
+    return form
+
+
 def label_request(
     request: carrier.LabelRequest, service: Service, mailing_date: date, config: Mapping[str, Any]
 ) -> HttpCall:
@@ -675,9 +739,11 @@ def label_request(
     value = _declared_value(spec)
     if value is not None:
         description["packageOptions"] = {"packageValue": _number(_ceil(value))}
-    body = {
+    # A customs form also needs a 4X6LABEL, the mailing date shown and no pay-on-use return label
+    # (ImageInfo), all of which every label here has.
+    body: dict[str, Any] = {
         "imageInfo": {
-            "imageType": IMAGE_TYPES[request.label_format],
+            "imageType": IMAGE_TYPES[bought_format(request)],
             "labelType": "4X6LABEL",
             "receiptOption": "NONE",
             "suppressPostage": False,
@@ -688,6 +754,9 @@ def label_request(
         "fromAddress": _label_address(spec.origin, "origin"),
         "packageDescription": description,
     }
+    form = customs_form(spec, request.reference)
+    if form is not None:
+        body["customsForm"] = form
     return HttpCall("POST", LABEL_PATH, json=body, headers={"Accept": LABEL_ACCEPT})
 
 
@@ -721,7 +790,7 @@ def return_label_request(request: carrier.LabelRequest, service: Service) -> Htt
         "customerReference": [{"referenceNumber": request.reference[:30], "printReferenceNumber": False}],
     }
     image_info: dict[str, Any] = {
-        "imageType": IMAGE_TYPES[request.label_format],
+        "imageType": IMAGE_TYPES[bought_format(request)],
         "labelType": "4X6LABEL",
         "receiptOption": "NONE",
         "suppressPostage": False,
@@ -730,12 +799,18 @@ def return_label_request(request: carrier.LabelRequest, service: Service) -> Htt
         # ImageInfo: LABEL_BROKER "only supports labelType of '4X6LABEL' ... and receiptOption of 'NONE'";
         # with includeLabelBrokerPDF the reply holds the QR code (PNG) and the label (PDF).
         image_info.update(imageType="LABEL_BROKER", includeLabelBrokerPDF=True)
-    body = {
+    body: dict[str, Any] = {
         "imageInfo": image_info,
         "toAddress": _label_address(spec.destination, "destination"),
         "fromAddress": _label_address(spec.origin, "origin"),
         "packageDescription": description,
     }
+    # ReturnLabelRequest.customsForm (DomesticReturnsCustomsForm): e.g. a return sent from an APO address.
+    form = customs_form(spec, request.reference)
+    if form is not None:
+        # ImageInfo: "Mail Date cannot be suppressed on Domestic Customs Forms".
+        image_info["suppressMailDate"] = False
+        body["customsForm"] = form
     return HttpCall("POST", RETURN_LABEL_PATH, json=body, headers={"Accept": LABEL_ACCEPT})
 
 

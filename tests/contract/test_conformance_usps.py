@@ -241,10 +241,20 @@ CASES: dict[str, Case] = {
     "label paid by a permit at contract prices": Case(
         (PAYMENT, LABEL), label("PRIORITY_MAIL/FE/FLATS"), PERMIT_CONTRACT
     ),
+    "label to an APO address with a customs form": Case(
+        (PAYMENT, LABEL), label("USPS_GROUND_ADVANTAGE", carrier.LabelFormat.PNG, fx.TO_APO)
+    ),
     **{
         f"return label {mail_class}": Case((PAYMENT, RETURN_LABEL), label(mail_class, spec=returning()))
         for mail_class in sorted(mapping.RETURN_MAIL_CLASSES)
     },
+    "return label from an APO address with a customs form": Case(
+        (PAYMENT, RETURN_LABEL),
+        label(
+            "PRIORITY_MAIL",
+            spec=dataclasses.replace(fx.TO_APO, origin=fx.APO, destination=fx.ORIGIN, is_return=True),
+        ),
+    ),
     "return label with QR code (Label Broker)": Case(
         (PAYMENT, RETURN_LABEL), label("PRIORITY_MAIL", spec=returning(frozenset({mapping.RETURN_QR_OPTION})))
     ),
@@ -352,6 +362,19 @@ def test_cancel_account_pushes_sends_the_etag_its_get_returned_in_if_match(apis,
     assert violations_of(apis, get) == [] and violations_of(apis, delete) == []
     assert delete.headers["If-Match"] == '"33a64df551425fcc55e4d42a148795d9f25f89d4"'
     assert "ETag" in operation_of(apis, SUBSCRIPTION).node["responses"]["200"]["headers"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["label to an APO address with a customs form", "return label from an APO address with a customs form"],
+)
+def test_the_customs_form_cases_send_the_form_with_an_image_type_it_allows(apis, replies, name):
+    [request] = [r for r in capture(CASES[name], replies) if r.path_url.startswith("/labels/")]
+    body = json.loads(request.body)
+
+    assert violations_of(apis, request) == []
+    assert body["customsForm"]["contents"] and body["customsForm"]["customsContentType"] == "MERCHANDISE"
+    assert body["imageInfo"]["imageType"] in mapping.CUSTOMS_FORM_IMAGE_TYPES
 
 
 @pytest.mark.parametrize("builder", sorted(BUILDS))

@@ -27,8 +27,8 @@ import referencing.jsonschema  # noqa: E402
 import yaml  # noqa: E402
 
 from adapters.base import CarrierRejected, CarrierUnavailable  # noqa: E402
-from adapters.usps import callback, client, mapping  # noqa: E402
-from schemas import carrier  # noqa: E402
+from adapters.usps import callback, client, mapping, requirements  # noqa: E402
+from schemas import carrier, types  # noqa: E402
 
 # The fixtures live with the unit tests so unit and contract tests check the same data.
 from tests.unit.adapters_usps import usps_fixtures as fx  # noqa: E402
@@ -223,6 +223,130 @@ def test_return_label_requests_validate_against_the_labels_spec(mail_class, labe
     _component("labels_update_1.yaml", "ReturnLabelRequest", call.json)
     operation = _doc("labels_update_1.yaml")["paths"]["/return-label"]["post"]
     assert call.headers["Accept"] in operation["responses"]["200"]["content"]
+
+
+# Labels that carry a customs form (labels_update_1.yaml customsForm): to APO/FPO/DPO and territories.
+CUSTOMS_SPECS = {
+    "apo-merchandise-two-items": fx.TO_APO,
+    "guam-documents": dataclasses.replace(fx.TO_APO, destination=fx.GUAM, customs=fx.DOCUMENTS),
+    "usvi-gift-importer-reference": dataclasses.replace(
+        fx.TO_APO,
+        destination=dataclasses.replace(fx.DESTINATION, state="VI", postal_code="00802"),
+        customs=dataclasses.replace(
+            fx.CUSTOMS,
+            content_type="gift",
+            invoice_number=None,
+            importer_tax_ids=(types.TaxId("EIN", "98-7654321"),),
+        ),
+    ),
+}
+
+
+def _schema_properties(name: str) -> set[str]:
+    return set(_doc("labels_update_1.yaml")["components"]["schemas"][name]["properties"])
+
+
+def _assert_customs_form_names_only_spec_fields(form: dict) -> None:
+    """Every name sent is one the spec declares: its schemas are open (additionalProperties: true), so a
+    misspelt field (``countryOfOrigin`` for ``countryofOrigin``) would validate and be ignored by USPS."""
+    assert set(form) <= _schema_properties("DomesticCustomsForm"), set(form)
+    for line in form["contents"]:
+        assert set(line) <= _schema_properties("ShippingContents"), set(line)
+
+
+@pytest.mark.parametrize("label_format", sorted(mapping.IMAGE_TYPES, key=str))
+@pytest.mark.parametrize("spec", list(CUSTOMS_SPECS.values()), ids=list(CUSTOMS_SPECS))
+def test_label_requests_with_a_customs_form_validate_against_the_labels_spec(spec, label_format):
+    request = carrier.LabelRequest(spec, "x", "USPS_GROUND_ADVANTAGE", "shp_0001", label_format)
+    call = mapping.label_request(
+        request, mapping.Service("USPS_GROUND_ADVANTAGE", "SP", "MACHINABLE"), TODAY, fx.CONFIG
+    )
+
+    assert "customsForm" in call.json
+    _request("labels_update_1.yaml", "/label", "post", call.json)
+    _component("labels_update_1.yaml", "DomesticCustomsForm", call.json["customsForm"])
+    _assert_customs_form_names_only_spec_fields(call.json["customsForm"])
+    # ImageInfo: customs forms "only support" these image types, and the 4X6LABEL, with the date shown.
+    image = call.json["imageInfo"]
+    assert image["imageType"] in mapping.CUSTOMS_FORM_IMAGE_TYPES
+    assert (image["labelType"], image["suppressMailDate"], image["returnLabel"]) == ("4X6LABEL", False, False)
+
+
+@pytest.mark.parametrize("options", [frozenset(), frozenset({mapping.RETURN_QR_OPTION})], ids=["label", "qr"])
+def test_a_return_label_with_a_customs_form_validates_against_the_labels_spec(options):
+    spec = dataclasses.replace(
+        fx.TO_APO, origin=fx.APO, destination=fx.ORIGIN, is_return=True, options=options
+    )
+    request = carrier.LabelRequest(spec, "x", "PRIORITY_MAIL", "shp_0001", carrier.LabelFormat.PNG)
+    call = mapping.return_label_request(request, mapping.Service("PRIORITY_MAIL", "SP", "MACHINABLE"))
+
+    _request("labels_update_1.yaml", "/return-label", "post", call.json)
+    _component("labels_update_1.yaml", "DomesticReturnsCustomsForm", call.json["customsForm"])
+    _assert_customs_form_names_only_spec_fields(call.json["customsForm"])
+    assert call.json["imageInfo"]["imageType"] in mapping.CUSTOMS_FORM_IMAGE_TYPES
+
+
+def test_the_customs_form_uses_the_specs_own_enums_codes_and_image_types():
+    schemas = _doc("labels_update_1.yaml")["components"]["schemas"]
+    for form in ("DomesticCustomsForm", "DomesticReturnsCustomsForm"):
+        enum = schemas[form]["properties"]["customsContentType"]["enum"]
+        assert set(mapping.CUSTOMS_CONTENT_TYPES.values()) <= set(enum)
+    assert schemas["ShippingContents"]["properties"]["weightUOM"]["enum"] == ["lb"]
+    assert mapping.NO_EEI_LEGEND in schemas["CustomsForm"]["properties"]["AESITN"]["description"]
+    assert schemas["CustomsForm"]["properties"]["invoiceNumber"]["maxLength"] == mapping.INVOICE_NUMBER_MAX
+    states = set(schemas["State"]["pattern"].strip("^$()").split("|"))
+    assert requirements.MILITARY_STATES | requirements.CUSTOMS_TERRITORIES | {"PR"} <= states
+    image_types = set(schemas["ImageInfo"]["properties"]["imageType"]["enum"])
+    assert image_types >= mapping.CUSTOMS_FORM_IMAGE_TYPES
+    contents = schemas["ShippingContents"]["properties"]
+    assert contents["itemDescription"]["maxLength"] == requirements.ITEM_DESCRIPTION_MAX
+    assert contents["itemQuantity"]["maximum"] == requirements.ITEM_QUANTITY_MAX
+    assert Decimal(str(contents["itemTotalValue"]["maximum"])) == requirements.ITEM_VALUE_MAX
+    items = schemas["DomesticCustomsForm"]["properties"]["contents"]
+    assert items["maxItems"] == requirements.CUSTOMS_ITEMS_MAX
+
+
+def test_the_specs_customs_form_example_validates_and_ours_sends_every_field_it_does():
+    """The spec's own APO example (CustomsFormRequest): ours, built for its addresses, covers its fields."""
+    example = _doc("labels_update_1.yaml")["components"]["examples"]["CustomsFormRequest"]["value"]
+    _request("labels_update_1.yaml", "/label", "post", example)
+    to = example["toAddress"]
+    apo = dataclasses.replace(
+        fx.APO,
+        postal_code=f"{to['ZIPCode']}-{to['ZIPPlus4']}",
+        state=to["state"],
+        street_lines=(to["streetAddress"],),
+    )
+    ours = mapping.label_request(
+        carrier.LabelRequest(
+            dataclasses.replace(fx.TO_APO, destination=apo), "x", "USPS_GROUND_ADVANTAGE", "s"
+        ),
+        mapping.Service("USPS_GROUND_ADVANTAGE", "SP", "MACHINABLE"),
+        TODAY,
+        fx.CONFIG,
+    ).json
+    assert ours["toAddress"] | {"firstName": "Nick", "lastName": "Fury"} == to
+    assert set(ours["customsForm"]) >= set(example["customsForm"]) - {"restrictionType", "certificateNumber"}
+    for line in example["customsForm"]["contents"]:
+        assert set(ours["customsForm"]["contents"][0]) == set(line)
+
+
+def test_the_labels_spec_refuses_a_customs_form_line_without_its_required_fields():
+    call = mapping.label_request(
+        carrier.LabelRequest(fx.TO_APO, "x", "PRIORITY_MAIL", "shp_0001"),
+        mapping.Service("PRIORITY_MAIL", "SP", "MACHINABLE"),
+        TODAY,
+        fx.CONFIG,
+    )
+    for missing in ("itemDescription", "itemQuantity", "itemTotalValue", "itemTotalWeight", "weightUOM"):
+        body = copy.deepcopy(call.json)
+        del body["customsForm"]["contents"][0][missing]
+        assert _errors(
+            "labels_update_1.yaml", _request_schema("labels_update_1.yaml", "/label", "post"), body
+        )
+    body = copy.deepcopy(call.json)
+    body["customsForm"]["customsContentType"] = "DOCUMENTS"
+    assert _errors("labels_update_1.yaml", _request_schema("labels_update_1.yaml", "/label", "post"), body)
 
 
 def test_the_cancel_call_is_the_documented_delete():

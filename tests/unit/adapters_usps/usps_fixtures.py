@@ -79,6 +79,65 @@ VALUED = types.ShipmentSpec(
     options=frozenset({"signature", "insurance"}),
 )
 
+# A customs form's destinations (labels_update_1.yaml customsForm): the spec's own APO example address,
+# and a Guam address written with its territory as the country.
+APO = types.Address(
+    country_code="US",
+    postal_code="09008-0041",
+    city="APO",
+    street_lines=("PSC 123 BOX 1234",),
+    state="AE",
+    name="Nick Fury",
+)
+GUAM = types.Address(
+    country_code="GU",
+    postal_code="96910",
+    city="Hagatna",
+    street_lines=("176 Serenu Ave",),
+    state="GU",
+    name="Ana Cruz",
+)
+CUSTOMS = types.Customs(
+    content_type="merchandise",
+    incoterm="DAP",
+    items=(
+        types.CustomsItem(
+            description="Cotton T-shirt",
+            quantity=2,
+            unit_value=money.Money(Decimal("12.50"), "USD"),
+            weight_kg=Decimal("0.25"),
+            origin_country="US",
+            hs_code="6109.10.00",
+        ),
+        types.CustomsItem(
+            description="Ceramic mug",
+            quantity=3,
+            unit_value=money.Money(Decimal("0.10"), "USD"),
+            weight_kg=Decimal("0.2"),
+            origin_country="CN",
+            hs_code="691200",
+        ),
+    ),
+    exporter_tax_ids=(types.TaxId("EIN", "12-3456789"),),
+    invoice_number="INV-1001",
+)
+DOCUMENTS = types.Customs(
+    content_type="documents",
+    incoterm="DAP",
+    items=(
+        types.CustomsItem(
+            description="Signed contract",
+            quantity=1,
+            unit_value=money.Money(Decimal("1"), "USD"),
+            weight_kg=Decimal("0.1"),
+            origin_country="US",
+        ),
+    ),
+)
+TO_APO = types.ShipmentSpec(
+    origin=ORIGIN, destination=APO, parcels=(PARCEL,), reference="order-44", customs=CUSTOMS
+)
+
 LABEL_REQUEST = carrier.LabelRequest(
     spec=SPEC, account=CONFIG["account_number"], service_code="PRIORITY_MAIL", reference="shp_0001"
 )
