@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 import responses
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
 
 from adapters.usps import callback as usps_callback
 from gateway import create_app
 from gateway.tracking import push_subscriptions
 from gateway.tracking.tables import PushSubscription
 from tests.integration.test_callbacks import event_count, new_number, run_worker, shipment_with_number
-from tests.integration.test_carrier_accounts import _tenant
+from tests.integration.test_carrier_accounts import KEY_1, _tenant
 from tests.unit.adapters_usps import usps_fixtures as usps
 
 pytestmark = pytest.mark.integration
@@ -58,7 +57,8 @@ def sub_app(settings: dict[str, Any]) -> Any:
         {
             **settings,
             "CARRIERS": json.dumps([operator]),
-            "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
+            # The carrier-accounts module's key: its key rotation re-wraps every account of the database.
+            "CREDENTIALS_KEYS": KEY_1,
             "PUBLIC_BASE_URL": PUBLIC + "/",
             "CALLBACK_SECRETS": json.dumps({}),
         }

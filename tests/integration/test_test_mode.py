@@ -8,17 +8,17 @@ so shipments, carrier accounts, webhooks and KPIs of one mode never show in the 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from typing import Any
 
 import pytest
 import responses
-from cryptography.fernet import Fernet
 
 from gateway import create_app
 from gateway.kernel import auth, logs, models
 from tests.helpers import shipment_body
-from tests.integration.test_carrier_accounts import _buy, _calls, _mock_ups
+from tests.integration.test_carrier_accounts import KEY_1, _buy, _calls, _mock_ups
 from tests.unit.adapters import ups_fixtures as ups
 
 pytestmark = pytest.mark.integration
@@ -40,9 +40,12 @@ def mode_app(settings: dict[str, Any]) -> Any:
     app = create_app(
         {
             **settings,
-            "CARRIERS": json.dumps([_ups(LIVE_HOST, "ups")]),
-            "TEST_CARRIERS": json.dumps([_ups(SANDBOX_HOST, "ups-sandbox")]),
-            "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
+            # Ids of this module's own: live rates are cached by account id and shipment, and another
+            # module's "ups" account may have cached an answer for the same shipment.
+            "CARRIERS": json.dumps([_ups(LIVE_HOST, f"ups-live-{secrets.token_hex(3)}")]),
+            "TEST_CARRIERS": json.dumps([_ups(SANDBOX_HOST, f"ups-sandbox-{secrets.token_hex(3)}")]),
+            # The carrier-accounts module's key: its key rotation re-wraps every account of the database.
+            "CREDENTIALS_KEYS": KEY_1,
             "RATE_CACHE_TTL_SECONDS": 0,
             "LABEL_LOOKUP_SETTLE_SECONDS": 0,
             "LABEL_RETRY_BASE_SECONDS": 0.05,
@@ -103,16 +106,30 @@ def test_a_tenant_holds_both_keys_and_each_sees_only_its_own_modes_data(mode_app
         assert kpis.status_code == 200, kpis.get_json()
 
 
+def _echo_subscription(request: Any) -> tuple[int, dict[str, str], str]:
+    numbers = json.loads(request.body)["trackingNumberList"]
+    return 200, {}, json.dumps({"validTrackingNumbers": numbers, "invalidTrackingNumbers": []})
+
+
 @responses.activate
 def test_test_keys_rate_and_buy_from_the_test_carriers_and_live_keys_from_the_live_ones(mode_app, c):
-    _mock_ups(LIVE_HOST, label=True)
-    _mock_ups(SANDBOX_HOST, label=True)
+    for host in (LIVE_HOST, SANDBOX_HOST):
+        _mock_ups(host, label=True)
+        # The labels' tracking starts (and any job queued before this test) find UPS answering.
+        responses.add_callback(
+            responses.POST, re.compile(rf"{re.escape(host)}/api/track/.*/subscription/.*"), _echo_subscription
+        )
+        responses.add(
+            responses.GET, re.compile(rf"{re.escape(host)}/api/track/v1/details/.*"), json=ups.TRACK_REPLY
+        )
     live, test = _keys(mode_app)
 
     _buy(mode_app, c, test)
 
     assert _calls(SANDBOX_HOST, "/api/rating") and _calls(SANDBOX_HOST, "/api/shipments")
-    assert not _calls(LIVE_HOST), "a test key never reaches the live account"
+    # (Other modules' left-over tracking jobs may call this app's live account: only rating and
+    # labels are this tenant's.)
+    assert not _calls(LIVE_HOST, "/api/rating") and not _calls(LIVE_HOST, "/api/shipments")
 
     _buy(mode_app, c, live)
 
