@@ -14,6 +14,7 @@ from typing import Any
 from gateway.accounts import connections as accounts
 from gateway.jobs import context, registry
 from gateway.kernel import models
+from gateway.kernel.errors import Problem
 from gateway.tracking import callbacks, ingest, polling, push_subscriptions
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,19 @@ def poll_carriers(limit: int = 200) -> int:
         def account_adapter(shipment: models.Shipment) -> Any:
             # The tenant's own account the label was bought on, else its fallback: the operator's
             # accounts of the tenant's mode (TEST_CARRIERS for test keys' shipments).
-            return accounts.adapter_for(
-                session, container, shipment.tenant_id, shipment.carrier or "", shipment.carrier_account_id
-            )
+            try:
+                return accounts.adapter_for(
+                    session,
+                    container,
+                    shipment.tenant_id,
+                    shipment.carrier or "",
+                    shipment.carrier_account_id,
+                )
+            except Problem as exc:  # an account whose secrets no longer open: this shipment waits, not all
+                log.warning(
+                    "tracking account unusable", extra={"shipment_id": shipment.id, "problem": exc.slug}
+                )
+                return None
 
         polled = polling.poll_due(session, container.carriers, limit=limit, account_adapter=account_adapter)
         session.commit()

@@ -548,3 +548,34 @@ def test_a_label_is_voided_on_the_account_it_was_bought_on_even_once_disabled_an
     assert (
         c.get(f"/v1/shipments/{deleted_later}", headers=tenant["headers"]).get_json()["status"] == "purchased"
     )
+
+
+@responses.activate
+def test_an_account_whose_secrets_no_longer_open_delays_its_shipments_tracking_not_everyones(
+    acc_app: Any, c: Any
+) -> None:
+    _mock_ups(TENANT_HOST, label=True)
+    tenant = _tenant(acc_app)
+    _create(c, tenant)
+    shipment_id = _buy(acc_app, c, tenant)
+    container = acc_app.extensions["handoff"]
+    with container.sessions() as session:
+        row = session.get(ShipmentTracking, shipment_id) or ShipmentTracking(
+            shipment_id=shipment_id, tenant_id=tenant["id"]
+        )
+        row.milestone, row.next_poll_at = "in_transit", utcnow() - timedelta(minutes=1)
+        session.merge(row)
+        session.commit()
+    old_keys = container.settings["CREDENTIALS_KEYS"]
+    try:
+        container.settings["CREDENTIALS_KEYS"] = Fernet.generate_key().decode()  # the account's key is gone
+        connections._CACHE.clear()  # as in a fresh worker process: nothing built from the old key
+        job = container.queue("tracking").enqueue(tracking_jobs.poll_carriers)
+        worker.run(acc_app, burst=True, worker_class=SimpleWorker)
+    finally:
+        container.settings["CREDENTIALS_KEYS"] = old_keys
+
+    assert job.get_status(refresh=True) == "finished", job.latest_result()
+    with container.sessions() as session:
+        waiting = session.get(ShipmentTracking, shipment_id).next_poll_at
+    assert waiting > utcnow() + timedelta(hours=5)  # asked again later, when the key may be back
