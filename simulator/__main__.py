@@ -12,6 +12,7 @@ from werkzeug import serving
 from simulator import app as sim_app
 from simulator import config as sim_config
 from simulator import push
+from simulator import world as sim_world
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, sim_config.SimConfig]:
@@ -73,6 +74,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         help="keeps the tracking-number counters, so a restart never reissues a number (default var/simulator)",
     )
     parser.add_argument("--faults", default="{}", help='JSON, e.g. {"ups": {"error_5xx": 0.2}}')
+    parser.add_argument(
+        "--world",
+        help="a world model for delivery times (docs/WORLDS.md): steady, metro, storm, or a world file's path",
+    )
     parser.add_argument("--push-interval", type=float, default=0.5, help="real seconds between push rounds")
     args = parser.parse_args(argv)
     try:
@@ -81,6 +86,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         parser.error(f"--faults is not JSON: {exc}")
     if not 0.0 <= args.exception_share <= 1.0:
         parser.error("--exception-share must be between 0 and 1")
+    if args.world:
+        try:
+            sim_world.load_world(args.world)
+        except sim_world.WorldError as exc:
+            parser.error(f"--world: {exc}")
     settings = sim_config.SimConfig(
         seed=args.seed,
         callback_url=args.callback_url,
@@ -117,6 +127,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         ledger_path=args.ledger_path,
         data_dir=args.data_dir,
         faults=faults,
+        world=args.world or None,
     )
     return args, settings
 

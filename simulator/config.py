@@ -69,6 +69,9 @@ class SimConfig:
     # None: in memory only (unique within this process).
     data_dir: str | None = None
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A world model for delivery times, failed attempts and carrier estimates (docs/WORLDS.md): a shipped
+    # world's name ("steady", "metro", "storm") or a path to a world file. None keeps the fixed progressions.
+    world: str | None = None
 
     def replace(self, **overrides: Any) -> SimConfig:
         """Return a copy with some fields replaced (unknown names are an error)."""

@@ -301,15 +301,16 @@ def _rate(request: etree._Element) -> etree._Element:
                 _sub(charge, "ChargeCode", code)
             _sub(charge, "ChargeType", name)
             _sub(charge, "ChargeAmount", f"{amount}")
-        _sub(
-            element,
-            "DeliveryTime",
-            _timestamp((now + timedelta(days=service.transit_days)).replace(hour=12, minute=0, second=0)),
+        # The world's carrier estimate when a world is set (docs/WORLDS.md), else the service's days.
+        estimate = sim().quoted_estimate(
+            CARRIER, service.code, origin["country"], destination["country"], now
         )
+        delivery = (now + timedelta(days=service.transit_days)).replace(hour=12, minute=0, second=0)
+        _sub(element, "DeliveryTime", _timestamp(estimate.at if estimate else delivery))
         _sub(element, "CutoffTime", _timestamp(now.replace(hour=17, minute=0, second=0)))
         _sub(element, "NextBusinessDayInd", "N")
         _sub(element, "ServiceName", service.name)
-        _sub(element, "TotalTransitDays", str(service.transit_days))
+        _sub(element, "TotalTransitDays", str(estimate.days if estimate else service.transit_days))
     return response
 
 
@@ -483,7 +484,10 @@ def _track_item(
     _sub(
         info,
         "EstimatedDeliveryDate",
-        _timestamp((sold + timedelta(days=1)).replace(hour=23, minute=59, second=0)),
+        _timestamp(
+            simulator.estimated_delivery(label)
+            or (sold + timedelta(days=1)).replace(hour=23, minute=59, second=0)
+        ),
     )
     if with_pieces:
         pieces = _sub(_sub(item, "Pieces"), "PieceInfo")

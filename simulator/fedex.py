@@ -16,7 +16,7 @@ from typing import Any
 import flask
 
 from schemas import units
-from simulator import injection, labels, numbers, pricing, progressions
+from simulator import injection, labels, numbers, pricing, progressions, world
 from simulator import ledger as sim_ledger
 from simulator import state as sim_state
 
@@ -246,13 +246,20 @@ def _days(days: int) -> str:
     return f"{DAY_WORDS[days - 1]}_DAY{'S' if days > 1 else ''}"
 
 
-def _rate_detail(quote: pricing.Quote, unit: str, now: datetime, list_only: bool) -> dict[str, Any]:
+def _rate_detail(
+    quote: pricing.Quote,
+    unit: str,
+    now: datetime,
+    list_only: bool,
+    estimate: world.Estimate | None = None,
+) -> dict[str, Any]:
     base, fuel, _net = _account_price(quote)
     details = [_rated("LIST", quote.transport, quote.fuel, quote, unit)]
     if not list_only:
         details.insert(0, _rated("ACCOUNT", base, fuel, quote, unit))
-    days = quote.service.transit_days
-    arrival = now + timedelta(days=days)
+    # The world's carrier estimate when a world is set (docs/WORLDS.md), else the service's days.
+    days = min(estimate.days, len(DAY_WORDS)) if estimate else quote.service.transit_days
+    arrival = estimate.at if estimate else now + timedelta(days=days)
     detail: dict[str, Any] = {
         "serviceType": quote.service.code,
         "serviceName": quote.service.name,
@@ -310,11 +317,20 @@ def rate() -> flask.Response:
         shipment = body.get("requestedShipment")
         if not isinstance(shipment, dict):
             raise FedexError(400, "INVALID.INPUT.EXCEPTION", "requestedShipment is required.")
-        quotes, unit, _origin, _destination = _quotes(shipment, shipment.get("recipient"))
+        quotes, unit, origin, destination = _quotes(shipment, shipment.get("recipient"))
         list_only = shipment.get("rateRequestType") == ["LIST"]
         now = sim().clock.now()
         duties = _duties(shipment)
-        details = [_rate_detail(q, unit, now, list_only) for q in quotes]
+        details = [
+            _rate_detail(
+                q,
+                unit,
+                now,
+                list_only,
+                sim().quoted_estimate(CARRIER, q.service.code, origin, destination, now),
+            )
+            for q in quotes
+        ]
         if duties is not None:
             for detail in details:
                 for rated in detail["ratedShipmentDetails"]:
@@ -467,9 +483,10 @@ def ship() -> flask.Response:
                 {
                     "masterTrackingNumber": package_numbers[0],
                     "trackingNumber": number,
-                    "deliveryTimestamp": (now + timedelta(days=quote.service.transit_days)).strftime(
-                        "%Y-%m-%d"
-                    ),
+                    "deliveryTimestamp": (
+                        simulator.estimated_delivery(label)
+                        or now + timedelta(days=quote.service.transit_days)
+                    ).strftime("%Y-%m-%d"),
                     "netChargeAmount": _number(net / len(package_numbers)),
                     "customerReferences": [
                         {"customerReferenceType": "CUSTOMER_REFERENCE", "value": label.reference or ""}
@@ -606,11 +623,16 @@ def scan_event(when: datetime, step: progressions.Step) -> dict[str, Any]:
 
 
 def track_result(
-    label: sim_ledger.LabelRecord, number: str, events: list[tuple[datetime, progressions.Step]]
+    label: sim_ledger.LabelRecord,
+    number: str,
+    events: list[tuple[datetime, progressions.Step]],
+    estimate: datetime | None = None,
 ) -> dict[str, Any]:
-    """Return one ``trackResults`` entry: the scans so far (newest first), dates and proof of delivery."""
+    """Return one ``trackResults`` entry: the scans so far (newest first), dates and proof of delivery.
+
+    ``estimate`` is the world's carrier estimate (``Simulator.estimated_delivery``) when a world is set."""
     sold = datetime.fromisoformat(label.requested_at)
-    estimated = sold + timedelta(hours=19)
+    estimated = estimate or sold + timedelta(hours=19)
     result: dict[str, Any] = {
         "trackingNumberInfo": {
             "trackingNumber": number,
@@ -674,7 +696,12 @@ def track() -> flask.Response:
                     },
                 }
             else:
-                result = track_result(label, number, simulator.events_so_far(label))
+                result = track_result(
+                    label,
+                    number,
+                    simulator.events_so_far(label),
+                    simulator.estimated_delivery(label),
+                )
             complete.append({"trackingNumber": number, "trackResults": [result]})
         return _reply({"completeTrackResults": complete})
 

@@ -7,6 +7,8 @@ story however many other labels were sold, and a configured share of labels hits
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,9 +38,13 @@ class Step:
     delivered: bool = False
     signatory: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # Set by ``retime`` (a world model): the event's exact time, whatever ``hours`` says.
+    fixed_at: datetime | None = None
 
     def at(self, sold_at: datetime) -> datetime:
         """Return the simulated time of this event for a label sold at ``sold_at``."""
+        if self.fixed_at is not None:
+            return self.fixed_at
         return sold_at + timedelta(hours=self.hours)
 
 
@@ -296,3 +302,83 @@ def usps_steps(
         Step(delivered_at, "01", "Delivered, In/At Mailbox", destination, delivered=True, signatory=receiver)
     )
     return steps
+
+
+# -- retiming a progression to a world's outcome (simulator/world.py) --------------------------------------
+OUT_FOR_DELIVERY: frozenset[str] = frozenset({"OT", "WC", "OD", "OF"})  # UPS, DHL, FedEx, USPS
+# Scenarios that are a failed first attempt then a delivery: under a world, the world decides these.
+ATTEMPT_SCENARIOS: frozenset[str] = frozenset({"failed_attempt", "not_home", "closed_on_arrival"})
+
+
+def attempt_scenario(carrier: str, residential: bool) -> str:
+    """Return the scenario that plays a failed first attempt with the carrier's own attempt codes."""
+    if carrier == "dhl_express":
+        return "not_home" if residential else "closed_on_arrival"
+    return "failed_attempt"
+
+
+def _knots_map(knots: list[tuple[float, float]], hours: float) -> float:
+    for (a, x), (b, y) in itertools.pairwise(knots):
+        if hours <= b:
+            return x + (hours - a) * (y - x) / (b - a) if b > a else y
+    a, x = knots[-1]
+    return x + (hours - a)
+
+
+def retime(
+    steps: list[Step],
+    sold_at: datetime,
+    first_attempt_at: datetime,
+    delivered_at: datetime,
+    ship_at: datetime | None = None,
+) -> list[Step]:
+    """Move a progression's step times so its first attempt (or delivery) lands at ``first_attempt_at``
+    and its delivery, after a failed attempt, at ``delivered_at``.
+
+    A monotone piecewise-linear map of the step hours: the label stays at the sale, the first scan moves
+    to ``ship_at`` (the ship date, after a cut-off or a weekend), the arrival at the destination and the
+    out-for-delivery keep their lead before the attempt, a re-attempt's out-for-delivery keeps its lead
+    before the delivery, and anything after the last anchor (a return) keeps its spacing.
+    """
+    ofd = next((i for i, s in enumerate(steps) if s.code in OUT_FOR_DELIVERY), None)
+    if ofd is None or ofd + 1 >= len(steps):
+        return steps
+    first = steps[ofd + 1]
+    destination = steps[ofd].place
+    arrival = next(i for i, s in enumerate(steps) if s.place == destination)
+
+    def offset(when: datetime) -> float:
+        return (when - sold_at).total_seconds() / 3600.0
+
+    target_first = offset(first_attempt_at)
+    knots: list[tuple[float, float]] = [(0.0, 0.0)]
+    candidates: list[tuple[float, float]] = []
+    if ship_at is not None and len(steps) > 1 and steps[1].hours > 0:
+        candidates.append((steps[1].hours, max(steps[1].hours, offset(ship_at))))
+    candidates.append((steps[arrival].hours, target_first - (first.hours - steps[arrival].hours)))
+    candidates.append((steps[ofd].hours, target_first - (first.hours - steps[ofd].hours)))
+    for h, x in candidates:
+        if h > knots[-1][0] and knots[-1][1] < x < target_first and h < first.hours:
+            knots.append((h, x))
+    knots.append((first.hours, target_first))
+    delivered = next((i for i, s in enumerate(steps) if s.delivered), None)
+    if delivered is not None and delivered > ofd + 1:
+        target = offset(delivered_at)
+        before = steps[delivered - 1]
+        if before.code in OUT_FOR_DELIVERY:
+            lead = target - (steps[delivered].hours - before.hours)
+            if lead > target_first and before.hours > first.hours:
+                knots.append((before.hours, lead))
+        knots.append((steps[delivered].hours, max(target, knots[-1][1])))
+    anchors = {first.hours: first_attempt_at}
+    if delivered is not None and delivered > ofd + 1:
+        anchors[steps[delivered].hours] = max(delivered_at, first_attempt_at)
+    retimed = []
+    for step in steps:
+        hours = _knots_map(knots, step.hours)
+        # The anchors land exactly on the sampled times; the others on whole seconds.
+        when = anchors.get(step.hours) or (sold_at + timedelta(hours=hours)).replace(microsecond=0)
+        if step.hours <= 0:
+            when = sold_at
+        retimed.append(dataclasses.replace(step, hours=hours, fixed_at=when))
+    return retimed

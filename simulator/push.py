@@ -206,7 +206,9 @@ class Pusher:
             if not url:
                 continue
             now = self.sim.clock.now()
-            scheduled = datetime.fromisoformat(label.requested_at).replace(hour=23, minute=0, second=0)
+            scheduled = self.sim.estimated_delivery(label) or datetime.fromisoformat(
+                label.requested_at
+            ).replace(hour=23, minute=0, second=0)
             for index, (when, step) in enumerate(self.sim.events_so_far(label, now)):
                 key = f"ups:{number}:{index}:{step.code}"
                 # Track Alert sends no history: only events after the subscription started.
@@ -258,7 +260,9 @@ class Pusher:
                 key = f"fedex:{number}:{index}:{step.code}"
                 if not self._due(key):
                     continue
-                result = fedex.track_result(label, number, events[: index + 1])
+                result = fedex.track_result(
+                    label, number, events[: index + 1], self.sim.estimated_delivery(label)
+                )
                 result["scanEvents"] = result["scanEvents"][:1]  # this scan only: the newest
                 self._send(
                     "fedex",
@@ -292,7 +296,7 @@ class Pusher:
                     continue
                 if subscription is not None and subscription.status != "ENABLED":
                     break  # suspended by the failures below: USPS stops posting
-                detail = usps.tracking_detail(label, events[: index + 1])
+                detail = usps.tracking_detail(label, events[: index + 1], self.sim.estimated_delivery(label))
                 detail["trackingEvents"] = detail["trackingEvents"][:1]  # this event only: the newest
                 stamp = self.sim.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
                 envelope = usps.push_envelope(detail, stamp, subscription_id)

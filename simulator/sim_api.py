@@ -182,3 +182,46 @@ def reset() -> flask.Response:
     """Forget every label, token, subscription, push, route and fault."""
     sim().reset()
     return flask.jsonify({"status": "reset"})
+
+
+@bp.get("/world")
+def world_info() -> flask.Response:
+    """Return the world in use (docs/WORLDS.md), or null without one."""
+    current = sim().world
+    if current is None:
+        return flask.jsonify({"world": None})
+    return flask.jsonify({"world": current.name, "description": current.description, "file": current.raw})
+
+
+@bp.get("/world/<tracking_number>")
+def world_outcome(tracking_number: str) -> flask.Response:
+    """Return what the world decided for one label: transit, delays, failed attempt, times, carrier estimate."""
+    label = sim().ledger.get(tracking_number)
+    if label is None:
+        response = flask.jsonify({"error": f"no label {tracking_number}"})
+        response.status_code = 404
+        return response
+    current, outcome = sim().world, sim().world_outcome(label)
+    if current is None or outcome is None:
+        return _bad_request("no world is set (start the simulator with --world)")
+    return flask.jsonify(
+        {
+            "tracking_number": label.tracking_number,
+            "world": current.name,
+            "ship_date": outcome.ship_date.isoformat(),
+            "transit_days": outcome.transit_days,
+            "congestion_days": outcome.congestion_days,
+            "disruption_days": outcome.disruption_days,
+            "disruption": outcome.disruption,
+            "address_type": outcome.address_type,
+            "window": outcome.window,
+            "failed_attempt": outcome.failed_attempt,
+            "first_attempt_at": outcome.first_attempt_at.isoformat(),
+            "delivered_at": outcome.delivered_at.isoformat(),
+            "carrier_estimate": {
+                "days": outcome.estimate.days,
+                "date": outcome.estimate.date.isoformat(),
+                "at": outcome.estimate.at.isoformat(),
+            },
+        }
+    )

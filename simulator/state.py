@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import time as day_time
 from typing import Any
 
 from simulator import clock as sim_clock
@@ -16,6 +17,7 @@ from simulator import ledger as sim_ledger
 from simulator import numbers as sim_numbers
 from simulator import progressions
 from simulator import warehouse as sim_warehouse
+from simulator import world as sim_world
 
 
 @dataclass
@@ -76,6 +78,11 @@ class Simulator:
         self.routes: dict[str, dict[str, Any]] = {}
         # Pickups booked, FedEx Ground closes and USPS SCAN forms (GET /_sim/warehouse).
         self.warehouse = sim_warehouse.Book()
+        # The world model, when one is set: "+N" dates in it count from the simulated day of the start.
+        self.world: sim_world.World | None = (
+            sim_world.load_world(config.world, anchor=self.clock.now().date()) if config.world else None
+        )
+        self._outcomes: dict[str, sim_world.Outcome] = {}
 
     # -- numbers ---------------------------------------------------------------------------------
     def serials(self, counter: str, count: int = 1) -> range:
@@ -130,7 +137,70 @@ class Simulator:
             "fedex": progressions.fedex_steps,
             "usps": progressions.usps_steps,
         }.get(label.carrier, progressions.dhl_steps)
-        return build(label.scenario, origin, destination, self.config.seed, label.tracking_number)
+        outcome = self.world_outcome(label)
+        if outcome is None:
+            return build(label.scenario, origin, destination, self.config.seed, label.tracking_number)
+        # Under a world, the world decides failed attempts; the other exceptions (customs, returns,
+        # missorts) still come from exception_share.
+        scenario = "normal" if label.scenario in progressions.ATTEMPT_SCENARIOS else label.scenario
+        if scenario == "normal" and outcome.failed_attempt:
+            scenario = progressions.attempt_scenario(
+                label.carrier, outcome.address_type == sim_world.RESIDENTIAL
+            )
+        steps = build(scenario, origin, destination, self.config.seed, label.tracking_number)
+        sold = datetime.fromisoformat(label.requested_at)
+        ship_at = None
+        if outcome.ship_date > sold.date():
+            ship_at = datetime.combine(outcome.ship_date, day_time(8, 0), tzinfo=sold.tzinfo)
+        return progressions.retime(steps, sold, outcome.first_attempt_at, outcome.delivered_at, ship_at)
+
+    # -- world model -----------------------------------------------------------------------------
+    def world_facts(self, label: sim_ledger.LabelRecord) -> sim_world.LabelFacts:
+        """Return what the world model needs about a label; the day rank counts the carrier's labels
+        sold on the label's (UTC) day up to and including it, so it never changes afterwards."""
+        sold = datetime.fromisoformat(label.requested_at)
+        rank = 0
+        for other in self.ledger.all():
+            if other.carrier == label.carrier and other.requested_at[:10] == label.requested_at[:10]:
+                rank += 1
+            if other.tracking_number == label.tracking_number:
+                break
+        return sim_world.LabelFacts(
+            carrier=label.carrier,
+            service=label.service,
+            tracking_number=label.tracking_number,
+            sold_at=sold,
+            origin_country=label.origin_country,
+            destination_country=label.destination_country,
+            destination_state=label.destination_state,
+            day_rank=max(rank, 1),
+        )
+
+    def world_outcome(self, label: sim_ledger.LabelRecord) -> sim_world.Outcome | None:
+        """Return the world's outcome for a label (None without a world), drawn once and kept."""
+        if self.world is None:
+            return None
+        with self._lock:
+            cached = self._outcomes.get(label.tracking_number)
+        if cached is not None:
+            return cached
+        outcome = self.world.sample(self.world_facts(label), self.config.seed)
+        with self._lock:
+            self._outcomes[label.tracking_number] = outcome
+        return outcome
+
+    def estimated_delivery(self, label: sim_ledger.LabelRecord) -> datetime | None:
+        """Return the carrier's own estimate for a label under the world, or None without a world."""
+        outcome = self.world_outcome(label)
+        return outcome.estimate.at if outcome is not None else None
+
+    def quoted_estimate(
+        self, carrier: str, service: str, origin_country: str, destination_country: str, now: datetime
+    ) -> sim_world.Estimate | None:
+        """Return the carrier's estimate for a rate quote under the world, or None without a world."""
+        if self.world is None:
+            return None
+        return self.world.carrier_estimate(carrier, service, origin_country, destination_country, now)
 
     def events_so_far(
         self, label: sim_ledger.LabelRecord, now: datetime | None = None
@@ -176,3 +246,4 @@ class Simulator:
             self.pushes.clear()
             self.pushed_keys.clear()
             self.routes.clear()
+            self._outcomes.clear()

@@ -18,7 +18,7 @@ from typing import Any
 import flask
 
 from schemas import units
-from simulator import injection, labels, numbers, pricing, progressions
+from simulator import injection, labels, numbers, pricing, progressions, world
 from simulator import ledger as sim_ledger
 from simulator import state as sim_state
 
@@ -200,6 +200,7 @@ def _rated_shipment(
     now: datetime,
     with_transit: bool,
     negotiated: Decimal | None = None,
+    estimate: world.Estimate | None = None,
 ) -> dict[str, Any]:
     currency = quote.currency
     zero = Decimal(0).quantize(quote.total)
@@ -232,14 +233,16 @@ def _rated_shipment(
     if negotiated is not None:
         rated["NegotiatedRateCharges"] = {"TotalCharge": _money(negotiated, currency)}
     if with_transit:
-        arrival = now + timedelta(days=quote.service.transit_days)
+        # The world's carrier estimate when a world is set (docs/WORLDS.md), else the service's days.
+        arrival = estimate.at if estimate else now + timedelta(days=quote.service.transit_days)
+        days = estimate.days if estimate else quote.service.transit_days
         rated["TimeInTransit"] = {
             "PickupDate": now.strftime("%Y%m%d"),
             "ServiceSummary": {
                 "Service": {"Description": quote.service.name},
                 "EstimatedArrival": {
                     "Arrival": {"Date": arrival.strftime("%Y%m%d"), "Time": "230000"},
-                    "BusinessDaysInTransit": str(quote.service.transit_days),
+                    "BusinessDaysInTransit": str(days),
                     "Pickup": {"Date": now.strftime("%Y%m%d"), "Time": "180000"},
                     "DayOfWeek": arrival.strftime("%A").upper(),
                 },
@@ -324,6 +327,8 @@ def rate(version: str, requestoption: str) -> flask.Response:
         quotes, unit_code, count = _quotes(shipment, service_code)
         now = sim().clock.now()
         with_transit = option.endswith("timeintransit")
+        origin = _address(shipment.get("ShipFrom") or shipment.get("Shipper"), "Shipper")["CountryCode"]
+        destination = _address(shipment.get("ShipTo"), "ShipTo")["CountryCode"]
         return flask.jsonify(
             {
                 "RateResponse": {
@@ -337,7 +342,15 @@ def rate(version: str, requestoption: str) -> flask.Response:
                         ],
                     },
                     "RatedShipment": [
-                        _rated_shipment(q, unit_code, count, now, with_transit, _negotiated(shipment, q))
+                        _rated_shipment(
+                            q,
+                            unit_code,
+                            count,
+                            now,
+                            with_transit,
+                            _negotiated(shipment, q),
+                            sim().quoted_estimate(CARRIER, q.service.code, origin, destination, now),
+                        )
                         for q in quotes
                     ],
                 }
@@ -647,7 +660,8 @@ def package_view(
         package["deliveryInformation"] = info
         package["ucixStatus"] = "C"
     else:
-        scheduled = sold + timedelta(days=1)
+        # The world's carrier estimate when a world is set (docs/WORLDS.md), else the next day.
+        scheduled = simulator.estimated_delivery(label) or sold + timedelta(days=1)
         package["deliveryDate"] = [{"type": "SDD", "date": scheduled.strftime("%Y%m%d")}]
         package["deliveryTime"] = {"type": "EOD", "endTime": "230000"}
         package["ucixStatus"] = "O"

@@ -14,7 +14,8 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -348,6 +349,18 @@ def estimates() -> flask.Response:
             raise UspsError(400, "SIM400", "acceptanceDate must be YYYY-MM-DD.") from None
         wanted = args.get("mailClass") or "ALL"
         services = _services(None if wanted == "ALL" else [wanted])
+        now = sim().clock.now()
+        accepted_at = (
+            now if accepted == now.date() else datetime.combine(accepted, day_time(12, 0), tzinfo=UTC)
+        )
+
+        def scheduled(s: pricing.Service) -> str:
+            # The world's carrier estimate when a world is set (docs/WORLDS.md), else the service's days.
+            estimate = sim().quoted_estimate(CARRIER, s.code, "US", "US", accepted_at)
+            if estimate is not None:
+                return f"{estimate.date}T18:00:00Z"
+            return f"{accepted + timedelta(days=s.transit_days)}T18:00:00Z"
+
         return flask.jsonify(
             [
                 {
@@ -357,7 +370,7 @@ def estimates() -> flask.Response:
                     "serviceStandard": f" {s.transit_days}",
                     "serviceStandardMessage": f"{s.transit_days}-Day",
                     "delivery": {
-                        "scheduledDeliveryDateTime": f"{accepted + timedelta(days=s.transit_days)}T18:00:00Z",
+                        "scheduledDeliveryDateTime": scheduled(s),
                         "guaranteedDelivery": s.code == "PRIORITY_MAIL_EXPRESS",
                     },
                 }
@@ -519,7 +532,12 @@ def label() -> flask.Response:
             "zone": zone,
             "commitment": {
                 "name": f"{service.transit_days} Day{'s' if service.transit_days > 1 else ''}",
-                "scheduleDeliveryDate": (now + timedelta(days=service.transit_days)).date().isoformat(),
+                # The world's carrier estimate when a world is set (docs/WORLDS.md).
+                "scheduleDeliveryDate": (
+                    simulator.estimated_delivery(record) or now + timedelta(days=service.transit_days)
+                )
+                .date()
+                .isoformat(),
             },
             "weightUOM": "LB",
             "weight": _number(units.from_kg(quote.billable_kg, "lb").quantize(Decimal("0.01"))),
@@ -608,9 +626,13 @@ def tracking_event(when: datetime, step: progressions.Step) -> dict[str, Any]:
 
 
 def tracking_detail(
-    record: sim_ledger.LabelRecord, events: list[tuple[datetime, progressions.Step]]
+    record: sim_ledger.LabelRecord,
+    events: list[tuple[datetime, progressions.Step]],
+    estimate: datetime | None = None,
 ) -> dict[str, Any]:
-    """Return a v3r2 ``TrackingDetail`` with the events so far, newest first."""
+    """Return a v3r2 ``TrackingDetail`` with the events so far, newest first.
+
+    ``estimate`` is the world's carrier estimate (``Simulator.estimated_delivery``) when a world is set."""
     sold = datetime.fromisoformat(record.requested_at)
     service = next((s for s in pricing.USPS_DOMESTIC if s.code == record.service), pricing.USPS_DOMESTIC[0])
     latest = events[-1][1] if events else None
@@ -629,9 +651,8 @@ def tracking_detail(
         "trackingEvents": [tracking_event(when, step) for when, step in reversed(events)],
     }
     if not (latest and latest.delivered):
-        detail["deliveryDateExpectation"] = {
-            "expectedDeliveryDate": (sold + timedelta(days=service.transit_days)).date().isoformat()
-        }
+        expected = estimate or sold + timedelta(days=service.transit_days)
+        detail["deliveryDateExpectation"] = {"expectedDeliveryDate": expected.date().isoformat()}
     return detail
 
 
@@ -671,7 +692,11 @@ def track() -> flask.Response:
                     }
                 )
             else:
-                items.append(tracking_detail(record, simulator.events_so_far(record)))
+                items.append(
+                    tracking_detail(
+                        record, simulator.events_so_far(record), simulator.estimated_delivery(record)
+                    )
+                )
         response = flask.jsonify(items)
         response.status_code = 207 if missing else 200
         return response
