@@ -39,6 +39,9 @@ from gateway.manifests import api as manifests_api
 from gateway.manifests import tables as manifests_tables
 from gateway.pickups import api as pickups_api
 from gateway.pickups import tables as pickups_tables
+from gateway.predictions import api as predictions_api
+from gateway.predictions import jobs as predictions_jobs
+from gateway.predictions import tables as predictions_tables
 from gateway.rates import ops_tables
 from gateway.rates import tables as rates_tables
 from gateway.rates.api import cards as rate_cards_api
@@ -87,6 +90,7 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     manifests_tables,
     customs_tables,
     accounts_tables,
+    predictions_tables,
 )
 
 # Every module whose functions are marked @registry.job (importing them registers the jobs).
@@ -100,6 +104,7 @@ JOB_MODULES: tuple[ModuleType, ...] = (
     webhooks_jobs,
     exchanges_jobs,
     bulk_jobs,
+    predictions_jobs,
 )
 
 # Every HTTP blueprint, in the order the OpenAPI document lists them.
@@ -129,6 +134,7 @@ BLUEPRINT_MODULES: tuple[ModuleType, ...] = (
     manifests_api,
     customs_api,
     accounts_api,
+    predictions_api,
 )
 
 # The periodic tasks. In-process tasks (no queue) take the container; the others are RQ jobs.
@@ -140,6 +146,7 @@ TASKS: tuple[Task, ...] = (
     Task("tracking-poll", 300, tracking_jobs.poll_carriers, queue="tracking"),
     Task("tracking-inbox-sweep", 60, tracking_jobs.sweep_inbox, queue="tracking"),
     Task("tracking-push-subscriptions", 1800, tracking_jobs.keep_push_subscriptions, queue="tracking"),
+    Task("eta-retrain", 86400, predictions_jobs.retrain_eta, queue="default"),
     Task("carrier-exchanges-purge", 3600, exchanges_jobs.purge_expired, queue="default"),
     Task("webhooks-purge", 3600, webhooks_jobs.purge_old, queue="webhooks"),
 )

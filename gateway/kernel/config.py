@@ -150,6 +150,26 @@ SETTINGS: tuple[Setting, ...] = (
         'enabled carrier adapters: JSON list of {"adapter", "id"?, "enabled"?, "config"}',
     ),
     Setting(
+        "ETA_WINDOW_DAYS",
+        "int",
+        90,
+        "delivery-time models learn from labels bought in the last this many days (docs/PREDICTIONS.md)",
+        1,
+    ),
+    Setting(
+        "ETA_MIN_SAMPLES",
+        "int",
+        20,
+        "deliveries a carrier service (and lane) needs before its own percentiles are used",
+        1,
+    ),
+    Setting(
+        "ETA_POOLED",
+        "bool",
+        True,
+        "a tenant without a model of its own is predicted with the model of every tenant's deliveries",
+    ),
+    Setting(
         "TEST_CARRIERS",
         "json",
         [],

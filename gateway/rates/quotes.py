@@ -27,9 +27,10 @@ from adapters.registry import Registry
 from gateway.accounts import connections as accounts
 from gateway.kernel.container import Container
 from gateway.kernel.types import new_id, utcnow
+from gateway.predictions import service as predictions
 from gateway.rates import _live, _local, markups, tables
 from gateway.rates.specs import spec_hash
-from rating import errors, markup, quote, shop
+from rating import errors, eta, markup, quote, shop
 from schemas import carrier, money, types
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ class Rated:
     quote: quote.Quote
     labels: frozenset[str]
     not_purchasable_reason: str | None = None  # None: an enabled adapter (or the fleet) sells it
+    # When it should arrive (gateway.predictions.service.for_rate): percentile dates, the chance of
+    # meeting the promise date, and what they come from.
+    prediction: dict[str, Any] | None = None
 
     @property
     def purchasable(self) -> bool:
@@ -196,6 +200,8 @@ def shop_rates(
     sellable = sellable_carriers(container, registry)
     shopped = shop.shop(results, carrier_errors, sellable=sellable)
     expires = now + timedelta(minutes=int(container.settings["RATE_QUOTE_TTL_MINUTES"]))
+    model = predictions.current(session, container.settings, tenant_id)
+    lane = eta.lane(spec.origin.country_code, spec.destination.country_code)
     rated = []
     values = []
     for option in shopped.options:
@@ -225,7 +231,10 @@ def shop_rates(
         )
         values.append(row)
         stored = StoredRate(row["id"], src, row["card_id"], row["card_version"], expires)
-        rated.append(Rated(stored, q, frozenset(label.value for label in option.labels), reason))
+        predicted = predictions.for_rate(
+            model, q.carrier, q.service_code, lane, now.date(), q.estimated_delivery, promise_date
+        )
+        rated.append(Rated(stored, q, frozenset(label.value for label in option.labels), reason, predicted))
     if values:
         # One multi-row INSERT through Core: ORM objects and the unit of work cost more than
         # pricing every card does, and nothing reads these rows back in this request.
@@ -277,6 +286,7 @@ def present_outcome(outcome: ShopOutcome) -> dict[str, Any]:
                 "weight_unit": q.weight_unit or None,
                 "estimated_delivery": q.estimated_delivery,
                 "guaranteed": q.guaranteed,
+                "prediction": r.prediction,
                 "labels": sorted(r.labels),
                 "purchasable": r.purchasable,
                 "not_purchasable_reason": r.not_purchasable_reason,

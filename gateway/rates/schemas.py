@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from gateway.kernel import schemas as common
+from gateway.predictions import schemas as prediction_schemas
 from gateway.shipments import schemas as shipment_schemas
 
 
@@ -47,6 +48,14 @@ class RateSchema(Schema):
     weight_unit = fields.String(allow_none=True)
     estimated_delivery = fields.Date(required=True)
     guaranteed = fields.Boolean(required=True)
+    prediction = fields.Nested(
+        prediction_schemas.PredictionSchema,
+        allow_none=True,
+        metadata={
+            "description": "When it should arrive, learned from your deliveries (docs/PREDICTIONS.md): the p50, "
+            "p80 and p95 dates and the probability of arriving by the promise date"
+        },
+    )
     labels = fields.List(
         fields.String(),
         required=True,

@@ -1,0 +1,1 @@
+"""Delivery-time predictions: models trained from the gateway's own deliveries, used at booking."""

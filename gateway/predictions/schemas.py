@@ -1,0 +1,48 @@
+"""API schemas of delivery-time predictions and model versions."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class PredictionSchema(Schema):
+    p50 = fields.Date(required=True, metadata={"description": "Half of such deliveries arrive by this date"})
+    p80 = fields.Date(required=True)
+    p95 = fields.Date(required=True)
+    on_time_probability = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "The share of such deliveries that arrived by the promise date; null without a "
+            "promise date or without history (basis carrier_estimate)"
+        },
+    )
+    basis = fields.String(
+        required=True,
+        metadata={
+            "enum": ["history", "history_any_lane", "carrier_estimate"],
+            "description": "history: this carrier, service and lane; history_any_lane: the service over "
+            "every lane; carrier_estimate: too little history, the carrier's (or card's) estimate for all",
+        },
+    )
+    samples = fields.Integer(required=True, metadata={"description": "Deliveries the percentiles come from"})
+    model = fields.String(allow_none=True, metadata={"description": "The model version (GET /v1/eta-models)"})
+
+
+class EtaModelSchema(Schema):
+    id = fields.String(required=True)
+    pooled = fields.Boolean(required=True, metadata={"description": "Trained on every tenant's deliveries"})
+    kind = fields.String(required=True, metadata={"example": "empirical_quantile"})
+    trained_at = fields.DateTime(required=True)
+    window_from = fields.Date(required=True)
+    window_to = fields.Date(required=True)
+    deliveries = fields.Integer(required=True)
+    holdout = fields.Integer(
+        required=True, metadata={"description": "The latest deliveries held out to measure"}
+    )
+    holdout_mae_days = fields.Decimal(as_string=True, allow_none=True)
+    holdout_p80_coverage = fields.Decimal(as_string=True, allow_none=True)
+    segments = fields.Integer(required=True)
+
+
+class EtaModelListSchema(Schema):
+    data = fields.List(fields.Nested(EtaModelSchema), required=True)
