@@ -23,8 +23,10 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
+
+from rating import promise
 
 DOMESTIC, INTERNATIONAL = "domestic", "international"
 ANY_LANE = "*"
@@ -38,29 +40,27 @@ def lane(origin_country: str, destination_country: str) -> str:
     )
 
 
+# Monday to Friday; carriers' holidays are not known here, so they count as business days.
+_WEEKDAYS = promise.Calendar(frozenset(range(5)))
+
+
+def _ship_day(day: date) -> date:
+    """The day a parcel handed over on ``day`` starts moving: that day, or the Monday after a weekend."""
+    return day if _WEEKDAYS.is_business_day(day) else _WEEKDAYS.next_business_day(day)
+
+
 def add_business_days(day: date, days: int) -> date:
     """The date ``days`` business days after ``day`` (a weekend ship day counts from the Monday)."""
-    current = day
-    while current.weekday() >= 5:
-        current += timedelta(days=1)
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
+    return _WEEKDAYS.add_business_days(_ship_day(day), days)
 
 
 def business_days_between(start: date, end: date) -> int:
     """Business days from ``start`` to ``end``: the ``t`` with ``add_business_days(start, t) == end`` for a
     business day ``end`` (0 when delivered the day it shipped, the next Monday of a weekend, or earlier)."""
-    current = start
-    while current.weekday() >= 5:
-        current += timedelta(days=1)
-    days = 0
+    current, days = _ship_day(start), 0
     while current < end:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
+        current = _WEEKDAYS.next_business_day(current)
+        if current <= end:
             days += 1
     return days
 
