@@ -321,26 +321,46 @@ class UspsAdapter(rest.OAuthRestAdapter):
         return mapping.parse_subscription(_json(response))
 
     def _cancel_account_pushes(self, subscription_id: str, timeout: float) -> None:
-        deadline = self._clock() + timeout
-        # The subscription's ETag as it is now: DELETE needs it in If-Match. Gone already: done.
-        found = self._call(
+        # Gone already is done; deleting twice answers 404, which is what we wanted: safe to resend.
+        self._read_then_delete(
             mapping.subscription_read_request(subscription_id),
-            operation="track_subscription",
+            lambda etag: mapping.subscription_delete_request(subscription_id, etag),
+            operations=("track_subscription", "track_unsubscribe"),
+            timeout=timeout,
+            resend=True,
+            ok=(200, 204, 404),
+            gone_is_done=True,
+        )
+
+    def _read_then_delete(
+        self,
+        read: mapping.HttpCall,
+        delete: Callable[[str], mapping.HttpCall],
+        *,
+        operations: tuple[str, str],
+        timeout: float,
+        resend: bool,
+        ok: tuple[int, ...],
+        gone_is_done: bool = False,
+    ) -> None:
+        """GET a resource for its current ETag, then DELETE it quoting that ETag in If-Match (USPS's rule)."""
+        deadline = self._clock() + timeout
+        found = self._call(
+            read,
+            operation=operations[0],
             timeout=timeout,
             idempotent=True,
-            ok=(200, 404),
+            ok=(200, 404) if gone_is_done else (200,),
             raw=True,
         )
-        if found.status_code == 404:
+        if gone_is_done and found.status_code == 404:
             return
-        call = mapping.subscription_delete_request(subscription_id, found.headers.get("ETag", ""))
-        # Deleting twice answers 404, which is what we wanted: safe to resend.
         self._call(
-            call,
-            operation="track_unsubscribe",
+            delete(found.headers.get("ETag", "")),
+            operation=operations[1],
             timeout=max(deadline - self._clock(), 0.001),
-            idempotent=True,
-            ok=(200, 204, 404),
+            idempotent=resend,
+            ok=ok,
         )
 
     def verify_push(self, headers: Mapping[str, str], body: bytes) -> None:
@@ -359,22 +379,14 @@ class UspsAdapter(rest.OAuthRestAdapter):
     def _cancel_pickup(
         self, request: carrier.PickupRequest, confirmation: str, details: Mapping[str, str], timeout: float
     ) -> None:
-        deadline = self._clock() + timeout
-        # The ETag of the pickup as it is now: DELETE needs it in If-Match (good for one hour, one use).
-        found = self._call(
+        # The pickup's ETag is good for one hour and one use: a cancel that went through spends it, so a
+        # resend would be refused. Not resent.
+        self._read_then_delete(
             mapping.pickup_lookup_request(confirmation),
-            operation="pickup_lookup",
+            lambda etag: mapping.pickup_cancel_request(confirmation, etag),
+            operations=("pickup_lookup", "cancel_pickup"),
             timeout=timeout,
-            idempotent=True,
-            raw=True,
-        )
-        call = mapping.pickup_cancel_request(confirmation, found.headers.get("ETag", ""))
-        # Not resent: a cancel that went through spends the ETag, so a resend is refused.
-        self._call(
-            call,
-            operation="cancel_pickup",
-            timeout=max(deadline - self._clock(), 0.001),
-            idempotent=False,
+            resend=False,
             ok=(200, 204),
         )
 
