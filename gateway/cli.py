@@ -86,10 +86,17 @@ def accounts_rotate_keys() -> None:
     from gateway.accounts import connections
 
     c = _container()
+    unreadable: list[str] = []
     with c.sessions() as session:
-        count = connections.rotate_keys(session, c.settings)
+        count = connections.rotate_keys(session, c.settings, unreadable)
         session.commit()
     click.echo(f"re-encrypted {count} carrier account(s) with the current key")
+    if unreadable:
+        click.echo(
+            f"{len(unreadable)} account(s) no configured key opens were left as they are (already "
+            f"unusable; list their old key again to rotate them): {', '.join(unreadable)}",
+            err=True,
+        )
 
 
 def _find_tenant(session: sa.orm.Session, ref: str) -> models.Tenant:

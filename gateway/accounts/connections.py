@@ -6,6 +6,7 @@ stored sealed (``_crypto``) and shown as the names of the secret fields with a m
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from gateway.kernel.types import utcnow
 
 if TYPE_CHECKING:
     from gateway.kernel.container import Container
+
+log = logging.getLogger(__name__)
 
 PREFIX = "cac_"
 # Values of an adapter's ``environment`` option that reach a carrier's production systems.
@@ -317,12 +320,24 @@ def set_operator_accounts(session: Session, tenant_id: str, allowed: bool) -> No
     session.flush()
 
 
-def rotate_keys(session: Session, settings: Mapping[str, Any]) -> int:
-    """Re-wrap every account's data key with the first CREDENTIALS_KEYS key; returns how many changed."""
+def rotate_keys(session: Session, settings: Mapping[str, Any], unreadable: list[str] | None = None) -> int:
+    """Re-wrap every account's data key with the first CREDENTIALS_KEYS key; returns how many changed.
+
+    An account no configured key opens is left as it is (it was unusable before, and stays so until its
+    key is listed again) and its id added to ``unreadable``: one such account does not stop the others.
+    """
     current = _crypto.key_id(_crypto.keys(settings)[0])
     count = 0
     for row in session.execute(sa.select(CarrierAccount).where(CarrierAccount.key_id != current)).scalars():
-        row.wrapped_key, row.key_id = _crypto.rewrap(settings, row.wrapped_key)
+        try:
+            row.wrapped_key, row.key_id = _crypto.rewrap(settings, row.wrapped_key)
+        except Problem:
+            log.warning(
+                "carrier account sealed with a key no longer configured", extra={"account_id": row.id}
+            )
+            if unreadable is not None:
+                unreadable.append(row.id)
+            continue
         count += 1
     session.flush()
     return count

@@ -190,7 +190,13 @@ def test_a_failed_purchase_answers_what_a_later_get_of_the_job_gives(label_app, 
     job = resp.get_json()
     assert job["state"] == "failed" and job["label"] is None
     assert job["last_error"]["code"] and job["last_error"]["message"]
-    assert client.get(f"/v1/jobs/{job['id']}", headers=tenant["headers"]).get_json() == job
+    later = client.get(f"/v1/jobs/{job['id']}", headers=tenant["headers"]).get_json()
+    # The outbox row behind the job may have been marked done in between: bookkeeping, not the answer.
+    assert later.pop("outbox_state") in ("enqueued", "done") and job.pop("outbox_state") in (
+        "enqueued",
+        "done",
+    )
+    assert later == job
     assert sim.sold_for(shipment_id) == []
 
 
