@@ -219,27 +219,37 @@ def run_vrppc(engines: list[str], seconds: float, seed: int) -> list[Row]:
     return rows
 
 
-def run_day(packages: int, engines: list[str], seconds: float, seed: int) -> list[Row]:
-    problem = generator.generate_day(packages=packages, seed=seed)
+def _baseline_rows(
+    problem: model.Problem, section: str, instance: str
+) -> tuple[list[Row], dict[str, Decimal]]:
+    """Every complete baseline on the day: a row each, and its cost by name.
+
+    Like with like: every method pays the same penalty per failed delivery.
+    """
     rows: list[Row] = []
-    base_costs: dict[str, Decimal] = {}
+    costs: dict[str, Decimal] = {}
     for name, fn in baselines.BASELINES.items():
         started = time.perf_counter()
         plan = fn(problem)
-        # Like with like: every method pays the same penalty per failed delivery.
-        base_costs[name] = baselines.penalised_cost(plan)
+        costs[name] = baselines.penalised_cost(plan)
         rows.append(
             (
-                "day",
-                f"{packages} pkgs",
+                section,
+                instance,
                 f"baseline: {name}",
                 f"{time.perf_counter() - started:.1f}",
-                f"{base_costs[name]:.2f}",
+                f"{costs[name]:.2f}",
                 "",
                 _delivery_note(plan),
             )
         )
         print("  ", *rows[-1], file=sys.stderr, flush=True)
+    return rows, costs
+
+
+def run_day(packages: int, engines: list[str], seconds: float, seed: int) -> list[Row]:
+    problem = generator.generate_day(packages=packages, seed=seed)
+    rows, base_costs = _baseline_rows(problem, "day", f"{packages} pkgs")
     best_base = min(base_costs.values())
     for engine in engines:
         started = time.perf_counter()
@@ -277,23 +287,8 @@ def run_converge(
     for size, limit in zip(sizes, limits, strict=True):
         vans = max(5, round(size * 21 / 1500))
         problem = generator.generate_day(packages=size, vans=vans, seed=seed)
-        base: dict[str, Decimal] = {}
-        for name, fn in baselines.BASELINES.items():
-            started = time.perf_counter()
-            base_plan = fn(problem)
-            base[name] = baselines.penalised_cost(base_plan)
-            rows.append(
-                (
-                    "converge",
-                    f"{size} pkgs, {vans} vans",
-                    f"baseline: {name}",
-                    f"{time.perf_counter() - started:.1f}",
-                    f"{base[name]:.2f}",
-                    "",
-                    _delivery_note(base_plan),
-                )
-            )
-            print("  ", *rows[-1], file=sys.stderr, flush=True)
+        baseline_rows, base = _baseline_rows(problem, "converge", f"{size} pkgs, {vans} vans")
+        rows += baseline_rows
         long_plan = solver.solve(
             problem, model.SolveOptions(time_limit_s=long_limit, seed=seed, workers=max(workers))
         )

@@ -64,14 +64,22 @@ def label_adapter(
     if account_number is None:
         return carrier_adapter(container, carrier_code, tenant_id=tenant_id, shipment_id=shipment_id)
     with container.sessions() as session:
-        account_id = session.execute(
-            sa.select(models.Shipment.carrier_account_id).where(
-                models.Shipment.id == shipment_id, models.Shipment.tenant_id == tenant_id
-            )
-        ).scalar_one_or_none()
+        account_id = _rated_account_id(session, tenant_id, shipment_id)
         return accounts.adapter_of_label(
             session, container, tenant_id, carrier_code, account_number, account_id
         )
+
+
+def _rated_account_id(session: Session, tenant_id: str, shipment_id: str | None) -> str | None:
+    """The tenant carrier account the shipment's rate was quoted on (None: the operator's, or no shipment)."""
+    if shipment_id is None:
+        return None
+    found: str | None = session.execute(
+        sa.select(models.Shipment.carrier_account_id).where(
+            models.Shipment.id == shipment_id, models.Shipment.tenant_id == tenant_id
+        )
+    ).scalar_one_or_none()
+    return found
 
 
 def carrier_adapter(
@@ -84,13 +92,7 @@ def carrier_adapter(
     """
     if tenant_id is not None:
         with container.sessions() as session:
-            account_id = None
-            if shipment_id is not None:
-                account_id = session.execute(
-                    sa.select(models.Shipment.carrier_account_id).where(
-                        models.Shipment.id == shipment_id, models.Shipment.tenant_id == tenant_id
-                    )
-                ).scalar_one_or_none()
+            account_id = _rated_account_id(session, tenant_id, shipment_id)
             return accounts.adapter_for(session, container, tenant_id, carrier_code, account_id)
     registry = container.carriers
     try:
