@@ -341,14 +341,15 @@ def _reserve_body(carrier: str, body: bytes, redis: Any) -> str:
 
 
 class _Accounts:
-    """The operator's registry plus a few tenant accounts, iterated as ``accounts`` expects."""
+    """A registry plus a few more adapters (a tenant's account, the operator's test accounts), iterated
+    as ``accounts`` expects."""
 
     def __init__(self, registry: Any, extra: list[Adapter]) -> None:
         self._adapters: dict[str, Adapter] = {}
         for key in registry or ():
             self._adapters[key] = registry.get(key)
         for index, adapter in enumerate(extra):
-            self._adapters[f"tenant-account-{index}"] = adapter
+            self._adapters[f"extra-{index}"] = adapter
 
     def __iter__(self) -> Any:
         return iter(self._adapters)

@@ -117,10 +117,12 @@ def test_without_history_every_rate_carries_its_estimate_as_the_prediction_and_s
     resp = client.post("/v1/rates", json=_rate_body(), headers=tenant.headers).get_json()
 
     assert resp["rates"]
-    for rate in resp["rates"]:
+    estimated = [r for r in resp["rates"] if r["prediction"]["basis"] == "carrier_estimate"]
+    # Another test's deliveries may have trained a pooled model for UPS Ground; no history exists for
+    # the other services.
+    assert estimated and {r["carrier"] for r in estimated} >= {"dhl_express"}
+    for rate in estimated:
         prediction = rate["prediction"]
-        if prediction["basis"] != "carrier_estimate":
-            continue  # another module's deliveries may have trained a pooled model for this service
         assert prediction["p50"] == prediction["p80"] == prediction["p95"] == rate["estimated_delivery"]
         assert prediction["on_time_probability"] is None and prediction["model"] is None
 
