@@ -116,6 +116,15 @@ def fit(observations: Iterable[Observation], min_samples: int = MIN_SAMPLES) -> 
     return Model({k: tuple(sorted(v)) for k, v in by.items()}, min_samples)
 
 
+def _share_by(samples: tuple[int, ...], ship_day: date, promise: date) -> float:
+    """The share of (sorted) transit samples that, shipped on ``ship_day``, arrive by ``promise``."""
+    # The longest transit that still arrives by the promise; samples are sorted, so those are a prefix.
+    allowed, t = -1, 0
+    while t <= samples[-1] and add_business_days(ship_day, t) <= promise:
+        allowed, t = t, t + 1
+    return round(bisect.bisect_right(samples, allowed) / len(samples), 4)
+
+
 def quantile(samples: tuple[int, ...], p: float) -> int:
     """The smallest sample ``t`` with a share of at least ``p`` of the samples at or below it."""
     if not samples:
@@ -158,7 +167,59 @@ def predict(
     promise: date | None = None,
 ) -> Prediction | None:
     """Predict a delivery from ``model``; the carrier's estimate when history is too thin (None: neither)."""
-    found, basis = None, ""
+    found, basis = _segment(model, carrier, service, lane_name)
+    if not found:
+        if carrier_estimate is None:
+            return None
+        return Prediction(carrier_estimate, carrier_estimate, carrier_estimate, None, "carrier_estimate", 0)
+    p50, p80, p95 = (add_business_days(ship_day, quantile(found, p)) for p in QUANTILES)
+    probability = None if promise is None else _share_by(found, ship_day, promise)
+    return Prediction(p50, p80, p95, probability, basis, len(found))
+
+
+# -- in flight -----------------------------------------------------------------------------------------
+IN_FLIGHT_QUANTILES = (0.1, 0.5, 0.9)
+# Milestones after which the parcel is on the van today, or must wait for another attempt.
+ON_THE_VAN = frozenset({"out_for_delivery"})
+ANOTHER_ATTEMPT = frozenset({"exception", "action_required"})
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A shipment's expected delivery as it moves: the p10-p90 window and its chance of meeting the promise.
+
+    ``risk`` is the chance of missing the promise (1 - on-time probability); None when there is no
+    promise or no distribution to say it with. ``factors`` says what moved the prediction, most
+    important first, as short phrases a person can read.
+    """
+
+    p10: date
+    p50: date
+    p90: date
+    on_time_probability: float | None
+    basis: str  # "history", "history_any_lane", "overdue", "out_for_delivery" or "carrier_estimate"
+    samples: int
+    factors: tuple[str, ...] = ()
+
+    @property
+    def risk(self) -> float | None:
+        return None if self.on_time_probability is None else round(1 - self.on_time_probability, 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "p10": self.p10,
+            "p50": self.p50,
+            "p90": self.p90,
+            "on_time_probability": self.on_time_probability,
+            "risk": self.risk,
+            "basis": self.basis,
+            "samples": self.samples,
+            "factors": list(self.factors),
+        }
+
+
+def _segment(model: Model | None, carrier: str, service: str, lane_name: str) -> tuple[tuple[int, ...], str]:
+    """The samples to predict with and their basis: the lane's, else the service's over every lane."""
     if model is not None:
         for key, name in (
             ((carrier, service, lane_name), "history"),
@@ -166,18 +227,54 @@ def predict(
         ):
             samples = model.samples.get(key, ())
             if len(samples) >= model.min_samples:
-                found, basis = samples, name
-                break
-    if found is None:
+                return samples, name
+    return (), ""
+
+
+def predict_in_flight(
+    model: Model | None,
+    carrier: str,
+    service: str,
+    lane_name: str,
+    ship_day: date,
+    today: date,
+    milestone: str,
+    *,
+    carrier_estimate: date | None = None,
+    promise: date | None = None,
+) -> InFlight | None:
+    """Predict again, knowing the parcel has not arrived by ``today`` and is at ``milestone``.
+
+    The segment's transit samples are conditioned on what is known: only deliveries that took at
+    least as long as this one already has (``today`` counted in business days from ``ship_day``)
+    remain; one more day after a failed attempt or a hold. Out for delivery means today. When every
+    sample is shorter (the parcel is later than any seen), the next business day is the p50 with no
+    window (basis ``overdue``). Without enough history: the carrier's latest estimate, no probability.
+    """
+    elapsed = business_days_between(ship_day, today)
+    factors: list[str] = []
+    if milestone in ON_THE_VAN:
+        day = today
+        probability = None if promise is None else (1.0 if day <= promise else 0.0)
+        return InFlight(day, day, day, probability, "out_for_delivery", 0, ("out for delivery today",))
+    found, basis = _segment(model, carrier, service, lane_name)
+    if not found:
         if carrier_estimate is None:
             return None
-        return Prediction(carrier_estimate, carrier_estimate, carrier_estimate, None, "carrier_estimate", 0)
-    p50, p80, p95 = (add_business_days(ship_day, quantile(found, p)) for p in QUANTILES)
-    probability = None
-    if promise is not None:
-        # The longest transit that still arrives by the promise; samples are sorted, so those are a prefix.
-        allowed, t = -1, 0
-        while t <= found[-1] and add_business_days(ship_day, t) <= promise:
-            allowed, t = t, t + 1
-        probability = round(bisect.bisect_right(found, allowed) / len(found), 4)
-    return Prediction(p50, p80, p95, probability, basis, len(found))
+        day = max(carrier_estimate, today)
+        return InFlight(day, day, day, None, "carrier_estimate", 0, ("too little history: carrier estimate",))
+    least = elapsed + (1 if milestone in ANOTHER_ATTEMPT else 0)
+    if milestone in ANOTHER_ATTEMPT:
+        factors.append("waiting for another attempt")
+    remaining = found[bisect.bisect_left(found, least) :]
+    if elapsed:
+        factors.append(f"{elapsed} business day{'s' if elapsed != 1 else ''} in transit")
+    if not remaining:
+        day = _WEEKDAYS.next_business_day(today) if least > elapsed else _ship_day(today)
+        factors.insert(0, "later than every delivery in the history")
+        probability = None if promise is None else (1.0 if day <= promise else 0.0)
+        return InFlight(day, day, day, probability, "overdue", len(found), tuple(factors))
+    p10, p50, p90 = (add_business_days(ship_day, quantile(remaining, p)) for p in IN_FLIGHT_QUANTILES)
+    probability = None if promise is None else _share_by(remaining, ship_day, promise)
+    factors.append(f"{len(found)} past deliveries of {carrier} {service} ({basis.replace('_', ' ')})")
+    return InFlight(p10, p50, p90, probability, basis, len(remaining), tuple(factors))

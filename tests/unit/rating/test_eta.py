@@ -86,3 +86,77 @@ def test_the_predicted_quantile_covers_its_share_of_fresh_deliveries_from_the_sa
     covered = sum(1 for d in fresh if d <= bound) / len(fresh)
     # A discrete distribution: the quantile covers at least its share, and not wildly more.
     assert p - 0.03 <= covered <= p + 0.25
+
+
+# -- in flight -------------------------------------------------------------------------------------------
+def test_in_flight_the_window_narrows_as_days_pass_without_a_delivery():
+    model = eta.fit(_history([1] * 60 + [2] * 25 + [3] * 10 + [5] * 5))
+    promise = MONDAY + timedelta(days=2)  # Wednesday: 2 business days
+    at_booking = eta.predict_in_flight(
+        model, "ups", "03", eta.DOMESTIC, MONDAY, MONDAY, "in_transit", promise=promise
+    )
+    assert (at_booking.p10, at_booking.p50, at_booking.p90) == (
+        MONDAY + timedelta(days=1),
+        MONDAY + timedelta(days=1),
+        MONDAY + timedelta(days=3),
+    )
+    assert at_booking.on_time_probability == 0.85
+    # Still in transit on Wednesday: only the 40 deliveries that took two days or more remain.
+    wednesday = MONDAY + timedelta(days=2)
+    later = eta.predict_in_flight(
+        model, "ups", "03", eta.DOMESTIC, MONDAY, wednesday, "in_transit", promise=promise
+    )
+    assert later.samples == 40
+    assert later.p50 == wednesday  # 25 of 40 took exactly two days
+    assert later.on_time_probability == round(25 / 40, 4)
+    assert later.risk == round(1 - 25 / 40, 4)
+    assert "2 business days in transit" in later.factors
+
+
+def test_in_flight_a_failed_attempt_means_another_day_and_out_for_delivery_means_today():
+    model = eta.fit(_history([1] * 60 + [2] * 25 + [3] * 10 + [5] * 5))
+    tuesday = MONDAY + timedelta(days=1)
+    promise = tuesday
+    failed = eta.predict_in_flight(
+        model, "ups", "03", eta.DOMESTIC, MONDAY, tuesday, "exception", promise=promise
+    )
+    assert failed.p50 > tuesday
+    assert failed.on_time_probability == 0.0
+    assert failed.factors[0] == "waiting for another attempt"
+    van = eta.predict_in_flight(
+        model, "ups", "03", eta.DOMESTIC, MONDAY, tuesday, "out_for_delivery", promise=promise
+    )
+    assert (van.p10, van.p50, van.p90, van.on_time_probability) == (tuesday, tuesday, tuesday, 1.0)
+
+
+def test_in_flight_later_than_any_delivery_seen_predicts_the_next_day_without_inventing_a_window():
+    model = eta.fit(_history([1] * 30))
+    friday = MONDAY + timedelta(days=4)
+    late = eta.predict_in_flight(
+        model, "ups", "03", eta.DOMESTIC, MONDAY, friday, "exception", promise=MONDAY + timedelta(days=1)
+    )
+    assert late.basis == "overdue"
+    assert late.p10 == late.p50 == late.p90 == MONDAY + timedelta(days=7)  # the Monday after
+    assert late.risk == 1.0
+
+
+def test_in_flight_without_history_is_the_carriers_latest_estimate_never_in_the_past():
+    estimate = MONDAY + timedelta(days=1)
+    thursday = MONDAY + timedelta(days=3)
+    p = eta.predict_in_flight(
+        None, "ups", "03", eta.DOMESTIC, MONDAY, thursday, "in_transit", carrier_estimate=estimate
+    )
+    assert (p.p50, p.basis, p.on_time_probability, p.risk) == (thursday, "carrier_estimate", None, None)
+    assert eta.predict_in_flight(None, "ups", "03", eta.DOMESTIC, MONDAY, thursday, "in_transit") is None
+
+
+@given(st.lists(st.integers(0, 8), min_size=20, max_size=80), st.integers(0, 10))
+def test_in_flight_window_is_ordered_and_never_before_today(days, waited):
+    model = eta.fit(_history(days))
+    today = eta.add_business_days(MONDAY, waited)
+    p = eta.predict_in_flight(
+        model, "ups", "03", eta.DOMESTIC, MONDAY, today, "in_transit", promise=MONDAY + timedelta(days=3)
+    )
+    assert p.p10 <= p.p50 <= p.p90
+    assert p.p10 >= today
+    assert 0.0 <= p.on_time_probability <= 1.0
