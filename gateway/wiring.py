@@ -21,6 +21,9 @@ from gateway.bulk import jobs as bulk_jobs
 from gateway.bulk import tables as bulk_tables
 from gateway.customs import api as customs_api
 from gateway.customs import tables as customs_tables
+from gateway.exceptions import api as exceptions_api
+from gateway.exceptions import jobs as exceptions_jobs
+from gateway.exceptions import tables as exceptions_tables
 from gateway.exchanges import api as exchanges_api
 from gateway.exchanges import jobs as exchanges_jobs
 from gateway.exchanges import tables as exchanges_tables
@@ -91,6 +94,7 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     customs_tables,
     accounts_tables,
     predictions_tables,
+    exceptions_tables,
 )
 
 # Every module whose functions are marked @registry.job (importing them registers the jobs).
@@ -105,6 +109,7 @@ JOB_MODULES: tuple[ModuleType, ...] = (
     exchanges_jobs,
     bulk_jobs,
     predictions_jobs,
+    exceptions_jobs,
 )
 
 # Every HTTP blueprint, in the order the OpenAPI document lists them.
@@ -135,6 +140,7 @@ BLUEPRINT_MODULES: tuple[ModuleType, ...] = (
     customs_api,
     accounts_api,
     predictions_api,
+    exceptions_api,
 )
 
 # The periodic tasks. In-process tasks (no queue) take the container; the others are RQ jobs.
@@ -147,6 +153,7 @@ TASKS: tuple[Task, ...] = (
     Task("tracking-inbox-sweep", 60, tracking_jobs.sweep_inbox, queue="tracking"),
     Task("tracking-push-subscriptions", 1800, tracking_jobs.keep_push_subscriptions, queue="tracking"),
     Task("eta-retrain", 86400, predictions_jobs.retrain_eta, queue="default"),
+    Task("exceptions-watch", 60, exceptions_jobs.watch_shipments, queue="default"),
     Task("carrier-exchanges-purge", 3600, exchanges_jobs.purge_expired, queue="default"),
     Task("webhooks-purge", 3600, webhooks_jobs.purge_old, queue="webhooks"),
 )

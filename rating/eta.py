@@ -181,7 +181,7 @@ def predict(
 IN_FLIGHT_QUANTILES = (0.1, 0.5, 0.9)
 # Milestones after which the parcel is on the van today, or must wait for another attempt.
 ON_THE_VAN = frozenset({"out_for_delivery"})
-ANOTHER_ATTEMPT = frozenset({"exception", "action_required"})
+ANOTHER_ATTEMPT = frozenset({"exception", "attempt_failed"})
 
 
 @dataclass(frozen=True, slots=True)

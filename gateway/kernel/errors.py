@@ -73,6 +73,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "return-not-supported": (422, "The carrier offers no return labels here"),
     "customs-not-declared": (409, "The shipment has no customs declaration"),
     "customs-document-unavailable": (404, "The carrier returned no such customs document"),
+    "exception-not-open": (409, "The exception is already resolved"),
     "credentials-key-missing": (503, "No key to encrypt or decrypt carrier account credentials"),
 }
 

@@ -46,6 +46,7 @@ _DERIVED = (
     "delivered_at",
     "event_count",
     "unmapped_count",
+    "reassess_due",
     "updated_at",
 )
 
@@ -182,6 +183,7 @@ def rederive(
                 "event_count": len(state.events),
                 "unmapped_count": state.unmapped_count,
                 "pod_flags": [],
+                "reassess_due": True,
                 "updated_at": now,
             }
         )

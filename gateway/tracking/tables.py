@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,7 +113,10 @@ class ShipmentTracking(Base):
     """A shipment's derived tracking status, re-computed from its events, never edited by hand."""
 
     __tablename__ = "shipment_tracking"
-    __table_args__ = (sa.Index("ix_shipment_tracking_tenant_milestone", "tenant_id", "milestone"),)
+    __table_args__ = (
+        sa.Index("ix_shipment_tracking_tenant_milestone", "tenant_id", "milestone"),
+        sa.Index("ix_shipment_tracking_reassess", "reassess_due", "predicted_at"),
+    )
 
     shipment_id: Mapped[str] = mapped_column(
         sa.ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True
@@ -142,6 +146,15 @@ class ShipmentTracking(Base):
     carrier_warnings_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set whenever the status is derived again (a new event): the exceptions watch then predicts the
+    # delivery again and opens or closes exceptions (gateway.exceptions.watch). The latest prediction
+    # is copied here so that lists and the at-risk queue need no join.
+    reassess_due: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
+    predicted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    predicted_p10: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    predicted_p50: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    predicted_p90: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    delivery_risk: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 4), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

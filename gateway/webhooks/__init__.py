@@ -41,6 +41,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "tracking.exception",
     "shipment.delivered",
     "reconciliation.completed",
+    "shipment.at_risk",
+    "exception.escalated",
+    "recipient.notify",
 )
 TEST_EVENT_TYPE = "webhook.test"  # sent by the test-send action only; nobody subscribes to it
 QUEUE = "webhooks"

@@ -14,6 +14,9 @@ EVENT_TYPES = (
     "tracking.exception",
     "shipment.delivered",
     "reconciliation.completed",
+    "shipment.at_risk",
+    "exception.escalated",
+    "recipient.notify",
 )
 _TYPES_DOC = (
     "Event types to receive: " + ", ".join(EVENT_TYPES) + ". Payload schemas: GET /v1/webhook-event-types."
