@@ -142,7 +142,7 @@ def clock(total: int) -> str:
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
         raise Problem(
             "validation-error",
             f"{value!r} is not an IANA time zone.",

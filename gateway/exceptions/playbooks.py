@@ -141,7 +141,7 @@ def validate(document: Any) -> list[str]:
     hours = document.get("business_hours", {})
     try:
         ZoneInfo(hours.get("timezone", "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
         errors.append(f"business_hours/timezone: unknown time zone {hours.get('timezone')!r}")
     if hours and _clock(hours.get("end", "17:00")) <= _clock(hours.get("start", "09:00")):
         errors.append("business_hours: end must be after start")

@@ -35,6 +35,7 @@ from gateway.kernel.types import utcnow
 from gateway.labels.tables import Label
 from gateway.predictions import service as predictions
 from gateway.predictions.tables import ShipmentPrediction
+from gateway.rates.tables import ShipmentQuoteSnapshot
 from gateway.tracking.tables import ShipmentTracking
 from rating import eta
 
@@ -91,6 +92,7 @@ def _due(session: Session, now: datetime, limit: int) -> list[Any]:
             Label.carrier.label("label_carrier"),
             Label.service,
             Label.purchased_at,
+            ShipmentQuoteSnapshot.estimated_delivery.label("quoted_estimate"),
             origin.country_code.label("origin_country"),
             destination.country_code.label("destination_country"),
         )
@@ -98,6 +100,7 @@ def _due(session: Session, now: datetime, limit: int) -> list[Any]:
         .join(origin, origin.id == s.origin_id)
         .join(destination, destination.id == s.destination_id)
         .outerjoin(Label, sa.and_(Label.shipment_id == s.id, Label.status == "purchased"))
+        .outerjoin(ShipmentQuoteSnapshot, ShipmentQuoteSnapshot.shipment_id == s.id)
         .where(
             sa.or_(
                 t.reassess_due.is_(True),
@@ -162,8 +165,14 @@ def _predict(
         is None
     )
     ship_day = row.purchased_at.date()
-    # The booking prediction is made as of the purchase, whatever has happened since; later ones as of now.
-    today, milestone = (ship_day, "pending") if first else (now.date(), tracking.milestone)
+    # The booking prediction is made as of the purchase, whatever has happened since; one made for an
+    # event as of that event (or now, if later); one made because time passed, as of now.
+    if first:
+        today, milestone = ship_day, "pending"
+    else:
+        as_of = max(now, tracking.status_at) if event_driven and tracking.status_at else now
+        today, milestone = as_of.date(), tracking.milestone
+    estimate = row.quoted_estimate if first else (tracking.estimated_delivery or row.quoted_estimate)
     predicted = eta.predict_in_flight(
         model,
         row.label_carrier,
@@ -172,7 +181,7 @@ def _predict(
         ship_day,
         today,
         milestone,
-        carrier_estimate=tracking.estimated_delivery,
+        carrier_estimate=estimate,
         promise=row.promise_date,
     )
     if predicted is None:
@@ -193,6 +202,7 @@ def _predict(
             p50=predicted.p50,
             p90=predicted.p90,
             promise_date=row.promise_date,
+            carrier_estimate=estimate,
             on_time_probability=None if probability is None else Decimal(str(probability)),
             basis=predicted.basis,
             samples=predicted.samples,

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from gateway.kernel import models
+from rating import eta
 from schemas import money
 
 FLEET = "fleet"
@@ -59,6 +60,12 @@ class Row:
     with_exception: bool = False
     recoverable_minor: int = 0
     is_return: bool = False  # a return label's shipment (gateway.returns): counted apart
+    # ETA accuracy (gateway.kpis._eta): the booking prediction, the carrier's estimate then, an alert.
+    ship_day: date | None = None
+    predicted: tuple[date, date, date] | None = None  # p10, p50, p90 at booking
+    predicted_basis: str | None = None
+    quoted_estimate: date | None = None
+    alerted_before_promise: bool = False
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Block:
     recoverable_minor: int = 0
     any_recoverable: bool = False
     reasons: Counter[str] = field(default_factory=Counter)
+    eta: EtaBlock = field(default_factory=lambda: EtaBlock())
 
     def add(self, r: Row, tz: ZoneInfo) -> None:
         self.labelled += r.labelled
@@ -113,6 +121,64 @@ class Block:
         self.failed_attempts += r.failed_attempt
         self.with_exception += r.with_exception
         self.reasons.update(r.reasons)
+        self.eta.add(r, tz)
+
+
+@dataclass
+class EtaBlock:
+    """ETA accuracy: booking predictions and carrier estimates against deliveries; at-risk alerts."""
+
+    deliveries: int = 0  # delivered, with a booking prediction
+    from_history: int = 0  # of which the prediction came from history (not the carrier's estimate)
+    error_days: int = 0  # sum of |p50 - delivered| in business days
+    in_window: int = 0  # delivered within p10..p90
+    estimated: int = 0  # delivered, with the carrier's estimate at booking
+    estimate_error_days: int = 0
+    alerts: int = 0  # delivered shipments with a promise that had an at_risk alert before it
+    late: int = 0  # delivered after the promise
+    alerted_late: int = 0  # both: the alerts that were right
+
+    def add(self, r: Row, tz: ZoneInfo) -> None:
+        if r.delivered_at is None or r.ship_day is None:
+            return
+        arrived = r.delivered_at.astimezone(tz).date()
+        if r.predicted is not None:
+            p10, p50, p90 = r.predicted
+            self.deliveries += 1
+            self.from_history += r.predicted_basis not in (None, "carrier_estimate")
+            self.error_days += _business_days_apart(r.ship_day, p50, arrived)
+            self.in_window += p10 <= arrived <= p90
+        if r.quoted_estimate is not None:
+            self.estimated += 1
+            self.estimate_error_days += _business_days_apart(r.ship_day, r.quoted_estimate, arrived)
+        if r.promise is not None:
+            missed = arrived > r.promise
+            self.late += missed
+            self.alerts += r.alerted_before_promise
+            self.alerted_late += r.alerted_before_promise and missed
+
+    def present(self) -> dict[str, Any]:
+        def mean(total: int, n: int) -> str | None:
+            return None if not n else f"{Decimal(total) / Decimal(n):.2f}"
+
+        def share(part: int, whole: int) -> str | None:
+            return None if not whole else f"{Decimal(part) / Decimal(whole):.2f}"
+
+        return {
+            "deliveries": self.deliveries,
+            "from_history": self.from_history,
+            "mae_days": mean(self.error_days, self.deliveries),
+            "carrier_estimate_mae_days": mean(self.estimate_error_days, self.estimated),
+            "window_coverage_percent": pct(self.in_window, self.deliveries),
+            "at_risk_alerts": self.alerts,
+            "at_risk_precision": share(self.alerted_late, self.alerts),
+            "at_risk_recall": share(self.alerted_late, self.late),
+        }
+
+
+def _business_days_apart(ship_day: date, a: date, b: date) -> int:
+    """|a - b| in business days, both counted from the ship day."""
+    return abs(eta.business_days_between(ship_day, a) - eta.business_days_between(ship_day, b))
 
 
 def pct(part: int, whole: int) -> str | None:

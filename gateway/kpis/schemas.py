@@ -51,6 +51,46 @@ class CountSchema(Schema):
     shipments = fields.Integer(required=True)
 
 
+class EtaKpiSchema(Schema):
+    deliveries = fields.Integer(
+        required=True, metadata={"description": "Delivered shipments that had a booking prediction"}
+    )
+    from_history = fields.Integer(
+        required=True,
+        metadata={"description": "Of which the prediction came from history, not the carrier's estimate"},
+    )
+    mae_days = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Mean absolute error of the booking p50, in business days",
+            "example": "0.42",
+        },
+    )
+    carrier_estimate_mae_days = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The same for the carrier's own estimate at booking"},
+    )
+    window_coverage_percent = fields.String(
+        allow_none=True, required=True, metadata={"description": "Delivered within the p10..p90 window"}
+    )
+    at_risk_alerts = fields.Integer(
+        required=True,
+        metadata={"description": "Delivered shipments with a promise that had an at_risk alert"},
+    )
+    at_risk_precision = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Alerted shipments that did miss the promise"},
+    )
+    at_risk_recall = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Late deliveries alerted on or before the promise date"},
+    )
+
+
 class KpiBlockSchema(Schema):
     shipments = fields.Integer(
         required=True, metadata={"description": "Booked in the period (returns are counted in `returns`)"}
@@ -104,6 +144,9 @@ class KpiBlockSchema(Schema):
         allow_none=True,
         required=True,
         metadata={"description": "Found in reconciled carrier invoices (null without reconciliation)"},
+    )
+    eta = fields.Nested(
+        EtaKpiSchema, required=True, metadata={"description": "ETA accuracy (docs/PREDICTIONS.md)"}
     )
 
 

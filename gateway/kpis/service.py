@@ -20,6 +20,11 @@ Definitions (also in docs/DEMO.md):
 - on time: delivered (first delivery event, in ``tz``) on or before the promise date.
 - first attempt: delivered with no failed attempt before.
 - exception rate: tracked shipments with an exception or a failed attempt, over tracked ones.
+- ETA accuracy (``eta``): for delivered shipments with a booking prediction, the mean absolute
+  error of its p50 (business days, from the day the label was bought), beside the carrier's estimate
+  at booking; how often the delivery fell within the p10..p90 window; and at-risk alerts: precision
+  (alerted shipments that did miss the promise) and recall (late deliveries alerted on or before the
+  promise date).
 - returns (return labels, docs/RETURNS.md) are counted apart: ``returns``, ``returns_delivered``
   (back at the return address) and ``returns_cost``. Their labels count in ``labelled``/``voided``
   and their cost in ``cost``, but not in ``shipments``, ``tracked``, deliveries, on-time,
@@ -40,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
-from gateway.kpis import _costs, _reconciliation, _tracking
+from gateway.kpis import _costs, _eta, _reconciliation, _tracking
 from gateway.kpis._rows import FLEET, Block, Row, as_money, carrier_key, pct
 
 log = logging.getLogger(__name__)
@@ -78,13 +83,14 @@ def _present(block: Block, currency: str, with_recoverable: bool) -> dict[str, A
             for reason, n in sorted(block.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "recoverable": as_money(block.recoverable_minor, currency) if with_recoverable else None,
+        "eta": block.eta.present(),
     }
 
 
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
         raise Problem(
             "validation-error", f"Unknown time zone {name!r}.", errors={"tz": ["not an IANA time zone"]}
         ) from None
@@ -134,6 +140,7 @@ def compute(
     rows = _shipments(session, tenant_id, lo, hi, tz)
     _costs.fill_costs(session, rows, notes)
     _tracking.fill_tracking(session, tenant_id, rows)
+    _eta.fill_eta(session, tenant_id, rows, notes)
     fleet = _costs.fleet(session, tenant_id, rows, start, end, notes)
     reconciliation, recoverable_by_carrier = _reconciliation.recoverable(session, tenant_id, rows, lo, notes)
     with_recoverable = reconciliation is not None or bool(recoverable_by_carrier)

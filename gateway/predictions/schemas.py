@@ -46,3 +46,34 @@ class EtaModelSchema(Schema):
 
 class EtaModelListSchema(Schema):
     data = fields.List(fields.Nested(EtaModelSchema), required=True)
+
+
+class ShipmentPredictionSchema(Schema):
+    made_at = fields.DateTime(required=True)
+    trigger = fields.String(
+        required=True,
+        metadata={
+            "enum": ["booking", "event", "time"],
+            "description": "booking: when the label was bought; event: a new tracking event; time: days "
+            "passed without one",
+        },
+    )
+    milestone = fields.String(allow_none=True, metadata={"description": "The milestone it was made at"})
+    p10 = fields.Date(required=True)
+    p50 = fields.Date(required=True, metadata={"description": "The expected delivery"})
+    p90 = fields.Date(required=True, metadata={"description": "Eight in ten arrive within p10..p90"})
+    promise_date = fields.Date(allow_none=True)
+    carrier_estimate = fields.Date(allow_none=True, metadata={"description": "The carrier's estimate then"})
+    on_time_probability = fields.Float(allow_none=True)
+    risk = fields.Float(allow_none=True, metadata={"description": "The chance of missing the promise date"})
+    basis = fields.String(
+        required=True,
+        metadata={"enum": ["history", "history_any_lane", "overdue", "out_for_delivery", "carrier_estimate"]},
+    )
+    samples = fields.Integer(required=True, metadata={"description": "Past deliveries it still rests on"})
+    model = fields.String(allow_none=True)
+    factors = fields.List(fields.String(), required=True, metadata={"description": "What moved it"})
+
+
+class ShipmentPredictionListSchema(Schema):
+    data = fields.List(fields.Nested(ShipmentPredictionSchema), required=True)

@@ -63,6 +63,9 @@ class ShipmentPrediction(Base):
     p50: Mapped[date] = mapped_column(sa.Date)
     p90: Mapped[date] = mapped_column(sa.Date)
     promise_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    # The carrier's own estimate when the prediction was made (the quoted rate's at booking, then the
+    # latest the carrier sent): what the prediction is measured against.
+    carrier_estimate: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     on_time_probability: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 4), nullable=True)
     basis: Mapped[str] = mapped_column(sa.String(32))
     samples: Mapped[int] = mapped_column(sa.Integer, default=0)

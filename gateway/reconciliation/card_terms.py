@@ -58,7 +58,7 @@ def commit_deadline(day: date, timezone: str) -> datetime:
     """The end of ``day`` in the card's time zone, in UTC: a guaranteed service must deliver before it."""
     try:
         tz = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
         tz = ZoneInfo("UTC")
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
 

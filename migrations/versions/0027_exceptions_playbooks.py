@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("p50", sa.Date(), nullable=False),
         sa.Column("p90", sa.Date(), nullable=False),
         sa.Column("promise_date", sa.Date(), nullable=True),
+        sa.Column("carrier_estimate", sa.Date(), nullable=True),
         sa.Column("on_time_probability", sa.Numeric(5, 4), nullable=True),
         sa.Column("basis", sa.String(length=32), nullable=False),
         sa.Column("samples", sa.Integer(), nullable=False),

@@ -171,6 +171,10 @@ def test_a_prediction_is_made_at_booking_and_again_at_each_event_narrowing_as_th
     _event(exc_app, number, at(2, 7), "out_for_delivery")
     _watch(exc_app, at(2, 7, 30))
 
+    listed = exc_app.test_client().get(f"/v1/shipments/{shipment_id}/predictions", headers=ops.headers)
+    assert listed.status_code == 200, listed.get_json()
+    assert [p["trigger"] for p in listed.get_json()["data"]] == ["booking", "event", "event"]
+    assert float(listed.get_json()["data"][0]["risk"]) == 0.2
     made = _predictions(exc_app, shipment_id)
     assert [p.trigger for p in made] == ["booking", "event", "event"]
     booking, tuesday, van = made
@@ -224,7 +228,11 @@ def test_at_risk_fires_a_day_before_the_promise_when_a_delay_makes_it_likely_to_
     assert lead >= timedelta(hours=24)
     assert opened["carrier_delay"]["owner"] == "carrier"  # the taxonomy's party, by the default entry
     [hook] = [h for h in _hooks(exc_app, ops, "shipment.at_risk") if h["shipment_id"] == risky]
-    assert float(hook["risk"]) == 0.4 and float(hook["threshold"]) == 0.35 and hook["exception_id"] == alert["id"]
+    assert (
+        float(hook["risk"]) == 0.4
+        and float(hook["threshold"]) == 0.35
+        and hook["exception_id"] == alert["id"]
+    )
     # Friday was never in doubt: same delay, no alert.
     assert {e["reason"] for e in _exceptions(exc_app, ops, safe, "open")} == {"carrier_delay"}
     assert not [h for h in _hooks(exc_app, ops, "shipment.at_risk") if h["shipment_id"] == safe]
@@ -234,6 +242,11 @@ def test_at_risk_fires_a_day_before_the_promise_when_a_delay_makes_it_likely_to_
     _watch(exc_app, at(2, 14, 5))
     assert not _exceptions(exc_app, ops, risky, "open")
     assert {e["resolution"] for e in _exceptions(exc_app, ops, risky, "resolved")} == {"delivered"}
+
+    # ETA accuracy counts it: predicted Tuesday at booking, delivered Wednesday, on time, alerted.
+    kpis = client.get("/v1/kpis", headers=ops.headers).get_json()["totals"]["eta"]
+    assert kpis["deliveries"] >= 1 and kpis["from_history"] >= 1 and kpis["at_risk_alerts"] >= 1
+    assert kpis["mae_days"] is not None and kpis["window_coverage_percent"] is not None
 
 
 def test_a_playbook_timer_escalates_in_business_hours_and_runs_its_actions(exc_app: Any, ops: Any) -> None:

@@ -304,3 +304,18 @@ def test_a_money_amount_with_more_decimals_than_its_currency_is_a_422_and_the_la
     created = client.post("/v1/shipments", json=body, headers=platform.headers)
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["parcels"][0]["declared_value"] == body["parcels"][0]["declared_value"]
+
+
+@pytest.mark.parametrize("zone", ["America", "Europe", "a" * 300])
+def test_a_playbook_time_zone_that_names_a_folder_or_is_too_long_is_a_422(
+    client: Any, ops: Any, zone: str
+) -> None:
+    # The tz database has folders ("America") and file names have a length limit: opening either is an
+    # OSError, not the ZoneInfoNotFoundError a lookup expects.
+    playbook = client.put(
+        "/v1/playbook",
+        json={"document": {"business_hours": {"timezone": zone}, "entries": []}},
+        headers=ops.headers,
+    )
+    assert_problem(playbook, 422, "validation-error")
+    assert any("timezone" in e for e in playbook.get_json()["errors"]["document"])

@@ -156,6 +156,7 @@ POSITIVE_DATA_ALLOWED: dict[str, str] = {
     "POST /v1/rate-cards": _JSON_SCHEMA_2020,
     "POST /v1/allocation/rule-sets": _JSON_SCHEMA_2020,
     "PUT /v1/allocation/rule-sets/{rule_set_id}": _JSON_SCHEMA_2020,
+    "PUT /v1/playbook": _JSON_SCHEMA_2020 + " (schemas/json/playbook.schema.json)",
     "POST /v1/allocation/simulations": _JSON_SCHEMA_2020,
     "POST /v1/allocation/depots": "a cross-field rule: closes is after opens",
     "PATCH /v1/allocation/depots/{depot_id}": "a cross-field rule: closes is after opens",
