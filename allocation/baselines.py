@@ -9,10 +9,12 @@
 - ``fleet_first``: fill the vans by cheapest insertion, nearest packages first, and hand the rest
   to their cheapest partner.
 
-All respect require/forbid rules and eligibility; none looks at caps, commitments or groups, as
-the tools they stand for don't either. Every plan is complete, as the optimizer's is: a package
-a baseline cannot place goes to its cheapest allowed partner; if none may take it (say no partner
-meets the promise and the vans are full), to the cheapest eligible one, late (``Plan.late``);
+All respect require/forbid rules, on-time minimums (``rules.OnTime``) and eligibility; none looks
+at caps, commitments or groups, as the tools they stand for don't either. Every plan is complete,
+as the optimizer's is: a package a baseline cannot place goes to its cheapest allowed partner; if
+none may take it, to the most likely partner option its on-time minimum dropped (an
+``on_time_risk`` issue); else (say no partner meets the promise and the vans are full) to the
+cheapest eligible one, late (``Plan.late``);
 only a package nobody may carry stays unassigned, a failed delivery that ``penalised_cost``
 counts at ``FAILED_DELIVERY_PENALTY``. Both cases are reported as issues.
 """
@@ -45,6 +47,7 @@ def _complete(
     """Place every package left over (cheapest allowed partner, else late) and cost the plan."""
     placed = set(partners) | {i for pids in fleet.values() for i in pids}
     late: dict[str, model.PartnerOption] = {}
+    fallback: dict[str, model.PartnerOption] = {}
     failed: list[str] = []
     for pkg in problem.packages:
         if pkg.id in placed:
@@ -52,11 +55,13 @@ def _complete(
         allowed = ev.allowed[pkg.id]
         if (c := _cheapest(allowed)) is not None:
             partners[pkg.id] = c
+        elif allowed.on_time.fallback:
+            fallback[pkg.id] = allowed.on_time.fallback[0]
         elif (opt := plan.late_option(problem, allowed)) is not None:
             late[pkg.id] = opt
         elif allowed.targets:
             failed.append(pkg.id)  # nobody may carry it is already an issue of the rules
-    issues = list(ev.issues)
+    issues = list(ev.issues) + plan.fallback_issue(fallback)
     if late:
         issues.append(
             model.Issue(
@@ -70,7 +75,9 @@ def _complete(
         issues.append(
             model.Issue("no_feasible_option", "no van had room and no partner may take it", (), tuple(failed))
         )
-    return plan.build_plan(problem, ev, fleet, partners, issues=issues, method=method, late=late)
+    return plan.build_plan(
+        problem, ev, fleet, partners, issues=issues, method=method, late=late, fallback=fallback
+    )
 
 
 def _cheapest(allowed: rules.Allowed) -> str | None:

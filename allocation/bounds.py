@@ -5,7 +5,8 @@ plan is compared with it as ``Plan.gap``. The relaxation keeps the choice that m
 partner, per package) and replaces the routes by inequalities every set of routes satisfies.
 
 Notation. ``S`` is the set of packages to deliver (the plan's delivered packages). For package
-``i``: ``p_i`` its cheapest partner price among the carriers the rules allow (+inf when none),
+``i``: ``p_i`` its cheapest partner price among the carriers the rules allow (+inf when none;
+the partner options an on-time minimum dropped count too, as a plan may fall back on them),
 ``d_i`` the road distance from the depot, ``s_i`` its service seconds, ``q_ik`` its demand in
 load dimension ``k`` (kg, m3, one stop, and the time share ``theta_i`` below). ``F``, ``a`` and
 ``h`` are the smallest fixed cost, the smallest cost per km driven (``cost_per_km + cost_per_hour
@@ -106,8 +107,19 @@ def relaxation(problem: model.Problem, ev: rules.Evaluation | None = None) -> Re
     pkgs = problem.packages
     n = len(pkgs)
     ids = tuple(p.id for p in pkgs)
+    # A partner option an on-time minimum dropped may still carry the package when nothing that
+    # meets the minimum has room (``plan.fallback_options``): it counts, so the bound holds then too.
     partner = np.array(
-        [min((float(o.cost.amount) for o in ev.allowed[i].carriers.values()), default=math.inf) for i in ids]
+        [
+            min(
+                (
+                    float(o.cost.amount)
+                    for o in (*ev.allowed[i].carriers.values(), *ev.allowed[i].on_time.fallback)
+                ),
+                default=math.inf,
+            )
+            for i in ids
+        ]
     )
     vans = problem.vehicles
     fleet = np.array([bool(vans) and ev.allowed[i].fleet for i in ids], dtype=bool)

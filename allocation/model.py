@@ -24,6 +24,14 @@ class ModelError(ValueError):
     """A day's input is inconsistent (unknown ids, negative sizes, windows that end before they start)."""
 
 
+def check_probability(value: float | None, what: str) -> None:
+    """Raise ``ModelError`` unless ``value`` is None (unknown) or a probability in [0, 1]."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or not 0 <= value <= 1:
+        raise ModelError(f"{what}: on-time probability must be between 0 and 1, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """A point: planar x/y in km, or longitude/latitude in degrees when the problem is haversine."""
@@ -65,12 +73,15 @@ class Package:
     zone: str | None = None
     dims_cm: tuple[Decimal, Decimal, Decimal] | None = None
     service_minutes: int = 3
+    # The least chance of arriving on time this package accepts (see ``rules.evaluate``); None: any.
+    min_on_time_probability: float | None = None
 
     def __post_init__(self) -> None:
         if self.weight_kg < 0 or self.volume_m3 < 0:
             raise ModelError(f"package {self.id}: weight and volume must not be negative")
         if self.service_minutes < 0:
             raise ModelError(f"package {self.id}: service time must not be negative")
+        check_probability(self.min_on_time_probability, f"package {self.id}: minimum")
 
     @property
     def longest_side_cm(self) -> Decimal | None:
@@ -120,6 +131,11 @@ class PartnerOption:
     reason: str | None = None  # why it is ineligible
     transit_days: int | None = None
     meets_promise: bool = True
+    # The chance it arrives by the promise (the ETA model's); None: unknown, never assumed to be enough.
+    on_time_probability: float | None = None
+
+    def __post_init__(self) -> None:
+        check_probability(self.on_time_probability, f"{self.carrier}/{self.service}")
 
     @property
     def usable(self) -> bool:
@@ -160,7 +176,7 @@ class Condition:
     fragile: bool | None = None
 
 
-ActionType = Literal["require", "forbid", "prefer", "cap", "commit", "ship_together"]
+ActionType = Literal["require", "forbid", "prefer", "cap", "commit", "ship_together", "min_on_time"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +194,7 @@ class Rule:
     min_kg: Decimal | None = None  # commit
     period: str | None = None  # commit: e.g. "2026-11"
     by: str = "group"  # ship_together: the package attribute that forms the groups
+    probability: float | None = None  # min_on_time: the least on-time probability an option needs
     description: str = ""
     enabled: bool = True
 
@@ -214,8 +231,13 @@ class Problem:
     distance_model: DistanceModel = "euclidean"
     road_factor: Decimal = Decimal(1)  # road km per straight-line km
     progress: tuple[PeriodProgress, ...] = ()
+    # The chance a van delivers a package it is planned for on time (today, within the package's
+    # window): the fleet's operational reliability (breakdowns, failed attempts), since a planned
+    # route meets every window by construction. None: unknown, never assumed to be enough.
+    fleet_on_time_probability: float | None = None
 
     def __post_init__(self) -> None:
+        check_probability(self.fleet_on_time_probability, FLEET)
         ids = [p.id for p in self.packages]
         if len(set(ids)) != len(ids):
             raise ModelError("package ids must be unique")
@@ -264,7 +286,14 @@ class SolveOptions:
 class Issue:
     """A rule conflict, an infeasibility or an unmet commitment, with the rules involved."""
 
-    kind: Literal["conflict", "no_feasible_option", "cap_exceeded", "commitment_shortfall", "group_split"]
+    kind: Literal[
+        "conflict",
+        "no_feasible_option",
+        "cap_exceeded",
+        "commitment_shortfall",
+        "group_split",
+        "on_time_risk",
+    ]
     message: str
     rule_ids: tuple[str, ...] = ()
     package_ids: tuple[str, ...] = ()

@@ -153,18 +153,28 @@ def decide(
     # Caps already used up by today's plan close that carrier for this booking.
     carriers = dict(allowed.carriers)
     weights = {p.id: p.weight_kg for p in problem.packages}
-    for cap in ev.caps:
-        if pkg.id not in cap.package_ids or cap.carrier not in carriers:
-            continue
-        taken = [i for h in current.handovers if h.carrier == cap.carrier for i in h.package_ids]
-        over_count = cap.max_packages is not None and len(taken) + 1 > cap.max_packages
-        over_kg = (
-            cap.max_kg is not None
-            and sum((weights.get(i, Decimal(0)) for i in taken), Decimal(0)) + (pkg.weight_kg) > cap.max_kg
-        )
-        if over_count or over_kg:
-            del carriers[cap.carrier]
-            rule_ids = (*rule_ids, cap.rule_id)
+
+    def full(carrier: str) -> tuple[str, ...]:
+        """The caps that today's plan already used up for this carrier."""
+        closed: list[str] = []
+        for cap in ev.caps:
+            if pkg.id not in cap.package_ids or cap.carrier != carrier:
+                continue
+            taken = [i for h in current.handovers if h.carrier == cap.carrier for i in h.package_ids]
+            over_count = cap.max_packages is not None and len(taken) + 1 > cap.max_packages
+            over_kg = (
+                cap.max_kg is not None
+                and sum((weights.get(i, Decimal(0)) for i in taken), Decimal(0)) + (pkg.weight_kg)
+                > cap.max_kg
+            )
+            if over_count or over_kg:
+                closed.append(cap.rule_id)
+        return tuple(closed)
+
+    for carrier in list(carriers):
+        if closed := full(carrier):
+            del carriers[carrier]
+            rule_ids = (*rule_ids, *closed)
     best_partner = min(
         carriers.values(), key=lambda o: o.cost.amount + allowed.bias.get(o.carrier, 0), default=None
     )
@@ -188,6 +198,9 @@ def decide(
         and fleet_best.cost + allowed.bias.get(model.FLEET, Decimal(0)) <= partner_biased
     ):
         reason: model.Reason = "rule" if allowed.required_by or best_partner is None else "cost"
+        detail = f"insert on {fleet_best.vehicle_id} at stop {fleet_best.position + 1}"
+        if note := allowed.on_time.describe(allowed.on_time.fleet_probability):
+            detail += f"; {note}"
         return OnlineDecision(
             pkg.id,
             model.FLEET,
@@ -197,12 +210,15 @@ def decide(
             best_partner,
             fleet_cost,
             reason,
-            f"insert on {fleet_best.vehicle_id} at stop {fleet_best.position + 1}",
+            detail,
             allowed.required_by or rule_ids,
         )
     if best_partner is not None:
         if allowed.fleet and fleet_best is None:
             reason, detail = "capacity", "no van can fit it in"
+        elif not allowed.fleet and model.FLEET in allowed.on_time.dropped:
+            reason = "rule" if allowed.on_time.rule_ids else "eligibility"
+            detail = allowed.on_time.fleet_dropped()
         elif not allowed.fleet:
             reason = "rule" if model.FLEET in allowed.removed_by else "eligibility"
             detail = allowed.fleet_reason or "a rule keeps it off the fleet"
@@ -211,6 +227,8 @@ def decide(
                 "cost",
                 f"{best_partner.carrier} at {best_partner.cost} beats the van at {fleet_cost}",
             )
+        if note := allowed.on_time.describe(best_partner.on_time_probability):
+            detail += f"; {note}"
         return OnlineDecision(
             pkg.id,
             best_partner.carrier,
@@ -222,6 +240,22 @@ def decide(
             reason,
             detail,
             rule_ids,
+        )
+    # Never refused for its on-time minimum alone: the most likely option it dropped, if any has room.
+    if (opt := next((o for o in allowed.on_time.fallback if not full(o.carrier)), None)) is not None:
+        p = "unknown" if opt.on_time_probability is None else rules.percent(opt.on_time_probability)
+        return OnlineDecision(
+            pkg.id,
+            opt.carrier,
+            None,
+            None,
+            opt.cost,
+            opt,
+            fleet_cost,
+            "capacity",
+            f"{opt.carrier} on time with probability {p}, below the required "
+            f"{rules.percent(allowed.on_time.minimum or 0)}: no option that meets it had room",
+            (*rule_ids, *allowed.on_time.rule_ids),
         )
     return OnlineDecision(
         pkg.id,

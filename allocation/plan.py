@@ -102,11 +102,14 @@ def build_plan(
     seconds: float = 0.0,
     lower_bound: Decimal | None = None,
     late: Mapping[str, model.PartnerOption] | None = None,
+    fallback: Mapping[str, model.PartnerOption] | None = None,
 ) -> model.Plan:
     """Cost and explain a plan given van routes (vehicle id -> package ids) and partner picks.
 
     ``late`` hands packages to a partner option that misses the promise (the baselines' last
-    resort); they are costed like any handover and listed in ``Plan.late``.
+    resort); they are costed like any handover and listed in ``Plan.late``. ``fallback`` hands
+    packages to a partner option below their required on-time probability, because no option
+    that meets it had room (see ``fallback_options``); costed like any handover.
     """
     cur = problem.currency
     packages = _index(problem)
@@ -175,7 +178,11 @@ def build_plan(
         partner_total += opt.cost.amount
         by_carrier[opt.carrier].append(pid)
         decisions.append(_late_decision(problem, packages[pid], evaluation.allowed[pid], opt))
-    options = dict(late or {})
+    for pid, opt in (fallback or {}).items():
+        partner_total += opt.cost.amount
+        by_carrier[opt.carrier].append(pid)
+        decisions.append(_fallback_decision(packages[pid], evaluation.allowed[pid], opt))
+    options = {**(late or {}), **(fallback or {})}
     handovers = tuple(
         model.Handover(
             carrier=c,
@@ -236,6 +243,11 @@ def no_partner_reason(problem: model.Problem, allowed: rules.Allowed) -> str:
     forbidden = sorted({r for c, ids in allowed.removed_by.items() if c != model.FLEET for r in ids})
     if not offers:
         return "no partner quoted it"
+    if allowed.on_time.fallback:  # the rules allow partners, but none is likely enough on time
+        return (
+            "no partner is likely enough on time (at least "
+            f"{rules.percent(allowed.on_time.minimum or 0)} is required)"
+        )
     if any(o.usable for o in offers) and forbidden:
         return f"rules {', '.join(forbidden)} forbid the partners that could"
     if any(o.eligible for o in offers):
@@ -254,6 +266,80 @@ def late_option(problem: model.Problem, allowed: rules.Allowed) -> model.Partner
         ),
         key=lambda o: o.cost.amount,
         default=None,
+    )
+
+
+def fallback_options(
+    problem: model.Problem,
+    evaluation: rules.Evaluation,
+    package_ids: Sequence[str],
+    partners: Mapping[str, str],
+) -> dict[str, model.PartnerOption]:
+    """Return, for packages no kept option could take, the partner option to use instead.
+
+    A package whose on-time requirement dropped some partner options (``OnTime.fallback``) is
+    never left undelivered for it: it goes to the most likely, then cheapest, dropped option
+    whose carrier still has room under the caps (counting ``partners`` and earlier fallbacks).
+    Packages without such an option are left out.
+    """
+    weight = {p.id: p.weight_kg for p in problem.packages}
+    taken: dict[str, list[str]] = defaultdict(list)
+    for pid, carrier in partners.items():
+        taken[carrier].append(pid)
+    out: dict[str, model.PartnerOption] = {}
+    for pid in package_ids:
+        for opt in evaluation.allowed[pid].on_time.fallback:
+            if _cap_room(evaluation, taken[opt.carrier], pid, opt.carrier, weight):
+                out[pid] = opt
+                taken[opt.carrier].append(pid)
+                break
+    return out
+
+
+def _cap_room(
+    evaluation: rules.Evaluation, taken: Sequence[str], pid: str, carrier: str, weight: Mapping[str, Decimal]
+) -> bool:
+    for cap in evaluation.caps:
+        if cap.carrier != carrier or pid not in cap.package_ids:
+            continue
+        inside = [i for i in taken if i in cap.package_ids]
+        if cap.max_packages is not None and len(inside) + 1 > cap.max_packages:
+            return False
+        if cap.max_kg is not None and sum((weight[i] for i in inside), weight[pid]) > cap.max_kg:
+            return False
+    return True
+
+
+def fallback_issue(fallback: Mapping[str, model.PartnerOption]) -> list[model.Issue]:
+    """Return the issue reporting packages handed to an option below their on-time minimum."""
+    if not fallback:
+        return []
+    return [
+        model.Issue(
+            "on_time_risk",
+            "handed to a partner below the required on-time probability: no option that meets it had room",
+            (),
+            tuple(fallback),
+        )
+    ]
+
+
+def _fallback_decision(
+    pkg: model.Package, allowed: rules.Allowed, opt: model.PartnerOption
+) -> model.Decision:
+    risk = allowed.on_time
+    p = "unknown" if opt.on_time_probability is None else rules.percent(opt.on_time_probability)
+    return model.Decision(
+        pkg.id,
+        opt.carrier,
+        opt.service,
+        None,
+        opt.cost,
+        "capacity",
+        f"{opt.carrier} on time with probability {p}, below the required {rules.percent(risk.minimum or 0)}: "
+        "no option that meets it had room",
+        risk.rule_ids,
+        None,
     )
 
 
@@ -284,9 +370,15 @@ def _best_partner(allowed: rules.Allowed) -> model.PartnerOption | None:
 def _fleet_decision(allowed: rules.Allowed, vid: str, marginal: money.Money) -> model.Decision:
     best = _best_partner(allowed)
     best_cost = best.cost if best else None
+    risk = allowed.on_time
+    rule_ids = allowed.required_by or tuple(sorted({r for v in allowed.removed_by.values() for r in v}))
     if allowed.required_by:
         reason: model.Reason = "rule"
         detail = "a rule requires the fleet"
+    elif best is None and risk.fallback:
+        reason = "rule" if risk.rule_ids else "eligibility"
+        detail = "no partner is as likely to be on time"
+        rule_ids = risk.rule_ids
     elif best is None and allowed.removed_by:
         reason, detail = "rule", "rules forbid every partner"
     elif best is None:
@@ -294,7 +386,8 @@ def _fleet_decision(allowed: rules.Allowed, vid: str, marginal: money.Money) -> 
     else:
         reason = "cost"
         detail = f"van {vid} delivers it for about {marginal} against {best.carrier} at {best.cost}"
-    rule_ids = allowed.required_by or tuple(sorted({r for v in allowed.removed_by.values() for r in v}))
+    if note := risk.describe(risk.fleet_probability):
+        detail += f"; {note}"
     return model.Decision(
         allowed.package_id, model.FLEET, None, vid, marginal, reason, detail, rule_ids, best_cost
     )
@@ -314,6 +407,10 @@ def _partner_decision(
         )
     elif allowed.fleet_reason is not None:
         reason, detail = "eligibility", allowed.fleet_reason
+    elif model.FLEET in allowed.on_time.dropped:
+        reason = "rule" if allowed.on_time.rule_ids else "eligibility"
+        rule_ids = allowed.on_time.rule_ids
+        detail = allowed.on_time.fleet_dropped()
     elif not any(kg >= pkg.weight_kg and m3 >= pkg.volume_m3 and stops > 0 for kg, m3, stops in room):
         reason, detail = "capacity", "no van has room left for it"
     else:
@@ -321,6 +418,8 @@ def _partner_decision(
         detail = f"{carrier} at {opt.cost} costs less than a van detour"
     if best is not None and best.carrier != carrier and reason == "cost":
         detail += f" (cheapest partner {best.carrier} at {best.cost} was capped or grouped)"
+    if note := allowed.on_time.describe(opt.on_time_probability):
+        detail += f"; {note}"
     return model.Decision(
         allowed.package_id,
         carrier,

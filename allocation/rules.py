@@ -72,6 +72,14 @@ def _message(err: jsonschema.ValidationError) -> str:
         return f'{err.instance!r} is not a decimal string such as "12.50"'
     if err.validator == "type" and err.validator_value == "string" and isinstance(err.instance, int | float):
         return f'write {err.instance!r} as a decimal string ("{err.instance}"); floats lose cents'
+    if err.validator in ("minimum", "maximum") and list(err.absolute_path)[-1:] == ["probability"]:
+        return f"probability must be between 0 and 1, got {err.instance!r}"
+    if (
+        err.validator == "type"
+        and err.validator_value == "number"
+        and list(err.absolute_path)[-1:] == ["probability"]
+    ):
+        return f"write the probability as a number from 0 to 1 (such as 0.9), not {err.instance!r}"
     if err.validator == "not":
         return f"{err.instance!r} is not allowed here: caps and commitments apply to partner carriers"
     if err.validator == "anyOf" and isinstance(err.validator_value, list):
@@ -136,6 +144,7 @@ def _rule(raw: dict[str, Any]) -> model.Rule:
         min_kg=Decimal(action["min_kg"]) if "min_kg" in action else None,
         period=action.get("period"),
         by=action.get("by", "group"),
+        probability=float(action["probability"]) if "probability" in action else None,
     )
 
 
@@ -185,6 +194,8 @@ def to_document(rule_set: model.RuleSet) -> dict[str, Any]:
                 action[key] = setting if isinstance(setting, int | str) else str(setting)
         if r.action == "ship_together":
             action["by"] = r.by
+        if r.action == "min_on_time":
+            action["probability"] = r.probability
         item: dict[str, Any] = {"id": r.id, "when": when, "action": action}
         if r.description:
             item["description"] = r.description
@@ -221,6 +232,110 @@ def matches(condition: model.Condition, package: model.Package) -> bool:
     return all(checks)
 
 
+def percent(probability: float) -> str:
+    """Return a probability as a percentage for people ("90%", "97.5%")."""
+    return f"{round(probability * 100, 1):g}%"
+
+
+@dataclass(frozen=True, slots=True)
+class OnTime:
+    """A package's on-time requirement and what it left of the options the rules allow.
+
+    ``minimum`` is the strictest of the package's own minimum and every matching ``min_on_time``
+    rule (None: no requirement, and everything the rules allow is kept). An option meets it when
+    its probability is known and at least the minimum; an unknown probability never meets it.
+    When some option meets it only those are kept (``met``); when none does, the ones with the
+    highest known probability are kept (all of them when no probability is known), so the
+    package is still delivered, and ``rules.evaluate`` reports an ``on_time_risk`` issue.
+    ``fallback`` lists the partner options dropped, most likely first (unknown last), then
+    cheapest: what a plan uses rather than leaving the package undelivered when none of the kept
+    options has room.
+    """
+
+    minimum: float | None = None
+    rule_ids: tuple[str, ...] = ()  # the min_on_time rules that set the minimum
+    met: bool = True
+    fleet: bool = True  # the fleet is kept (when the rules allow it)
+    fleet_probability: float | None = None
+    kept: tuple[model.PartnerOption, ...] = ()
+    fallback: tuple[model.PartnerOption, ...] = ()
+    dropped: frozenset[str] = frozenset()  # targets (carriers, "fleet") left with no option
+
+    def describe(self, probability: float | None) -> str:
+        """Return a short note on an option's probability against the minimum ("" without one)."""
+        if self.minimum is None:
+            return ""
+        p = "unknown" if probability is None else percent(probability)
+        note = f"on-time probability {p} against the required {percent(self.minimum)}"
+        return note if self.met else note + " (no option meets it)"
+
+    def fleet_dropped(self) -> str:
+        """Return why the minimum kept a package off the vans."""
+        p = "unknown" if self.fleet_probability is None else percent(self.fleet_probability)
+        return f"the van's on-time probability ({p}) is below the required {percent(self.minimum or 0)}"
+
+
+def required_on_time(
+    package: model.Package, matched: list[model.Rule]
+) -> tuple[float | None, tuple[str, ...]]:
+    """Return the strictest on-time minimum for a package and the rules that set one."""
+    found = [
+        (r.probability, r.id) for r in matched if r.action == "min_on_time" and r.probability is not None
+    ]
+    candidates = [p for p, _ in found]
+    if package.min_on_time_probability is not None:
+        candidates.append(package.min_on_time_probability)
+    if not candidates:
+        return None, ()
+    return max(candidates), tuple(sorted(rid for _, rid in found))
+
+
+def _rank(probability: float | None) -> float:
+    return -1.0 if probability is None else probability
+
+
+def _on_time(
+    problem: model.Problem,
+    package: model.Package,
+    matched: list[model.Rule],
+    targets: set[str],
+    options: list[model.PartnerOption],
+) -> OnTime:
+    """Apply the on-time minimum to the options the rules allow (see ``OnTime``)."""
+    fleet_p = problem.fleet_on_time_probability
+    minimum, rule_ids = required_on_time(package, matched)
+    if minimum is None:
+        return OnTime(fleet_probability=fleet_p, kept=tuple(options))
+    fleet = model.FLEET in targets
+    probs = [o.on_time_probability for o in options] + ([fleet_p] if fleet else [])
+
+    def meets(p: float | None) -> bool:
+        return p is not None and p >= minimum
+
+    met = any(meets(p) for p in probs)
+    if met:
+        keep_fleet = fleet and meets(fleet_p)
+        kept = [o for o in options if meets(o.on_time_probability)]
+    else:
+        best = max((_rank(p) for p in probs), default=-1.0)
+        keep_fleet = fleet and _rank(fleet_p) == best
+        kept = [o for o in options if _rank(o.on_time_probability) == best]
+    fallback = sorted(
+        (o for o in options if o not in kept), key=lambda o: (-_rank(o.on_time_probability), o.cost.amount)
+    )
+    left = {o.carrier for o in kept} | ({model.FLEET} if keep_fleet else set())
+    return OnTime(
+        minimum=minimum,
+        rule_ids=rule_ids,
+        met=met,
+        fleet=keep_fleet,
+        fleet_probability=fleet_p,
+        kept=tuple(kept),
+        fallback=tuple(fallback),
+        dropped=frozenset(targets - left),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Allowed:
     """What one package may use after rules and eligibility, with optimisation biases."""
@@ -232,6 +347,7 @@ class Allowed:
     required_by: tuple[str, ...] = ()  # require rules that matched
     removed_by: dict[str, tuple[str, ...]] = field(default_factory=dict)  # target -> rule ids
     fleet_reason: str | None = None  # why the fleet cannot take it, when not by rule
+    on_time: OnTime = field(default_factory=OnTime)  # the on-time requirement and what it dropped
 
     @property
     def targets(self) -> frozenset[str]:
@@ -312,20 +428,16 @@ def evaluate(problem: model.Problem) -> Evaluation:
     allowed: dict[str, Allowed] = {}
     conflicts: dict[tuple[str, ...], list[str]] = defaultdict(list)
     empty: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    short: dict[tuple[float, tuple[str, ...]], list[str]] = defaultdict(list)
     matched_by_rule: dict[str, list[model.Package]] = defaultdict(list)
 
     for pkg in problem.packages:
         matched = [r for r in active if matches(r.when, pkg)]
         for r in matched:
             matched_by_rule[r.id].append(pkg)
-        carriers: dict[str, model.PartnerOption] = {}
-        for opt in problem.options.get(pkg.id, ()):
-            if opt.usable and (
-                opt.carrier not in carriers or opt.cost.amount < carriers[opt.carrier].cost.amount
-            ):
-                carriers[opt.carrier] = opt
+        usable = [o for o in problem.options.get(pkg.id, ()) if o.usable]
         reason = fleet_reason(problem, pkg)
-        targets = set(carriers) | ({model.FLEET} if reason is None else set())
+        targets = {o.carrier for o in usable} | ({model.FLEET} if reason is None else set())
         removed: dict[str, list[str]] = defaultdict(list)
         requires = [r for r in matched if r.action == "require"]
         required_targets = {r.target for r in requires}
@@ -352,14 +464,22 @@ def evaluate(problem: model.Problem) -> Evaluation:
         if not targets:
             involved = sorted({rid for ids in removed.values() for rid in ids})
             empty[tuple(involved)].append(pkg.id)
+        risk = _on_time(problem, pkg, matched, targets, [o for o in usable if o.carrier in targets])
+        if risk.minimum is not None and not risk.met and targets:
+            short[(risk.minimum, risk.rule_ids)].append(pkg.id)
+        carriers: dict[str, model.PartnerOption] = {}
+        for opt in risk.kept:
+            if opt.carrier not in carriers or opt.cost.amount < carriers[opt.carrier].cost.amount:
+                carriers[opt.carrier] = opt
         allowed[pkg.id] = Allowed(
             package_id=pkg.id,
-            fleet=model.FLEET in targets,
-            carriers={c: o for c, o in carriers.items() if c in targets},
+            fleet=model.FLEET in targets and risk.fleet,
+            carriers=carriers,
             bias=bias,
             required_by=tuple(r.id for r in requires),
             removed_by={t: tuple(ids) for t, ids in removed.items()},
             fleet_reason=reason,
+            on_time=risk,
         )
 
     issues: list[model.Issue] = [
@@ -369,6 +489,16 @@ def evaluate(problem: model.Problem) -> Evaluation:
     for ids, pids in empty.items():
         why = f"rules {', '.join(ids)} leave" if ids else "eligibility leaves"
         issues.append(model.Issue("no_feasible_option", f"{why} no carrier and no van", ids, tuple(pids)))
+    for (minimum, ids), pids in short.items():
+        issues.append(
+            model.Issue(
+                "on_time_risk",
+                f"no option is known to be on time with probability {percent(minimum)} or more: "
+                "the most likely one is used",
+                ids,
+                tuple(pids),
+            )
+        )
 
     weight = {p.id: p.weight_kg for p in problem.packages}
     caps: list[Cap] = []

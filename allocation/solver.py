@@ -1094,12 +1094,16 @@ def _finish(
             )
         )
     order = [p.id for p in problem.packages if p.id in unassigned and p.id not in ev.infeasible]
-    issues += _stuck_issues(problem, ev, order)
+    # Never undelivered for its on-time minimum alone: a stuck package goes to an option it dropped.
+    fallback = plan.fallback_options(problem, ev, order, assignment.partners)
+    issues += plan.fallback_issue(fallback)
+    issues += _stuck_issues(problem, ev, [i for i in order if i not in fallback])
     return plan.build_plan(
         problem,
         ev,
         {vid: pids for vid, pids in fleet.items() if pids},
         dict(assignment.partners),
+        fallback=fallback,
         departs=departs,
         issues=issues,
         engine=engine,

@@ -12,7 +12,7 @@ from gateway.allocation import schemas as schema
 from gateway.kernel import auth, idempotency
 from gateway.kernel.errors import Problem
 from gateway.kernel.http import IDEMPOTENCY_HEADER, Blueprint
-from gateway.kernel.web import db
+from gateway.kernel.web import container, db
 from gateway.shipments import booking as shipment_service
 
 blp = Blueprint(
@@ -374,7 +374,7 @@ class ShipmentAllocate(MethodView):
         """Decide fleet or partner now, by cheap insertion against today's plan (re-optimised at the next batch)."""
         tenant_id = auth.current().tenant_id
         shipment = shipment_service.get_shipment(db(), tenant_id, shipment_id)
-        alloc = decisions.decide_online(db(), tenant_id, shipment)
+        alloc = decisions.decide_online(db(), tenant_id, shipment, settings=container().settings)
         if alloc is None:
             raise Problem(
                 "conflict", "No active depot: configure the fleet first (POST /v1/allocation/depots)."

@@ -4,14 +4,16 @@ A day's problem is built from the tenant's shipments created that day (in the de
 one package per shipment, partner options from the rates the shipment was quoted at creation
 (``shipment_rate_results``, else its ``rate_quotes``) with a frozen rate
 (``shipment_quote_snapshots``) replacing its service's quote, the depot and active vans, and the
-active rule sets.
+active rule sets. Each partner option carries its chance of arriving by the shipment's promise date,
+from the tenant's current delivery-time model (``gateway.predictions.service.current``; unknown
+without a model, a promise date or history for the service), for rules that require a minimum.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,7 +28,9 @@ from gateway.addresses import geocoding
 from gateway.allocation import _loading, fleet, tables
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
+from gateway.predictions import service as predictions
 from gateway.rates import tables as rating_tables
+from rating import eta
 from schemas import money, units
 
 FLEET_CARRIER = model.FLEET  # the own fleet's carrier code on shipments ("fleet")
@@ -125,6 +129,30 @@ def _window(meta: dict[str, Any]) -> model.TimeWindow | None:
         return None
 
 
+def eta_model(session: Session, settings: Mapping[str, Any] | None, tenant_id: str) -> eta.Model | None:
+    """Return the delivery-time model the tenant's options are read with, or None (see module doc)."""
+    chosen = predictions.current(session, settings or {}, tenant_id)
+    return None if chosen is None else chosen[1]
+
+
+def on_time_probability(
+    model_: eta.Model | None,
+    shipment: models.Shipment,
+    carrier: str,
+    service: str,
+    day: date,
+    carrier_estimate: date | None,
+) -> float | None:
+    """Return the chance a partner delivers a shipment handed over on ``day`` by its promise date."""
+    if model_ is None or shipment.promise_date is None:
+        return None
+    lane = eta.lane(shipment.origin.country_code, shipment.destination.country_code)
+    predicted = eta.predict(
+        model_, carrier, service, lane, day, carrier_estimate=carrier_estimate, promise=shipment.promise_date
+    )
+    return None if predicted is None else predicted.on_time_probability
+
+
 def package_for(
     shipment: models.Shipment,
     depot: tables.Depot,
@@ -133,8 +161,13 @@ def package_for(
     tenant_label: str,
     rate_rows: Sequence[dict[str, Any]],
     snapshot: rating_tables.ShipmentQuoteSnapshot | None,
+    *,
+    eta_model: eta.Model | None = None,
 ) -> tuple[model.Package, tuple[model.PartnerOption, ...], PackageMeta, list[str]]:
-    """Build one package and its partner options from a shipment; also return notes on dropped rates."""
+    """Build one package and its partner options from a shipment; also return notes on dropped rates.
+
+    With ``eta_model`` each option gets its on-time probability (``on_time_probability``).
+    """
     meta = shipment.metadata_ or {}
     dest = shipment.destination
     lat, lon = dest.latitude, dest.longitude
@@ -204,6 +237,9 @@ def package_for(
             transit_days=None if eta_day is None else max(0, (eta_day - day).days),
             meets_promise=shipment.promise_date is None
             or (eta_day is not None and eta_day <= shipment.promise_date),
+            on_time_probability=on_time_probability(
+                eta_model, shipment, carrier, r["service_code"], day, eta_day
+            ),
         )
         found[(carrier, opt.service)] = (opt, r.get("id") or "")
     if snapshot is not None and snapshot.carrier != FLEET_CARRIER:
@@ -215,6 +251,14 @@ def package_for(
                 transit_days=None
                 if snapshot.estimated_delivery is None
                 else max(0, (snapshot.estimated_delivery - day).days),
+                on_time_probability=on_time_probability(
+                    eta_model,
+                    shipment,
+                    snapshot.carrier,
+                    snapshot.service_code,
+                    day,
+                    snapshot.estimated_delivery,
+                ),
             )
             found[(snapshot.carrier, snapshot.service_code)] = (frozen, snapshot.rate_id)
         else:
@@ -252,8 +296,13 @@ def build_day(
     statuses: Sequence[str] | None = PLAN_STATUSES,
     excluded: Sequence[str] = (),
     tenants: Sequence[str] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> DayInput:
-    """Load the tenant's shipments of a local day that this depot serves, as packages with options."""
+    """Load the tenant's shipments of a local day that this depot serves, as packages with options.
+
+    ``settings`` (the gateway's; None: defaults) choose the delivery-time model with
+    ``gateway.predictions.service.current``: the options' on-time probabilities come from it.
+    """
     start, end = day_bounds(depot, day)
     query = (
         sa.select(models.Shipment)
@@ -286,11 +335,19 @@ def build_day(
     ids = [s.id for s in shipments]
     rates = _loading.rates_for(session, ids)
     snapshots = _loading.snapshots_for(session, ids)
+    predicting = eta_model(session, settings, tenant_id) if shipments else None
     out = DayInput(depot.id, day, depot.currency, [], {}, {}, [])
     wanted = set(tenants) if tenants else None
     for s in shipments:
         pkg, opts, info, notes = package_for(
-            s, depot, day, depot.currency, label, rates.get(s.id, []), snapshots.get(s.id)
+            s,
+            depot,
+            day,
+            depot.currency,
+            label,
+            rates.get(s.id, []),
+            snapshots.get(s.id),
+            eta_model=predicting,
         )
         if wanted is not None and pkg.tenant not in wanted:
             continue

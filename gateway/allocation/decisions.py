@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -125,8 +125,12 @@ def decide_online(
     *,
     now: datetime | None = None,
     depots: Sequence[tables.Depot] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> tables.ShipmentAllocation | None:
-    """Decide fleet or partner for one booking by cheap insertion against today's plan; None without a fleet."""
+    """Decide fleet or partner for one booking by cheap insertion against today's plan; None without a fleet.
+
+    ``settings`` choose the delivery-time model for the options' on-time probabilities (None: defaults).
+    """
     depots = fleet.list_depots(session, tenant_id) if depots is None else depots
     if not depots:
         return None
@@ -139,7 +143,14 @@ def decide_online(
     rates = _loading.rates_for(session, [shipment.id]).get(shipment.id, [])
     snapshot = _loading.snapshots_for(session, [shipment.id]).get(shipment.id)
     pkg, options, _, _ = day_input.package_for(
-        shipment, depot, day, depot.currency, tenant.slug if tenant else tenant_id, rates, snapshot
+        shipment,
+        depot,
+        day,
+        depot.currency,
+        tenant.slug if tenant else tenant_id,
+        rates,
+        snapshot,
+        eta_model=day_input.eta_model(session, settings, tenant_id),
     )
     planned, by_van, by_carrier = _day_state(session, tenant_id, depot, day, vehicles, shipment.id)
     index = {p.id: p for p in planned}

@@ -72,7 +72,12 @@ def run_plan(container: Container, run_id: str) -> str:
     try:
         with container.sessions() as session:
             built = day_input.build_day(
-                session, row.tenant_id, depot, row.day, tenants=row.request.get("tenants")
+                session,
+                row.tenant_id,
+                depot,
+                row.day,
+                tenants=row.request.get("tenants"),
+                settings=container.settings,
             )
             rule_set, used_rules = rule_sets.active_rules(session, row.tenant_id)
             vehicles = _loading.vehicles(session, row.tenant_id, depot)

@@ -100,6 +100,7 @@ def run_simulation(container: Container, run_id: str) -> str:
                 statuses=None,
                 excluded=day_input.SIMULATION_EXCLUDED,
                 tenants=request.get("tenants"),
+                settings=container.settings,
             )
             rule_set, used_rules = rule_sets.active_rules(session, row.tenant_id)
             vehicles = _loading.vehicles(session, row.tenant_id, depot)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from allocation import model, rules
+from gateway.allocation import day_input, tables
+from gateway.kernel import models
+from gateway.predictions.tables import EtaModel
+from rating import eta
+from tests.helpers import shipment_body
 
 pytestmark = pytest.mark.integration
 
@@ -164,6 +173,16 @@ def test_every_rule_change_is_audited_with_who_when_and_what(client, make_tenant
             "rules.0.id",
             "rule id",
         ),
+        (
+            {"id": "r1", "when": {}, "action": {"type": "min_on_time", "probability": 1.5}},
+            "rules.0.action.probability",
+            "between 0 and 1",
+        ),
+        (
+            {"id": "r1", "when": {}, "action": {"type": "min_on_time", "probability": "0.9"}},
+            "rules.0.action.probability",
+            "as a number from 0 to 1",
+        ),
     ],
 )
 def test_an_invalid_rule_is_a_422_naming_the_dotted_field(client, make_tenant, rule, field, says):
@@ -175,6 +194,23 @@ def test_an_invalid_rule_is_a_422_naming_the_dotted_field(client, make_tenant, r
     assert field in errors, errors
     assert says in " ".join(errors[field])
     assert client.get("/v1/allocation/audit", headers=ops.headers).get_json()["data"] == []
+
+
+def test_a_minimum_on_time_probability_per_service_level_is_a_rule_like_any_other(client, make_tenant):
+    ops = make_tenant(("ops",))
+    rule = {
+        "id": "express-90",
+        "description": "Express only with carriers likely to be on time",
+        "when": {"service_level": ["express"]},
+        "action": {"type": "min_on_time", "probability": 0.9},
+    }
+    created = client.post(
+        "/v1/allocation/rule-sets", json={"name": "risk", "rules": [rule]}, headers=ops.headers
+    )
+    assert created.status_code == 201, created.get_json()
+    (stored,) = created.get_json()["rules"]
+    assert float(stored["action"].pop("probability")) == 0.9  # the JSON number comes back as a Decimal
+    assert stored == {**rule, "action": {"type": "min_on_time"}}
 
 
 def test_rule_ids_are_unique_across_active_rule_sets(client, make_tenant):
@@ -274,3 +310,72 @@ def test_a_depot_needs_a_real_time_zone(client, make_tenant):
     resp = client.post("/v1/allocation/depots", json=depot_body(timezone="Mars/Olympus"), headers=ops.headers)
     assert resp.status_code == 422
     assert "timezone" in resp.get_json()["errors"]
+
+
+def test_partner_options_carry_the_on_time_probability_of_the_tenants_eta_model(client, app, make_tenant):
+    ops = make_tenant(("platform", "ops"))
+    depot = client.post("/v1/allocation/depots", json=depot_body(), headers=ops.headers)
+    assert depot.status_code == 201, depot.get_json()
+    # 16 of every 20 UPS Ground deliveries take at most 2 business days.
+    pattern = [1] * 10 + [2] * 6 + [3] * 3 + [5]
+    fitted = eta.fit(eta.Observation("ups", "03", eta.DOMESTIC, d) for d in pattern)
+    today = datetime.now(UTC).date()
+    promise = eta.add_business_days(today, 2)
+    booked = client.post(
+        "/v1/shipments",
+        json=shipment_body("RISK-1", promise_date=promise.isoformat()),
+        headers=ops.headers,
+    )
+    assert booked.status_code == 201, booked.get_json()
+    rows = [
+        {
+            "carrier": carrier,
+            "service_code": service,
+            "total_cost": {"amount": price, "currency": "USD"},
+            "estimated_delivery": promise.isoformat(),
+        }
+        for carrier, service, price in (("ups", "03", "9.00"), ("fedex", "GROUND", "7.00"))
+    ]
+    container = app.extensions["handoff"]
+    with container.sessions() as session:
+        shipment = session.get(models.Shipment, booked.get_json()["id"])
+        depot_row = session.get(tables.Depot, depot.get_json()["id"])
+        assert day_input.eta_model(session, {"ETA_POOLED": False}, ops.tenant_id) is None
+        session.add(
+            EtaModel(
+                tenant_id=ops.tenant_id,
+                window_from=today,
+                window_to=today,
+                deliveries=len(pattern),
+                document=fitted.to_document(),
+            )
+        )
+        session.flush()
+        predicting = day_input.eta_model(session, {"ETA_POOLED": False}, ops.tenant_id)
+        assert predicting is not None
+        pkg, options, _, _ = day_input.package_for(
+            shipment, depot_row, today, "USD", "t", rows, None, eta_model=predicting
+        )
+        shipment.promise_date = None
+        _, no_promise, _, _ = day_input.package_for(
+            shipment, depot_row, today, "USD", "t", rows, None, eta_model=predicting
+        )
+        session.rollback()
+    by_carrier = {o.carrier: o.on_time_probability for o in options}
+    assert by_carrier == {"ups": 0.8, "fedex": None}  # no history for FedEx: unknown
+    assert [o.on_time_probability for o in no_promise] == [None, None]
+    # A minimum of 75% keeps UPS and drops FedEx, whose chance is unknown.
+    problem = model_problem(pkg, options)
+    ev = rules.evaluate(problem)
+    assert set(ev.allowed[pkg.id].carriers) == {"ups"}
+
+
+def model_problem(pkg: model.Package, options: tuple[model.PartnerOption, ...]) -> model.Problem:
+    return model.Problem(
+        depot=model.Depot("D", model.Location(0.0, 0.0)),
+        vehicles=(),
+        packages=(replace(pkg, min_on_time_probability=0.75),),
+        options={pkg.id: options},
+        currency="USD",
+        distance_model="haversine",
+    )

@@ -31,7 +31,14 @@ class AllocationIssueSchema(Schema):
     kind = fields.String(
         required=True,
         metadata={
-            "enum": ["conflict", "no_feasible_option", "cap_exceeded", "commitment_shortfall", "group_split"]
+            "enum": [
+                "conflict",
+                "no_feasible_option",
+                "cap_exceeded",
+                "commitment_shortfall",
+                "group_split",
+                "on_time_risk",
+            ]
         },
     )
     message = fields.String(required=True)
