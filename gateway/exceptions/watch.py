@@ -135,6 +135,10 @@ def _reassess(
                 counts.resolved += store.resolve(exc, SYSTEM, why, now)
         if tracking.reason and tracking.milestone != "delivered":
             counts.opened += _open_for_reason(session, tracking, book, opened, now)
+        if row.purchased_at is not None:
+            # A parcel that ended before any watch saw it (a fast day, or a backlog) still gets the
+            # booking prediction, from booking facts only, so that ETA accuracy can count it.
+            _predict(session, row, chosen, now, event_driven, counts, only_booking=True)
         return
     _clear_reasons(tracking, opened, now, counts)
     counts.opened += _open_for_reason(session, tracking, book, opened, now)
@@ -153,9 +157,11 @@ def _predict(
     now: datetime,
     event_driven: bool,
     counts: Counts,
+    only_booking: bool = False,
 ) -> eta.InFlight | None:
     tracking: ShipmentTracking = row.ShipmentTracking
-    model_id, model = chosen if chosen is not None else (None, None)
+    predictor = predictions.as_predictor(chosen)
+    model_id = None if predictor is None else predictor.id
     first = (
         session.execute(
             sa.select(ShipmentPrediction.id)
@@ -164,6 +170,8 @@ def _predict(
         ).first()
         is None
     )
+    if only_booking and not first:
+        return None
     ship_day = row.purchased_at.date()
     # The booking prediction is made as of the purchase, whatever has happened since; one made for an
     # event as of that event (or now, if later); one made because time passed, as of now.
@@ -173,17 +181,32 @@ def _predict(
         as_of = max(now, tracking.status_at) if event_driven and tracking.status_at else now
         today, milestone = as_of.date(), tracking.milestone
     estimate = row.quoted_estimate if first else (tracking.estimated_delivery or row.quoted_estimate)
-    predicted = eta.predict_in_flight(
-        model,
-        row.label_carrier,
-        row.service or "",
-        eta.lane(row.origin_country, row.destination_country),
-        ship_day,
-        today,
-        milestone,
-        carrier_estimate=estimate,
-        promise=row.promise_date,
-    )
+    lane = eta.lane(row.origin_country, row.destination_country)
+    # The tenant's model of either kind (a gradient-boosted one reads the label's booking features)
+    if predictor is None:
+        predicted = eta.predict_in_flight(
+            None,
+            row.label_carrier,
+            row.service or "",
+            lane,
+            ship_day,
+            today,
+            milestone,
+            carrier_estimate=estimate,
+            promise=row.promise_date,
+        )
+    else:
+        predicted = predictor.predict_in_flight(
+            row.label_carrier,
+            row.service or "",
+            lane,
+            ship_day,
+            today,
+            milestone,
+            carrier_estimate=estimate,
+            promise=row.promise_date,
+            shipment_id=tracking.shipment_id,
+        )
     if predicted is None:
         counts.skipped += 1
         return None
@@ -293,8 +316,8 @@ def _watch_risk(
             "promise_date": promise.isoformat(),
             "predicted_delivery": predicted.p50.isoformat(),
             "predicted_window": {"p10": predicted.p10.isoformat(), "p90": predicted.p90.isoformat()},
-            "risk": risk,
-            "threshold": book.at_risk_threshold,
+            "risk": _decimal(risk),
+            "threshold": _decimal(book.at_risk_threshold),
             "owner": exc.owner,
             "due_at": exc.due_at.isoformat() if exc.due_at else None,
             "factors": list(predicted.factors),
@@ -302,6 +325,11 @@ def _watch_risk(
         occurred_at=now,
     )
     actions.run(session, exc, book, now)
+
+
+def _decimal(value: float) -> str:
+    """A probability as a decimal string (the API never puts binary floats on the wire)."""
+    return format(Decimal(str(round(value, 4))).normalize(), "f")
 
 
 def escalate(session: Session, now: datetime, limit: int = 500) -> int:

@@ -13,20 +13,21 @@ from gateway.kpis._rows import Row, chunks, table
 def fill_eta(session: Session, tenant_id: str, rows: dict[str, Row], notes: list[str]) -> None:
     """Set each row's booking prediction, the carrier's estimate then, and whether an alert preceded the promise."""
     predictions, exceptions = table("shipment_predictions"), table("shipment_exceptions")
-    if predictions is None or exceptions is None:
+    labels = table("labels")
+    if predictions is None or exceptions is None or labels is None:
         notes.append("ETA accuracy is not available in this installation")
         return
     p, x = predictions.c, exceptions.c
     ids = [r.id for r in rows.values() if r.delivered_at is not None]
     for chunk in chunks(ids):
         for r in session.execute(
-            sa.select(p.shipment_id, p.made_at, p.p10, p.p50, p.p90, p.basis, p.carrier_estimate).where(
-                p.shipment_id.in_(chunk), p.tenant_id == tenant_id, p.trigger == "booking"
-            )
+            sa.select(p.shipment_id, labels.c.purchased_at, p.p10, p.p50, p.p90, p.basis, p.carrier_estimate)
+            .join(labels, labels.c.shipment_id == p.shipment_id)
+            .where(p.shipment_id.in_(chunk), p.tenant_id == tenant_id, p.trigger == "booking")
         ):
             row = rows[r.shipment_id]
-            made = r.made_at if r.made_at.tzinfo else r.made_at.replace(tzinfo=UTC)
-            row.ship_day = made.date() if row.ship_day is None else row.ship_day
+            bought = r.purchased_at if r.purchased_at.tzinfo else r.purchased_at.replace(tzinfo=UTC)
+            row.ship_day = bought.date()  # the day transit is counted from, as the models count it
             row.predicted = (_day(r.p10), _day(r.p50), _day(r.p90))
             row.predicted_basis = r.basis
             row.quoted_estimate = _day(r.carrier_estimate) if r.carrier_estimate else None

@@ -228,11 +228,7 @@ def test_at_risk_fires_a_day_before_the_promise_when_a_delay_makes_it_likely_to_
     assert lead >= timedelta(hours=24)
     assert opened["carrier_delay"]["owner"] == "carrier"  # the taxonomy's party, by the default entry
     [hook] = [h for h in _hooks(exc_app, ops, "shipment.at_risk") if h["shipment_id"] == risky]
-    assert (
-        float(hook["risk"]) == 0.4
-        and float(hook["threshold"]) == 0.35
-        and hook["exception_id"] == alert["id"]
-    )
+    assert (hook["risk"], hook["threshold"], hook["exception_id"]) == ("0.4", "0.35", alert["id"])
     # Friday was never in doubt: same delay, no alert.
     assert {e["reason"] for e in _exceptions(exc_app, ops, safe, "open")} == {"carrier_delay"}
     assert not [h for h in _hooks(exc_app, ops, "shipment.at_risk") if h["shipment_id"] == safe]
@@ -315,11 +311,30 @@ def test_playbooks_are_versioned_validated_and_scoped_to_the_tenant(
     other = make_tenant(("platform", "ops"))
     fresh = client.get("/v1/playbook", headers=other.headers).get_json()
     assert fresh["version"] is None and {d["reason"] for d in fresh["defaults"]} >= {"at_risk", "lost"}
-    mine = (
-        _exceptions(exc_app, ops, "", "all")
-        if False
-        else client.get("/v1/exceptions?status=all", headers=ops.headers).get_json()["data"]
+    shipment_id, number = _book(exc_app, ops, None)
+    _event(exc_app, number, at(0, 12), "exception", "customs_documents")
+    _watch(exc_app, at(0, 12, 1))
+    [mine] = _exceptions(exc_app, ops, shipment_id, "open")
+    assert mine["owner"] == "shipper"
+    peek = client.get(f"/v1/exceptions/{mine['id']}", headers=other.headers)
+    assert peek.status_code == 404 and peek.get_json()["type"].endswith("/not-found")
+    assert (
+        client.get(f"/v1/exceptions?shipment_id={shipment_id}", headers=other.headers).get_json()["data"]
+        == []
     )
-    assert mine
-    peek = client.get(f"/v1/exceptions/{mine[0]['id']}", headers=other.headers)
-    assert peek.status_code == 404
+    resolve = client.post(f"/v1/exceptions/{mine['id']}/resolve", json={"note": "x"}, headers=other.headers)
+    assert resolve.status_code == 404
+
+
+def test_a_parcel_delivered_before_any_watch_saw_it_still_gets_its_booking_prediction(
+    exc_app: Any, ops: Any
+) -> None:
+    shipment_id, number = _book(exc_app, ops, MONDAY + timedelta(days=3))
+    _event(exc_app, number, at(0, 11), "in_transit")
+    _event(exc_app, number, at(1, 13), "delivered")
+    _watch(exc_app, at(1, 14))
+    _watch(exc_app, at(2, 14))  # nothing more to predict once it ended
+
+    made = _predictions(exc_app, shipment_id)
+    assert [(p.trigger, p.milestone) for p in made] == [("booking", "pending")]
+    assert made[0].p50 == MONDAY + timedelta(days=1)  # from booking facts only: the history's median

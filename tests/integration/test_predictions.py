@@ -164,7 +164,9 @@ def test_a_tenant_without_deliveries_is_predicted_with_the_pooled_model_unless_p
     _retrain(eta_app)
 
     pooled = _ground(client, newcomer)["prediction"]
-    assert pooled["basis"] == "history" and pooled["samples"] >= 40
+    # The pooled model may be the gradient-boosted challenger when it measured better on every
+    # tenant's deliveries so far (tests/integration/test_predictions_gbm.py): either reads them.
+    assert pooled["basis"] in ("history", "gbm") and pooled["samples"] >= 40
 
     private = create_app({**settings, "CARRIERS": json.dumps([]), "ETA_POOLED": False})
     try:
