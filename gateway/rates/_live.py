@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from concurrent import futures
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -14,6 +14,7 @@ import redis
 
 from adapters import base as adapter_base
 from gateway.kernel.container import Container
+from rating import eta as eta_model
 from rating import quote
 from schemas import carrier, money, types
 
@@ -106,7 +107,9 @@ def live_quote(
     eta = r.estimated_delivery
     guaranteed = r.guaranteed
     if eta is None and r.transit_days is not None:
-        eta = ship_day + timedelta(days=r.transit_days)
+        # Carriers count transit in business days (FedEx "THREE_DAYS", UPS BusinessDaysInTransit): a
+        # Friday shipment in three days arrives on Wednesday, not on Monday.
+        eta = eta_model.add_business_days(ship_day, r.transit_days)
     if eta is None:
         eta, guaranteed = fallback_eta, False
     if eta is None:
