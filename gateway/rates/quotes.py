@@ -232,7 +232,17 @@ def shop_rates(
         values.append(row)
         stored = StoredRate(row["id"], src, row["card_id"], row["card_version"], expires)
         predicted = predictions.for_rate(
-            model, q.carrier, q.service_code, lane, now.date(), q.estimated_delivery, promise_date
+            model,
+            q.carrier,
+            q.service_code,
+            lane,
+            now.date(),
+            q.estimated_delivery,
+            promise_date,
+            destination_country=spec.destination.country_code,
+            destination_state=spec.destination.state,
+            residential=spec.destination.residential,
+            sold_at=now,
         )
         rated.append(Rated(stored, q, frozenset(label.value for label in option.labels), reason, predicted))
     if values:
