@@ -71,6 +71,8 @@ class Context:
     seed: int = 7
     plan_seconds: float = 10
     plan_iterations: int | None = None
+    # The simulator's world (docs/WORLDS.md), a shipped name or a path; None: next-day deliveries.
+    world: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     # The partner carriers the gateway sells labels for, learnt from the rates it quotes (``book``).
     partners: list[str] = field(default_factory=list)
@@ -438,14 +440,22 @@ def _select_cheapest(ctx: Context) -> None:
 # --- labels ----------------------------------------------------------------------------------------
 
 
+# When the partners collect their parcels at the depot. Without a world: the evening pickup, so their
+# scans follow the vans' day. Under a world: late morning, before the carriers' cut-off (the world's
+# 17:00 is UTC, noon at the depot), so the parcels ship on the day and transit counts from it.
+PICKUP_HOUR = 18
+PICKUP_HOUR_IN_WORLD = 11
+
+
 def _advance_sim_to_handover(ctx: Context) -> None:
-    """Move the simulator's clock to the partners' evening pickup, so their scans follow the vans' day."""
+    """Move the simulator's clock to the partners' pickup (``PICKUP_HOUR``, ``PICKUP_HOUR_IN_WORLD``)."""
     if not ctx.sim_url:
         return
     sim = ctx.sim()
     now = datetime.fromisoformat(sim.get("/_sim/health")["now"])
+    hour = PICKUP_HOUR_IN_WORLD if ctx.world else PICKUP_HOUR
     pickup = datetime.combine(ctx.the_day.date, datetime.min.time(), tzinfo=day.DEPOT_TZ) + timedelta(
-        hours=18
+        hours=hour
     )
     ahead = (pickup.astimezone(UTC) - now).total_seconds()
     if ahead > 0:
@@ -669,6 +679,49 @@ def driver_batches(ctx: Context) -> list[dict[str, Any]]:
     return batches
 
 
+WORLD_STEP_HOURS = 6
+WORLD_MAX_DAYS = 21  # never run the simulator further than this past the day, whatever the world says
+
+
+def _world_steps(ctx: Context, sim: api.Client, partners: list[day.Order]) -> tuple[int, int]:
+    """Ask the simulator what its world decided for every partner label; return how many steps of
+    ``WORLD_STEP_HOURS`` take its clock past the last delivery (at most ``WORLD_MAX_DAYS``), and keep
+    the world's figures (``ctx.data["world"]``) for the report."""
+    info = sim.get("/_sim/world")
+    live = [o for o in partners if o.tracking_number and not o.voided]
+    outcomes: dict[str, dict[str, Any]] = {}
+
+    def one(order: day.Order) -> dict[str, Any]:
+        return dict(sim.get(f"/_sim/world/{order.tracking_number}"))
+
+    for order, result in api.parallel(one, live, workers=ctx.workers):
+        if not isinstance(result, BaseException):
+            outcomes[order.tracking_number or ""] = result
+    if not outcomes:  # the simulator has no world after all: its next 30 hours, as without one
+        ctx.say("the simulator reports no world outcome; its clock runs through the next day only")
+        return 15, 2
+    now = datetime.fromisoformat(sim.get("/_sim/health")["now"])
+    last = max(datetime.fromisoformat(o["delivered_at"]) for o in outcomes.values())
+    horizon = min(last + timedelta(hours=1), now + timedelta(days=WORLD_MAX_DAYS))
+    steps = max(1, math.ceil((horizon - now).total_seconds() / 3600 / WORLD_STEP_HOURS))
+    carrier_of = {o.tracking_number: o.carrier for o in live}
+    by_carrier: dict[str, Counter[str]] = {}
+    for tn, o in outcomes.items():
+        c = by_carrier.setdefault(carrier_of.get(tn) or "?", Counter())
+        c["labels"] += 1
+        c["failed_first_attempt"] += bool(o.get("failed_attempt"))
+        c["delayed"] += bool(o.get("congestion_days") or o.get("disruption_days"))
+        c["transit_days"] += int(o.get("transit_days") or 0)
+    ctx.data["world"] = {
+        "name": info.get("world") or ctx.world,
+        "description": info.get("description") or "",
+        "labels": len(outcomes),
+        "last_delivery": last.isoformat(),
+        "by_carrier": {k: dict(v) for k, v in sorted(by_carrier.items())},
+    }
+    return steps, WORLD_STEP_HOURS
+
+
 def _tracking_totals(ctx: Context) -> dict[str, int]:
     totals: Counter[str] = Counter()
     for tenant in ctx.tenants.values():
@@ -686,7 +739,8 @@ def _tracking_totals(ctx: Context) -> dict[str, int]:
 
 
 def tracking(ctx: Context) -> str:
-    """Drivers sync their app; the partners push scans as simulated time runs through the next day."""
+    """Drivers sync their app; the partners push scans as simulated time runs through the next day (under
+    a world, through the days until the world's last delivery)."""
     if not ctx.has("/v1/callbacks/{carrier}"):
         raise Skipped("carrier callbacks API not available")
     labelled = [o for o in ctx.orders if o.tracking_number]
@@ -722,11 +776,17 @@ def tracking(ctx: Context) -> str:
         driver_thread.start()
         if ctx.sim_url and partners:
             sim = api.Client(ctx.sim_url, timeout=600, retries=0)
-            for _ in range(15):  # the partners' next 30 hours, two simulated hours at a time
-                sim.post("/_sim/clock", {"advance_hours": 2})
+            if ctx.world:
+                # The partners' next days, until the world's last delivery: six simulated hours at a time.
+                steps, step_hours = _world_steps(ctx, sim, partners)
+            else:
+                steps, step_hours = 15, 2  # the partners' next 30 hours, two simulated hours at a time
+            for _ in range(steps):
+                sim.post("/_sim/clock", {"advance_hours": step_hours})
                 n = int(sim.post("/_sim/push/tick")["sent"])
                 sent["carriers"] += n
                 bar.advance(n)
+            ctx.data.setdefault("world", {})["simulated_days"] = round(steps * step_hours / 24, 1)
         driver_thread.join()
         bar.set(sum(sent.values()), sum(sent.values()))
     if refused:
@@ -918,4 +978,7 @@ def kpis(ctx: Context) -> str:
         )
     ctx.data["kpis"] = out
     delivered = sum(k["totals"]["delivered"] for k in out.values())
-    return f"KPIs for {len(out)} tenants; {delivered} deliveries counted"
+    etas = [k["totals"].get("eta") for k in out.values() if isinstance(k["totals"].get("eta"), dict)]
+    predicted = sum(int(e.get("deliveries") or 0) for e in etas)
+    eta = f", {predicted} with a booking prediction (ETA accuracy)" if etas else "; no ETA accuracy figures"
+    return f"KPIs for {len(out)} tenants; {delivered} deliveries counted{eta}"

@@ -436,6 +436,103 @@ def _scorecards(record: dict[str, Any]) -> str:
     )
 
 
+def _num(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def days(value: Any) -> str:
+    v = _num(value)
+    return DASH if v is None else f"{v:.2f}"
+
+
+def share(value: Any) -> str:
+    """A fraction (0.62) or a percentage (62.0) as a percentage."""
+    v = _num(value)
+    return DASH if v is None else f"{v * 100 if v <= 1 else v:.0f}%"
+
+
+def _world_note(record: dict[str, Any]) -> str:
+    world = record.get("world") or {}
+    name = world.get("name")
+    if not name:
+        return ""
+    if name == "none":
+        return "<p class='muted'>The simulator ran without a world: every partner parcel arrives about a day later.</p>"
+    bits = [f"The carriers ran in the simulator's <b>{esc(name)}</b> world"]
+    if world.get("description"):
+        bits.append(f" ({esc(world['description'])})")
+    if world.get("simulated_days"):
+        bits.append(f"; simulated time ran {world['simulated_days']:g} days past the partners' pickup")
+    if world.get("last_delivery"):
+        bits.append(f", to the last delivery on {esc(str(world['last_delivery'])[:10])}")
+    return "<p class='muted'>" + "".join(bits) + ".</p>"
+
+
+def _eta_section(record: dict[str, Any]) -> str:
+    """ETA accuracy from GET /v1/kpis (``totals.eta``): whatever figures exist, nulls shown as a dash."""
+    eta = record.get("eta") or {}
+    e = eta.get("totals")
+    if not e:
+        return (
+            "<section><h2>ETA accuracy</h2>" + _world_note(record)
+            + "<p class='empty'>Not available: GET /v1/kpis reports no ETA figures in this installation.</p></section>"
+        )  # fmt: skip
+    figures = [
+        (
+            "deliveries",
+            lambda v: DASH if v is None else f"{int(v):,}",
+            "deliveries with a booking prediction",
+        ),
+        ("mae_days", days, "business days: mean error of the prediction's p50"),
+        ("carrier_estimate_mae_days", days, "business days: mean error of the carrier's estimate at booking"),
+        ("window_coverage_percent", lambda v: pct(_num(v)), "delivered within the p10-p90 window"),
+        (
+            "at_risk_alerts",
+            lambda v: DASH if v is None else f"{int(v):,}",
+            "at-risk alerts before the promise",
+        ),
+        ("at_risk_precision", share, "of the alerted parcels were late (precision)"),
+        ("at_risk_recall", share, "of the late parcels were alerted (recall)"),
+    ]
+    tiles = "".join(
+        f'<div class="tile"><b>{esc(fmt(e.get(key)))}</b><span>{esc(label)}</span></div>'
+        for key, fmt, label in figures
+        if key in e
+    )
+    per_carrier = eta.get("carriers") or {}
+    rows = "".join(
+        f"<tr><td>{esc(carrier_name(record, k))}</td><td>{esc(DASH if c.get('deliveries') is None else c['deliveries'])}</td>"
+        f"<td>{days(c.get('mae_days'))}</td><td>{days(c.get('carrier_estimate_mae_days'))}</td>"
+        f"<td>{pct(_num(c.get('window_coverage_percent')))}</td></tr>"
+        for k, c in per_carrier.items()
+        if c.get("deliveries")  # the own fleet has no booking prediction
+    )
+    table = (
+        "<table><tr><th>Carrier</th><th>Deliveries</th><th>p50 error (days)</th><th>Carrier estimate error</th>"
+        f"<th>In p10-p90</th></tr>{rows}</table>"
+        if rows
+        else ""
+    )
+    basis = eta.get("basis") or {}
+    said = ", ".join(f"{esc(k.replace('_', ' '))}: {v:,}" for k, v in basis.items())
+    note = f"<p class='muted'>What the booking predictions of the partners' parcels were based on: {said}."
+    if basis and set(basis) <= {"carrier_estimate", "none"}:
+        note += (
+            " The demo starts with no delivery history, so every prediction is the carrier's (or the contract "
+            "card's) own estimate; the p50 error and the carrier's error then measure the same estimates."
+        )
+    note += "</p>" if basis else ""
+    return (
+        "<section><h2>ETA accuracy</h2>" + _world_note(record)
+        + f'<div class="tiles">{tiles}</div>{table}{note if basis else ""}</section>'
+    )  # fmt: skip
+
+
 def _reconciliation(record: dict[str, Any]) -> str:
     rec = record.get("reconciliation")
     if not rec:
@@ -519,6 +616,7 @@ def render(record: dict[str, Any]) -> str:
         + _map_section(record)
         + _cost_section(record)
         + _scorecards(record)
+        + _eta_section(record)
         + _reconciliation(record)
         + _operations(record)
         + "<section><h2>Phase durations</h2>"

@@ -1,6 +1,6 @@
 """Run the demo day: start the stack, play the phases, print the summary, write the report, shut down.
 
-``python -m demo [--orders 2000] [--seed 7] [--data-dir var/demo] [--report PATH]``. Everything
+``python -m demo [--orders 2000] [--seed 7] [--data-dir var/demo] [--report PATH] [--world metro]``. Everything
 runs on the embedded default (SQLite and an embedded Redis under the data directory, which is
 emptied first so every run starts fresh), whatever DATABASE_URL/REDIS_URL say, unless
 ``--use-env-services`` is given. Exit code 0 when every phase ran or was skipped because its API
@@ -18,7 +18,8 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +28,9 @@ from demo.progress import fmt_seconds
 from demo.receiver import Receiver
 
 BUDGET_SECONDS = 300
+DEFAULT_WORLD = "metro"
+NO_WORLD = "carriers without a world: every partner parcel arrives about a day later"
+SIM_START_HOUR = 7  # under a world, the simulator's clock starts at 07:00 on the day at the depot
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -139,12 +143,69 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="stop each plan's routing search after this many iterations: the same plan on any machine",
     )
     p.add_argument(
+        "--world",
+        default=DEFAULT_WORLD,
+        help=f"the simulator's world (docs/WORLDS.md): a shipped name, a world file's path, or none for "
+        f"the old next-day deliveries (default {DEFAULT_WORLD})",
+    )
+    p.add_argument(
         "--use-env-services", action="store_true", help="use DATABASE_URL/REDIS_URL instead of embedded"
     )
     p.add_argument("--keep-data", action="store_true", help="do not empty the data directory first")
     args = p.parse_args(argv)
     if args.orders < 3:
         p.error("--orders must be at least 3")
+    try:
+        args.world = resolve_world(args.world)
+    except ValueError as exc:
+        p.error(f"--world: {exc}")
+    return args
+
+
+def resolve_world(name_or_path: str | None) -> str | None:
+    """Return the world to hand the simulator (a shipped name or an absolute path), None for "none".
+
+    The world is checked here, so a typo stops the demo before anything starts; ValueError says why.
+    """
+    if not name_or_path or name_or_path.strip().lower() == "none":
+        return None
+    try:
+        from simulator import world as sim_world
+    except ImportError:  # no simulator in this installation: the day runs without one anyway
+        return name_or_path
+    path = Path(name_or_path)
+    if path.suffix or path.exists():
+        name_or_path = str(path.resolve())  # the simulator runs from the checkout, not from here
+    sim_world.load_world(name_or_path)  # WorldError is a ValueError
+    return name_or_path
+
+
+def world_label(world: str | None) -> str:
+    """How the summary names a world: its name, a file's stem, or "none" (next-day deliveries)."""
+    if not world:
+        return "none"
+    return Path(world).stem if Path(world).suffix else world
+
+
+def simulator_args(seed: int, world: str | None, the_day: date) -> list[str]:
+    """The simulator's flags for the day: seeded, simulated time at real speed, pushes only when ticked.
+
+    Under a world its clock starts at 07:00 on the day at the depot, so the world's "+N" dates count
+    from the day and the partners' labels, bought before the carriers' cut-off, ship that day.
+    """
+    args = [
+        "--seed",
+        str(seed),
+        "--day-seconds",
+        "86400",
+        "--exception-share",
+        "0.08",
+        "--push-interval",
+        "3600",
+    ]
+    if world:
+        start = datetime.combine(the_day, dtime(SIM_START_HOUR), tzinfo=day.DEPOT_TZ)
+        args += ["--world", world, "--start", start.isoformat()]
     return args
 
 
@@ -169,8 +230,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     the_day = day.generate(args.orders, seed=args.seed)
     out.write(
         f"Handoff demo day: {args.orders:,} orders from {len(day.SHOPS)} shops around the Secaucus depot, "
-        f"{the_day.date:%A %d %B %Y} (seed {args.seed})\n"
-        f"Everything below goes through the public HTTP API. Logs: {data_dir / 'logs'}\n"
+        f"{the_day.date:%A %d %B %Y} (seed {args.seed}); "
+        + (f"carriers in the {world_label(args.world)} world\n" if args.world else f"{NO_WORLD}\n")
+        + f"Everything below goes through the public HTTP API. Logs: {data_dir / 'logs'}\n"
     )
     run = Runner(out)
     stack = Stack(
@@ -180,16 +242,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         simulator_port=args.simulator_port,
         # Simulated time runs at real speed and jumps when the day says so; pushes go out when the
         # day ticks the simulator, so every one is counted.
-        simulator_args=[
-            "--seed",
-            str(args.seed),
-            "--day-seconds",
-            "86400",
-            "--exception-share",
-            "0.08",
-            "--push-interval",
-            "3600",
-        ],
+        simulator_args=simulator_args(args.seed, args.world, the_day.date),
         env={
             "GATEWAY_LOG_LEVEL": "WARNING",
             "GATEWAY_WEBHOOK_ALLOWLIST": "127.0.0.1",
@@ -231,6 +284,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             seed=args.seed,
             plan_seconds=args.plan_seconds or max(2.0, min(8.0, n / 3 / 120)),
             plan_iterations=args.plan_iterations,
+            world=args.world if stack.simulator else None,
         )
         run.phase("Contract rate cards", lambda: phases.contracts(ctx))
         run.phase("Webhook subscriptions", lambda: _subscribe(ctx))
@@ -263,6 +317,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             "day": the_day.date.isoformat(),
             "day_label": f"{the_day.date:%A %d %B %Y}",
             "depot": "Secaucus, NJ depot",
+            "world": world_label(args.world),
             "depot_lonlat": [float(day.DEPOT["longitude"]), float(day.DEPOT["latitude"])],
             "total_seconds": round(total, 1),
             "cpu_by_process": cpu,

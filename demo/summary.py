@@ -73,6 +73,110 @@ def _merge_blocks(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+ETA_KEYS = (
+    "deliveries",
+    "mae_days",
+    "carrier_estimate_mae_days",
+    "window_coverage_percent",
+    "at_risk_alerts",
+    "at_risk_precision",
+    "at_risk_recall",
+)
+
+
+def _num(value: Any) -> float | None:
+    """A KPI figure as a float; None for null, missing or not a number (figures may come as strings)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _weighted(parts: list[tuple[float | None, float]]) -> float | None:
+    """The mean of the values that exist, weighted; None when none does."""
+    have = [(v, w) for v, w in parts if v is not None and w > 0]
+    weight = sum(w for _, w in have)
+    return round(sum(v * w for v, w in have) / weight, 2) if weight else None
+
+
+def merge_eta(
+    blocks: list[dict[str, Any] | None], late: list[int | None] | None = None
+) -> dict[str, Any] | None:
+    """Merge the tenants' ``totals.eta`` objects of ``GET /v1/kpis``: None when no tenant has one.
+
+    Counts add up; the mean errors and the window coverage are weighted by deliveries; precision is
+    weighted by alerts (right alerts over alerts); recall is right alerts over late deliveries, each
+    tenant's late deliveries taken from ``late`` (its KPI block's deliveries with a promise less those on
+    time), else from its own recall. A figure no tenant has stays None.
+    """
+    lates = list(late) if late is not None else [None] * len(blocks)
+    pairs = [(b, n) for b, n in zip(blocks, lates, strict=True) if isinstance(b, dict)]
+    found = [b for b, _ in pairs]
+    if not found:
+        return None
+    out: dict[str, Any] = {}
+    deliveries = [(_num(b.get("deliveries")) or 0.0) for b in found]
+    alerts = [(_num(b.get("at_risk_alerts")) or 0.0) for b in found]
+    out["deliveries"] = (
+        int(sum(deliveries)) if any(_num(b.get("deliveries")) is not None for b in found) else None
+    )
+    for key in ("mae_days", "carrier_estimate_mae_days", "window_coverage_percent"):
+        out[key] = _weighted([(_num(b.get(key)), d) for b, d in zip(found, deliveries, strict=True)])
+    out["at_risk_alerts"] = (
+        int(sum(alerts)) if any(_num(b.get("at_risk_alerts")) is not None for b in found) else None
+    )
+    out["at_risk_precision"] = _weighted(
+        [(_num(b.get("at_risk_precision")), a) for b, a in zip(found, alerts, strict=True)]
+    )
+    caught = missed = 0.0
+    recalls = 0
+    for (b, n_late), a in zip(pairs, alerts, strict=True):
+        precision, recall = _num(b.get("at_risk_precision")), _num(b.get("at_risk_recall"))
+        if recall is None:
+            continue
+        recalls += 1
+        right = (precision or 0.0) * a / (100 if (precision or 0.0) > 1 else 1)  # a count of alerts
+        fraction = recall / 100 if recall > 1 else recall
+        if n_late is None:
+            n_late = right / fraction if fraction > 0 else None
+        if n_late is None:
+            continue
+        caught += right
+        missed += n_late
+    out["at_risk_recall"] = None if not recalls else round(caught / missed, 3) if missed else 0.0
+    # Anything else the gateway reports (``from_history``, …): counts add up, anything else as first seen.
+    for key in dict.fromkeys(k for b in found for k in b if k not in ETA_KEYS):
+        values = [b.get(key) for b in found if b.get(key) is not None]
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            out[key] = sum(values)
+        else:
+            out[key] = values[0] if values else None
+    return out
+
+
+def _late(block: dict[str, Any]) -> int | None:
+    """A KPI block's late deliveries: those with a promise less those on time (None when not reported)."""
+    with_promise, on_time = block.get("delivered_with_promise"), block.get("delivered_on_time")
+    if with_promise is None or on_time is None:
+        return None
+    return max(0, int(with_promise) - int(on_time))
+
+
+def prediction_basis(orders: list[Any]) -> dict[str, int]:
+    """What the booking predictions of the partners' labelled shipments were based on (``prediction.basis``
+    of the rate each one shipped at): with no delivery history, ``carrier_estimate``."""
+    basis: Counter[str] = Counter()
+    for o in orders:
+        if not getattr(o, "tracking_number", None) or getattr(o, "carrier", None) in (None, "fleet"):
+            continue
+        rate = next((r for r in getattr(o, "rates", None) or [] if r.get("id") == o.rate_id), None)
+        prediction = (rate or {}).get("prediction") or {}
+        basis[str(prediction.get("basis") or "none")] += 1
+    return dict(basis.most_common())
+
+
 def _routes(plans: dict[str, Any], orders_by_id: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for slug, plan in plans.items():
@@ -210,6 +314,26 @@ def build(
         "labels": data.get("labels"),
         "tracking": data.get("tracking"),
         "booking": data.get("booking"),
+        "world": {"name": meta.get("world"), **(data.get("world") or {})}
+        if meta.get("world")
+        else data.get("world"),
+        "eta": {
+            "available": any(isinstance((k.get("totals") or {}).get("eta"), dict) for k in kpis.values()),
+            "totals": merge_eta(
+                [(k.get("totals") or {}).get("eta") for k in kpis.values()],
+                [_late(k.get("totals") or {}) for k in kpis.values()],
+            ),
+            "tenants": {slug: (k.get("totals") or {}).get("eta") for slug, k in kpis.items()},
+            "carriers": {
+                c: merged
+                for c, blocks in by_carrier.items()
+                if (merged := merge_eta([b.get("eta") for b in blocks], [_late(b) for b in blocks]))
+                is not None
+            },
+            "basis": prediction_basis(orders),
+        }
+        if kpis
+        else None,
     }
 
 
@@ -219,6 +343,73 @@ def _money(value: float | None) -> str:
 
 def _p(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
+
+
+def _fraction_pct(value: Any) -> str:
+    """A share the gateway gives as a fraction (0.62) or a percentage (62.0), as a percentage."""
+    v = _num(value)
+    return "-" if v is None else f"{v * 100 if v <= 1 else v:.0f}%"
+
+
+def _days(value: Any) -> str:
+    v = _num(value)
+    return "-" if v is None else f"{v:.2f}"
+
+
+BASIS_NOTE = {
+    "carrier_estimate": "the carrier's (or contract card's) estimate: no delivery history yet",
+    "history": "this carrier, service and lane's delivery history",
+    "history_any_lane": "the service's history over every lane",
+    "none": "no prediction",
+}
+
+
+def eta_lines(record: dict[str, Any]) -> list[str]:
+    """The ETA accuracy lines of the summary (``totals.eta`` of ``GET /v1/kpis``); never fails on nulls."""
+    eta = record.get("eta") or {}
+    e = eta.get("totals")
+    if not e:
+        return ["ETA accuracy: not available (GET /v1/kpis reports no eta figures in this installation)"]
+    parts = []
+    if e.get("deliveries") == 0:
+        parts.append("no delivered shipment had a booking prediction")
+    else:
+        if e.get("deliveries") is not None:
+            parts.append(f"{e['deliveries']:,} deliveries with a booking prediction")
+        if "mae_days" in e:
+            parts.append(f"p50 off by {_days(e.get('mae_days'))} business days on average")
+        if "carrier_estimate_mae_days" in e:
+            parts.append(f"the carrier's estimate at booking by {_days(e.get('carrier_estimate_mae_days'))}")
+        if "window_coverage_percent" in e:
+            parts.append(f"{_p(_num(e.get('window_coverage_percent')))} within the p10-p90 window")
+    lines = ["ETA accuracy: " + ("; ".join(parts) if parts else "no figures yet")]
+    if any(k in e for k in ("at_risk_alerts", "at_risk_precision", "at_risk_recall")):
+        alerts = e.get("at_risk_alerts")
+        lines.append(
+            f"  At-risk alerts: {'-' if alerts is None else f'{alerts:,}'}, precision "
+            f"{_fraction_pct(e.get('at_risk_precision'))}, recall {_fraction_pct(e.get('at_risk_recall'))}"
+        )
+    basis = eta.get("basis") or {}
+    if basis:
+        said = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in basis.items())
+        lines.append(f"  Predictions based on: {said}")
+        if set(basis) <= {"carrier_estimate", "none"}:
+            lines.append(
+                "  (the demo starts with no delivery history, so every booking prediction is the carrier's "
+                "or card's estimate)"
+            )
+    return lines
+
+
+def _world_detail(world: dict[str, Any]) -> str:
+    bits = []
+    if world.get("labels"):
+        bits.append(f"{world['labels']:,} partner labels")
+    if world.get("simulated_days"):
+        bits.append(f"simulated time ran {world['simulated_days']:g} days past the pickup")
+    if world.get("last_delivery"):
+        bits.append(f"last delivery {str(world['last_delivery'])[:10]}")
+    return f" ({'; '.join(bits)})" if bits else ""
 
 
 def render(record: dict[str, Any], out: TextIO) -> None:
@@ -252,6 +443,13 @@ def render(record: dict[str, Any], out: TextIO) -> None:
         w(" Savings and fleet utilisation: not available (no allocation plan was applied)\n")
     w(f" On-time delivery: {_p(t['on_time_percent'])} of {t['delivered_with_promise']:,} deliveries with a promise; "
       f"first-attempt: {_p(t['first_attempt_percent'])}\n")  # fmt: skip
+    world = record.get("world") or {}
+    if world.get("name") == "none":
+        w(" Carriers' world: none (--world none): every partner parcel arrives about a day later\n")
+    elif world.get("name"):
+        w(f" Carriers' world: {world['name']}" + _world_detail(world) + "\n")
+    for line in eta_lines(record):
+        w(f" {line}\n")
     reasons = t.get("exceptions_by_reason") or {}
     if reasons:
         w(

@@ -78,6 +78,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         "--world",
         help="a world model for delivery times (docs/WORLDS.md): steady, metro, storm, or a world file's path",
     )
+    parser.add_argument(
+        "--start",
+        help="where the simulated clock starts, ISO 8601 with an offset (default: now); "
+        "a world's '+N' dates count from its day",
+    )
     parser.add_argument("--push-interval", type=float, default=0.5, help="real seconds between push rounds")
     args = parser.parse_args(argv)
     try:
@@ -91,6 +96,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
             sim_world.load_world(args.world)
         except sim_world.WorldError as exc:
             parser.error(f"--world: {exc}")
+    if args.start:
+        try:
+            sim_config.SimConfig(start=args.start).clock_start()
+        except ValueError as exc:
+            parser.error(f"--start: {exc}")
     settings = sim_config.SimConfig(
         seed=args.seed,
         callback_url=args.callback_url,
@@ -128,6 +138,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, s
         data_dir=args.data_dir,
         faults=faults,
         world=args.world or None,
+        start=args.start or None,
     )
     return args, settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 CARRIERS: tuple[str, ...] = ("ups", "dhl_express", "fedex", "usps")
@@ -72,6 +73,18 @@ class SimConfig:
     # A world model for delivery times, failed attempts and carrier estimates (docs/WORLDS.md): a shipped
     # world's name ("steady", "metro", "storm") or a path to a world file. None keeps the fixed progressions.
     world: str | None = None
+    # Where the simulated clock starts (an aware datetime, or ISO 8601 with an offset); None: now. The
+    # demo day starts it on the morning of its day, so the world's "+N" dates and cut-off follow that day.
+    start: datetime | str | None = None
+
+    def clock_start(self) -> datetime | None:
+        """Return ``start`` as an aware UTC datetime (None: the clock starts now)."""
+        if self.start is None:
+            return None
+        at = self.start if isinstance(self.start, datetime) else datetime.fromisoformat(self.start)
+        if at.tzinfo is None:
+            raise ValueError(f"the simulator's start {self.start!r} needs a UTC offset")
+        return at.astimezone(UTC).replace(microsecond=0)
 
     def replace(self, **overrides: Any) -> SimConfig:
         """Return a copy with some fields replaced (unknown names are an error)."""

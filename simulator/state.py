@@ -59,7 +59,7 @@ class Simulator:
 
         self.config = config
         self.real_time = real_time or time.monotonic
-        self.clock = sim_clock.SimClock(config.day_seconds, real=self.real_time)
+        self.clock = sim_clock.SimClock(config.day_seconds, start=config.clock_start(), real=self.real_time)
         self.ledger = sim_ledger.Ledger(config.ledger_path)
         self.faults = sim_faults.FaultInjector(config.seed, config.faults)
         self.sleep = sleep or time.sleep

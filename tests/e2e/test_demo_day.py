@@ -1,4 +1,5 @@
-"""The README's first command, scaled down: a 100-order day end to end, the way `make demo` runs it.
+"""The README's first command, scaled down: a 100-order day end to end, the way `make demo` runs it
+(in the simulator's metro world, as by default).
 
 It starts the whole stack on the embedded default in a subprocess (whatever DATABASE_URL and
 REDIS_URL say), plays every phase through the public HTTP API, and must exit 0 with the summary,
@@ -85,3 +86,10 @@ def test_a_scaled_down_day_runs_end_to_end_with_summary_and_report(tmp_path: Pat
     for kind in ("unknown_tracking", "fleet_delivered"):
         assert rec["findings"].get(kind, 0) >= rec["injected"].get(kind, 0) > 0, kind
     assert day["meta"]["total_seconds"] > 0 and all(p["seconds"] >= 0 for p in day["phases"])
+    # The carriers ran in the metro world (the default): several days of transit with a late tail, so
+    # the partners are not all on time, and the day shows the ETA accuracy the KPIs report.
+    assert day["world"]["name"] == "metro" and day["world"]["simulated_days"] >= 3
+    partners = {c: v["on_time_percent"] for c, v in day["carriers"].items() if c != "fleet"}
+    assert any(p is not None and p < 100 for p in partners.values()), partners
+    assert "Carriers' world: metro" in out and "ETA accuracy" in out
+    assert "ETA accuracy" in report.read_text(encoding="utf-8")
