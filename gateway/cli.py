@@ -21,6 +21,7 @@ tenants_cli = AppGroup("tenants", help="Create and list tenants.")
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
 db_cli = AppGroup("db", help="Database migrations.")
 accounts_cli = AppGroup("carrier-accounts", help="Tenants' carrier accounts: encryption keys.")
+users_cli = AppGroup("users", help="Console users (people who sign in to /console/).")
 
 
 def _container() -> Container:
@@ -170,6 +171,44 @@ def keys_revoke(key_id: str) -> None:
         click.echo(f"revoked {key_id}")
 
 
+@users_cli.command("create")
+@click.option("--tenant", "tenant_ref", required=True, help="tenant id or slug")
+@click.option("--email", required=True)
+@click.option(
+    "--roles", default="ops", show_default=True, help="comma-separated: " + ",".join(sorted(auth.ROLES))
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="read the password from standard input (else: a prompt on a terminal, or one generated and printed once)",
+)
+def users_create(tenant_ref: str, email: str, roles: str, password_stdin: bool) -> None:
+    """Create a console user (the first one, typically with --roles admin). The password is never logged."""
+    import secrets
+    import sys
+
+    from gateway.console import accounts
+
+    generated = False
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password, generated = secrets.token_urlsafe(18), True
+    with _container().sessions() as session:
+        tenant = _find_tenant(session, tenant_ref)
+        try:
+            user = accounts.create_user(session, tenant.id, email, password, roles.split(","), by="cli")
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+        click.echo(f"user id: {user.id} ({user.email}, roles {user.roles}, tenant {tenant.slug})", err=True)
+        if generated:
+            click.echo("This password is shown once. Store it now:", err=True)
+            click.echo(password)
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 def worker_command(burst: bool) -> None:
@@ -230,6 +269,7 @@ def register(app: Flask) -> None:
     for group in (
         tenants_cli,
         keys_cli,
+        users_cli,
         db_cli,
         accounts_cli,
         worker_command,

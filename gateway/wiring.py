@@ -19,6 +19,8 @@ from gateway.allocation import tables as allocation_tables
 from gateway.bulk import api as bulk_api
 from gateway.bulk import jobs as bulk_jobs
 from gateway.bulk import tables as bulk_tables
+from gateway.console import api as console_api
+from gateway.console import tables as console_tables
 from gateway.customs import api as customs_api
 from gateway.customs import tables as customs_tables
 from gateway.exceptions import api as exceptions_api
@@ -95,6 +97,7 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     accounts_tables,
     predictions_tables,
     exceptions_tables,
+    console_tables,
 )
 
 # Every module whose functions are marked @registry.job (importing them registers the jobs).
@@ -141,6 +144,7 @@ BLUEPRINT_MODULES: tuple[ModuleType, ...] = (
     accounts_api,
     predictions_api,
     exceptions_api,
+    console_api,
 )
 
 # The periodic tasks. In-process tasks (no queue) take the container; the others are RQ jobs.

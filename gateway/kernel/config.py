@@ -406,6 +406,25 @@ SETTINGS: tuple[Setting, ...] = (
         1,
     ),
     Setting("RECON_LEASE_SECONDS", "int", 300, "a run's lease; a stalled run is taken over after it", 1),
+    # -- web console (docs/CONSOLE.md) ---------------------------------------------------------------
+    Setting("CONSOLE_SESSION_HOURS", "int", 12, "how long a console sign-in lasts before it expires", 1),
+    Setting(
+        "CONSOLE_COOKIE_SECURE",
+        "str",
+        "auto",
+        "the console cookies' Secure flag: auto (set when the request came over https), always, never",
+    ),
+    Setting(
+        "CONSOLE_LOGIN_FAILURES",
+        "int",
+        5,
+        "failed console sign-ins allowed per email and client address within the window; 0: no limit",
+        0,
+    ),
+    Setting(
+        "CONSOLE_LOGIN_WINDOW_SECONDS", "int", 900, "the window of CONSOLE_LOGIN_FAILURES (from the first)", 1
+    ),
+    Setting("CONSOLE_INVITATION_HOURS", "int", 72, "how long an admin's console invitation link works", 1),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -1,0 +1,159 @@
+"""The console's request plumbing: cookies, the signed-in user, CSRF, roles, security headers, rendering."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import flask
+from flask import current_app, g, render_template, request
+from werkzeug.wrappers import Response as WebResponse
+
+from gateway.console import sessions
+from gateway.console.tables import ConsoleSession, ConsoleUser
+from gateway.kernel import web
+from gateway.kernel.types import utcnow
+
+SESSION_COOKIE = "handoff_console"
+PRE_COOKIE = (
+    "handoff_console_pre"  # before sign-in: what the login and invitation forms' CSRF token is made from
+)
+COOKIE_PATH = "/console"
+CSRF_FIELD = "csrf_token"
+# No inline script or style anywhere: every asset comes from the gateway (docs/CONSOLE.md).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ConsoleError(Exception):
+    """Answer with the console's error page (HTML, not problem+json): status and a sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def secure_cookies() -> bool:
+    mode = str(current_app.config["CONSOLE_COOKIE_SECURE"]).strip().lower()
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    return request.is_secure
+
+
+def set_cookie(response: WebResponse, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        secure=secure_cookies(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def drop_cookie(response: WebResponse, name: str) -> None:
+    response.delete_cookie(name, path=COOKIE_PATH, secure=secure_cookies(), httponly=True, samesite="Lax")
+
+
+def security_headers(response: WebResponse) -> WebResponse:
+    """Every console response: the CSP, no framing, no referrer beyond the origin, no sniffing, no caching."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def load_user() -> ConsoleUser | None:
+    """The signed-in user of this request (cached on ``g``), or None."""
+    user: ConsoleUser | None
+    if "console_user" in g:
+        user = g.console_user
+        return user
+    token = request.cookies.get(SESSION_COOKIE, "")
+    found = sessions.find(web.db(), token, utcnow()) if token else None
+    g.console_session, g.console_user = found if found else (None, None)
+    if found:
+        g.console_cookie = token
+        web.db().commit()  # last_seen_at, when touched
+    user = g.console_user
+    return user
+
+
+def current_session() -> ConsoleSession | None:
+    row: ConsoleSession | None = g.get("console_session")
+    return row
+
+
+def pre_token() -> str:
+    """This browser's pre-session token (made on first use; the response sets its cookie)."""
+    token = request.cookies.get(PRE_COOKIE, "")
+    if not token or len(token) > 128:
+        token = g.get("console_new_pre") or secrets.token_urlsafe(32)
+        g.console_new_pre = token
+    return token
+
+
+def csrf() -> str:
+    """The CSRF token of this page's forms."""
+    cookie = g.get("console_cookie") or pre_token()
+    return sessions.csrf_token(cookie)
+
+
+def check_csrf(cookie: str) -> None:
+    if not sessions.csrf_ok(cookie, request.form.get(CSRF_FIELD, "")):
+        raise ConsoleError(
+            403,
+            "This form was not sent from a console page you opened, or it expired. Reload the page and try again.",
+        )
+
+
+def signed_in(*roles: str) -> Callable[[F], F]:
+    """Decorate a page: sign-in required (else to the login page), one of ``roles`` (admin passes), CSRF on POST."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = load_user()
+            if user is None:
+                target = request.full_path if request.method == "GET" else "/console/"
+                return flask.redirect(f"/console/login?next={quote(target.rstrip('?'), safe='/')}", 303)
+            if request.method == "POST":
+                check_csrf(g.console_cookie)
+            if roles and not any(user.has(role) for role in roles):
+                raise ConsoleError(403, f"This page needs one of the roles: {', '.join(sorted(roles))}.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]  # wraps() types it _Wrapped; it stands in for the view
+
+    return decorator
+
+
+def render(template: str, http_status: int = 200, **context: Any) -> flask.Response:
+    user = g.get("console_user")
+    html = render_template(f"console/{template}", user=user, csrf_token=csrf(), **context)
+    response = flask.Response(html, http_status, mimetype="text/html")
+    new_pre = g.get("console_new_pre")
+    if new_pre and user is None:
+        set_cookie(response, PRE_COOKIE, new_pre, None)
+    return response
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a console path only (no open redirect)."""
+    if value and value.startswith("/console/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/console/"

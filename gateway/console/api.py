@@ -1,0 +1,273 @@
+"""The console's pages (``/console/…``): server-rendered HTML, not API operations.
+
+Routes are plain Flask routes on the blueprint (``flask.Blueprint.add_url_rule``), so the OpenAPI
+document lists none of them, as with the tracking page. Each view reads the signed-in user's tenant
+only, calls one of the console's use cases (which call the capabilities' own), and renders.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import flask
+from flask import current_app, request
+from werkzeug.exceptions import HTTPException
+
+from gateway.console import _web, accounts, finding, queue, sessions, throttle, tower
+from gateway.console._web import ConsoleError, WebResponse, render, signed_in
+from gateway.kernel import auth, web
+from gateway.kernel.http import Blueprint
+from gateway.kernel.types import utcnow
+from schemas import taxonomy
+
+blp = Blueprint(
+    "console",
+    __name__,
+    description="The web console (HTML pages, not in this document)",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/console/static",
+)
+
+VIEW = ("ops", "finance")  # home, shipments and the exception queue
+ACT = ("ops",)  # exception actions
+ADMIN = ("admin",)  # invitations
+
+
+@blp.errorhandler(ConsoleError)
+def _console_error(exc: ConsoleError) -> flask.Response:
+    return render("error.html", exc.status, status=exc.status, message=exc.message)
+
+
+@blp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> flask.Response:
+    status = exc.code or 500
+    return render("error.html", status, status=status, message=exc.description or exc.name)
+
+
+blp.after_request(_web.security_headers)
+
+
+def _route(rule: str, endpoint: str, view: Any, methods: tuple[str, ...] = ("GET",)) -> None:
+    flask.Blueprint.add_url_rule(blp, rule, endpoint, view, methods=list(methods))
+
+
+def _setting(name: str) -> int:
+    return int(current_app.config[name])
+
+
+# -- signing in and out ----------------------------------------------------------------------------
+
+
+def login() -> WebResponse:
+    """The sign-in form; on POST, check the throttle, then the password, then open a session."""
+    target = _web.safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render("login.html", next=target, email="", tenant="", message=request.args.get("m", ""))
+    pre = request.cookies.get(_web.PRE_COOKIE, "")
+    _web.check_csrf(pre)
+    email = request.form.get("email", "")[:254]
+    tenant = request.form.get("tenant", "")[:64]
+    password = request.form.get("password", "")
+    container = web.container()
+    address = request.remote_addr
+    wait = throttle.blocked(container, email, address)
+    if wait:
+        minutes = max(1, -(-wait // 60))
+        message = (
+            f"Too many failed sign-ins for this email from your address. Try again in {minutes} minute(s)."
+        )
+        return render("login.html", 429, next=target, email=email, tenant=tenant, error=message)
+    session = web.db()
+    found = accounts.authenticate(session, email, password, tenant, utcnow())
+    if found.user is None:
+        throttle.failed(container, email, address)
+        session.rollback()
+        return render("login.html", 401, next=target, email=email, tenant=tenant, error=found.refusal)
+    throttle.cleared(container, email, address)
+    _row, token = sessions.start(session, found.user, utcnow(), _setting("CONSOLE_SESSION_HOURS"))
+    session.commit()
+    response = flask.redirect(target, 303)
+    _web.set_cookie(response, _web.SESSION_COOKIE, token, _setting("CONSOLE_SESSION_HOURS") * 3600)
+    _web.drop_cookie(response, _web.PRE_COOKIE)
+    return response
+
+
+@signed_in()
+def logout() -> WebResponse:
+    """End this session and drop its cookie."""
+    row = _web.current_session()
+    if row is not None:
+        sessions.revoke(row, utcnow())
+        web.db().commit()
+    response = flask.redirect("/console/login?m=signed-out", 303)
+    _web.drop_cookie(response, _web.SESSION_COOKIE)
+    return response
+
+
+@signed_in(*ADMIN)
+def invite() -> WebResponse:
+    """An admin invites a person: the one-time link is shown once."""
+    roles = sorted(auth.ROLES)
+    if request.method == "GET":
+        return render("invite.html", roles=roles, link=None, error="")
+    user = _web.load_user()
+    assert user is not None  # signed_in
+    session = web.db()
+    try:
+        row, token = accounts.invite(
+            session,
+            user,
+            request.form.get("email", ""),
+            request.form.getlist("roles"),
+            utcnow(),
+            _setting("CONSOLE_INVITATION_HOURS"),
+        )
+    except accounts.AccountError as exc:
+        session.rollback()
+        return render("invite.html", 422, roles=roles, link=None, error=str(exc))
+    session.commit()
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") or request.host_url.rstrip("/")
+    link = f"{base}/console/invitations/{token}"
+    return render("invite.html", roles=roles, link=link, invited=row.email, expires=row.expires_at, error="")
+
+
+def invitation(token: str) -> WebResponse:
+    """The invitee's page: choose a password; the link then stops working."""
+    session = web.db()
+    row = accounts.open_invitation(session, token, utcnow())
+    if row is None:
+        raise ConsoleError(404, "This invitation link was already used, has expired, or is not one we sent.")
+    if request.method == "GET":
+        return render("accept.html", email=row.email, error="")
+    _web.check_csrf(request.cookies.get(_web.PRE_COOKIE, ""))
+    password = request.form.get("password", "")
+    if password != request.form.get("confirm", ""):
+        return render("accept.html", 422, email=row.email, error="The two passwords differ.")
+    try:
+        accounts.accept(session, token, password, utcnow())
+    except accounts.AccountError as exc:
+        session.rollback()
+        return render("accept.html", 422, email=row.email, error=str(exc))
+    session.commit()
+    return flask.redirect("/console/login?m=account-ready", 303)
+
+
+# -- pages -------------------------------------------------------------------------------------------
+
+
+@signed_in(*VIEW)
+def home() -> flask.Response:
+    """The control tower."""
+    user = _web.load_user()
+    assert user is not None
+    session = web.db()
+    now = utcnow()
+    rows = tower.periods(session, user.tenant_id, now.astimezone(UTC).date())
+    return render(
+        "home.html",
+        periods=rows,
+        on_time=tower.percent_bars(rows, "on_time_percent", "/console/shipments?milestone=delivered"),
+        first_attempt=tower.percent_bars(
+            rows, "first_attempt_percent", "/console/shipments?milestone=delivered"
+        ),
+        exceptions=tower.exceptions(session, user.tenant_id, now),
+    )
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and len(raw) < 7 else 1
+
+
+@signed_in(*VIEW)
+def shipments() -> flask.Response:
+    """Search and filter the tenant's shipments."""
+    user = _web.load_user()
+    assert user is not None
+    session = web.db()
+    filters = {k: request.args.get(k, "")[:100] for k in ("q", "carrier", "milestone")}
+    found = finding.search(session, user.tenant_id, page=_page_number(), **filters)
+    return render(
+        "shipments.html",
+        found=found,
+        filters=filters,
+        carriers=finding.carriers(session, user.tenant_id),
+        milestones=[m.value for m in taxonomy.Milestone],
+    )
+
+
+@signed_in(*VIEW)
+def shipment(shipment_id: str) -> flask.Response:
+    """One shipment: timeline beside raw carrier codes, predictions, label, open exceptions."""
+    user = _web.load_user()
+    assert user is not None
+    found = finding.detail(web.db(), user.tenant_id, shipment_id[:64])
+    if found is None:
+        raise ConsoleError(404, "No such shipment.")
+    return render("shipment.html", d=found, can_act=any(user.has(r) for r in ACT))
+
+
+@signed_in(*VIEW)
+def exceptions() -> flask.Response:
+    """The open exception queue."""
+    user = _web.load_user()
+    assert user is not None
+    filters = {k: request.args.get(k, "")[:64] for k in ("owner", "reason", "age")}
+    rows = queue.open_queue(web.db(), user.tenant_id, utcnow(), **filters)
+    return render(
+        "exceptions.html",
+        rows=rows,
+        filters=filters,
+        owners=tower.OWNERS,
+        ages=tower.AGES,
+        done=request.args.get("done", "")[:80],
+        can_act=any(user.has(r) for r in ACT),
+    )
+
+
+def _back(done: str) -> WebResponse:
+    return flask.redirect(f"/console/exceptions?done={done}", 303)
+
+
+@signed_in(*ACT)
+def resolve() -> WebResponse:
+    """Resolve one or several (the checked boxes) open exceptions with a note."""
+    user = _web.load_user()
+    assert user is not None
+    note = request.form.get("note", "").strip()
+    if not note:
+        raise ConsoleError(422, "Say in a note how the exception was resolved.")
+    ids = request.form.getlist("ids")
+    session = web.db()
+    count = queue.resolve(session, user.tenant_id, ids, user.id, note, utcnow())
+    session.commit()
+    return _back(f"resolved-{count}")
+
+
+@signed_in(*ACT)
+def notify(exception_id: str) -> WebResponse:
+    """Notify the recipient (the platform's recipient.notify webhook)."""
+    user = _web.load_user()
+    assert user is not None
+    session = web.db()
+    outcome = queue.notify(
+        session, user.tenant_id, exception_id[:64], user.id, request.form.get("note", "").strip(), utcnow()
+    )
+    if outcome is None:
+        raise ConsoleError(404, "No such open exception.")
+    session.commit()
+    return _back(f"notified-{outcome.replace(' ', '-')}")
+
+
+_route("/console/login", "login", login, ("GET", "POST"))
+_route("/console/logout", "logout", logout, ("POST",))
+_route("/console/users/invite", "invite", invite, ("GET", "POST"))
+_route("/console/invitations/<string:token>", "invitation", invitation, ("GET", "POST"))
+_route("/console/", "home", home)
+_route("/console/shipments", "shipments", shipments)
+_route("/console/shipments/<string:shipment_id>", "shipment", shipment)
+_route("/console/exceptions", "exceptions", exceptions)
+_route("/console/exceptions/resolve", "resolve", resolve, ("POST",))
+_route("/console/exceptions/<string:exception_id>/notify", "notify", notify, ("POST",))

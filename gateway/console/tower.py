@@ -1,0 +1,131 @@
+"""The control tower's figures: today against yesterday and the last 7 days, and the open exceptions.
+
+Shipment figures come from ``gateway.kpis.service.compute`` (what ``GET /v1/kpis`` serves), exception
+counts from the exceptions table the queue reads: no figure is derived twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gateway.exceptions import playbooks
+from gateway.exceptions.tables import ShipmentException
+from gateway.kpis import service as kpis
+
+OWNERS = ("carrier", "shipper", "recipient", "ops")
+# Age buckets of open exceptions: (label, query value, lower bound in hours, upper bound or None).
+AGES = (
+    ("under 4 h", "lt4h", 0, 4),
+    ("4-24 h", "4to24h", 4, 24),
+    ("1-3 days", "1to3d", 24, 72),
+    ("over 3 days", "gt3d", 72, None),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """One column of the tower: a label, its days and its KPI totals."""
+
+    label: str
+    start: date
+    end: date
+    on_time_percent: float | None
+    first_attempt_percent: float | None
+    cost_per_delivery: dict[str, Any] | None
+    shipments: int
+    delivered: int
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: its label, value, drawn length (0-100) and the list behind it."""
+
+    label: str
+    value: float | int | None
+    length: float
+    href: str
+
+
+def _period(session: Session, tenant_id: str, label: str, start: date, end: date) -> Period:
+    totals = kpis.compute(session, tenant_id, start=start, end=end)["totals"]
+    return Period(
+        label=label,
+        start=start,
+        end=end,
+        on_time_percent=totals["on_time_percent"],
+        first_attempt_percent=totals["first_attempt_percent"],
+        cost_per_delivery=totals["cost_per_delivery"],
+        shipments=totals["shipments"],
+        delivered=totals["delivered"],
+    )
+
+
+def periods(session: Session, tenant_id: str, today: date) -> list[Period]:
+    """Today, yesterday and the last 7 days (today included), in UTC days."""
+    yesterday = today - timedelta(days=1)
+    return [
+        _period(session, tenant_id, "Today", today, today),
+        _period(session, tenant_id, "Yesterday", yesterday, yesterday),
+        _period(session, tenant_id, "Last 7 days", today - timedelta(days=6), today),
+    ]
+
+
+def percent_bars(rows: list[Period], field: str, href: str) -> list[Bar]:
+    bars = []
+    for row in rows:
+        value = getattr(row, field)
+        bars.append(Bar(row.label, value, float(value or 0), href))
+    return bars
+
+
+def _count_bars(counts: list[tuple[str, int, str]]) -> list[Bar]:
+    top = max([n for _, n, _ in counts] + [1])
+    return [Bar(label, n, round(100 * n / top, 1), href) for label, n, href in counts]
+
+
+@dataclass(frozen=True)
+class Exceptions:
+    """Open exceptions by owner and by age, and how many shipments are at risk."""
+
+    total: int
+    by_owner: list[Bar]
+    by_age: list[Bar]
+    at_risk: int
+
+
+def age_bounds(value: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The created_at bounds (older than, newer than) of an age bucket's query value."""
+    for _label, key, low, high in AGES:
+        if key == value:
+            newest = now - timedelta(hours=low)
+            oldest = now - timedelta(hours=high) if high is not None else None
+            return oldest, newest
+    return None, None
+
+
+def exceptions(session: Session, tenant_id: str, now: datetime) -> Exceptions:
+    rows = session.execute(
+        sa.select(ShipmentException.owner, ShipmentException.reason, ShipmentException.created_at).where(
+            ShipmentException.tenant_id == tenant_id, ShipmentException.status == "open"
+        )
+    ).all()
+    owners = Counter(owner for owner, _, _ in rows)
+    ages: Counter[str] = Counter()
+    for _, _, created in rows:
+        hours = (now - created).total_seconds() / 3600
+        for _label, key, low, high in AGES:
+            if hours >= low and (high is None or hours < high):
+                ages[key] += 1
+                break
+    by_owner = _count_bars([(o, owners.get(o, 0), f"/console/exceptions?owner={o}") for o in OWNERS])
+    by_age = _count_bars(
+        [(label, ages.get(key, 0), f"/console/exceptions?age={key}") for label, key, _, _ in AGES]
+    )
+    at_risk = sum(1 for _, reason, _ in rows if reason == playbooks.AT_RISK)
+    return Exceptions(len(rows), by_owner, by_age, at_risk)
