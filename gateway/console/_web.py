@@ -142,9 +142,23 @@ def signed_in(*roles: str) -> Callable[[F], F]:
     return decorator
 
 
+def navigation(user: ConsoleUser | None) -> list[tuple[str, str]]:
+    """The areas' links the user may open, in order (each area module lists its own in ``NAV``)."""
+    from gateway.console import pages_allocation, pages_carriers, pages_developers, pages_finance
+
+    if user is None:
+        return []
+    links = []
+    for area in (pages_allocation, pages_finance, pages_carriers, pages_developers):
+        links += [(path, label) for path, label, roles in area.NAV if any(user.has(r) for r in roles)]
+    return links
+
+
 def render(template: str, http_status: int = 200, **context: Any) -> flask.Response:
     user = g.get("console_user")
-    html = render_template(f"console/{template}", user=user, csrf_token=csrf(), **context)
+    html = render_template(
+        f"console/{template}", user=user, csrf_token=csrf(), nav=navigation(user), **context
+    )
     response = flask.Response(html, http_status, mimetype="text/html")
     new_pre = g.get("console_new_pre")
     if new_pre and user is None:

@@ -14,7 +14,19 @@ import flask
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.console import _web, accounts, finding, queue, sessions, throttle, tower
+from gateway.console import (
+    _web,
+    accounts,
+    finding,
+    pages_allocation,
+    pages_carriers,
+    pages_developers,
+    pages_finance,
+    queue,
+    sessions,
+    throttle,
+    tower,
+)
 from gateway.console._web import ConsoleError, WebResponse, render, signed_in
 from gateway.kernel import auth, web
 from gateway.kernel.http import Blueprint
@@ -271,3 +283,8 @@ _route("/console/shipments/<string:shipment_id>", "shipment", shipment)
 _route("/console/exceptions", "exceptions", exceptions)
 _route("/console/exceptions/resolve", "resolve", resolve, ("POST",))
 _route("/console/exceptions/<string:exception_id>/notify", "notify", notify, ("POST",))
+
+
+# -- the other areas, each in its own module ------------------------------------------------------------
+for _area in (pages_finance, pages_allocation, pages_carriers, pages_developers):
+    _area.register(_route)
