@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -36,15 +37,30 @@ import requests
 from gateway.kernel import config
 from gateway.kernel import container as bootstrap
 from gateway.launcher.stack import LOCAL_HTTP_WEBHOOKS, Stack
-from gateway.launcher.tenants import create_tenant_key
+from gateway.launcher.tenants import create_tenant_key, ensure_console_user
 
 DEMO_SLUG = "demo-shop"
+CONSOLE_EMAIL = "ops@demo-shop.example"
 
 
 def _ensure_demo_key(container: bootstrap.Container, mode: str = "live") -> str:
     return create_tenant_key(
         container, DEMO_SLUG, "Demo Shop", ["platform", "ops", "finance"], f"local demo ({mode})", mode
     )[1]
+
+
+def _console_sign_in(url: str, email: str, password: str) -> int:
+    """Sign in to the console as a browser does (form, CSRF token, cookie); the status (303: signed in)."""
+    browser = requests.Session()
+    page = browser.get(f"{url}/console/login", timeout=5)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    answer = browser.post(
+        f"{url}/console/login",
+        data={"csrf_token": token.group(1) if token else "", "email": email, "password": password},
+        allow_redirects=False,
+        timeout=5,
+    )
+    return answer.status_code
 
 
 def run_worker() -> None:
@@ -107,11 +123,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         key = _ensure_demo_key(stack.container)
         test_key = _ensure_demo_key(stack.container, "test")
+        console_password = ensure_console_user(
+            stack.container, DEMO_SLUG, CONSOLE_EMAIL, ["ops", "finance", "admin"]
+        )
         url = stack.url
         if args.check:
             r = requests.get(f"{url}/v1/shipments", headers={"Authorization": f"Bearer {key}"}, timeout=5)
             print(f"check: GET /v1/shipments -> {r.status_code}")
-            return 0 if r.status_code == 200 else 1
+            signed_in = _console_sign_in(url, CONSOLE_EMAIL, console_password)
+            print(f"check: console sign-in as {CONSOLE_EMAIL} -> {signed_in}")
+            return 0 if r.status_code == 200 and signed_in == 303 else 1
         sim = (
             f"Carrier simulator (UPS, FedEx and USPS REST, DHL Express SOAP, driver app): {stack.simulator_url}/_sim/health\n"
             if stack.simulator
@@ -121,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             f"\nHandoff is running at {url}\n"
             f"  API docs:  {url}/docs\n"
             f"  OpenAPI:   {url}/openapi.json\n"
+            f"  Console:   {url}/console/  (sign in as {CONSOLE_EMAIL}, password {console_password}; "
+            "a new one each start)\n"
             f"{sim}"
             f"Database: {stack.container.engine.url.render_as_string(hide_password=True)}\n"
             f"A demo API key (shown once):\n  {key}\n"

@@ -86,6 +86,12 @@ def create_user(
     return user
 
 
+def set_password(user: ConsoleUser, password: str) -> None:
+    """Give a user a new password (checked like any other); the old one stops working."""
+    check_password(password)
+    user.password_hash = _HASHER.hash(password)
+
+
 @dataclass(frozen=True)
 class SignIn:
     """What a sign-in attempt found: the user (None when refused) and why it was refused."""

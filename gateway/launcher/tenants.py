@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 import sqlalchemy as sa
 
+from gateway.console import accounts as console_accounts
+from gateway.console.tables import ConsoleUser
 from gateway.kernel import auth, models
 from gateway.kernel import container as bootstrap
 
@@ -25,3 +29,25 @@ def create_tenant_key(
         )
         session.commit()
         return tenant.id, key
+
+
+def ensure_console_user(container: bootstrap.Container, slug: str, email: str, roles: list[str]) -> str:
+    """Make sure the tenant ``slug`` has a console user ``email``; give it a fresh password and return it.
+
+    A new password on every start: it is printed once (like the demo API key) and never stored in clear.
+    """
+    password = secrets.token_urlsafe(12)
+    with container.sessions() as session:
+        tenant_id = session.execute(
+            sa.select(models.Tenant.id).where(models.Tenant.slug == slug)
+        ).scalar_one()
+        address = console_accounts.normalise_email(email)
+        user = session.execute(
+            sa.select(ConsoleUser).where(ConsoleUser.tenant_id == tenant_id, ConsoleUser.email == address)
+        ).scalar_one_or_none()
+        if user is None:
+            console_accounts.create_user(session, tenant_id, address, password, roles, by="launcher")
+        else:
+            console_accounts.set_password(user, password)
+        session.commit()
+    return password

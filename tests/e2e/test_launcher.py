@@ -39,6 +39,8 @@ def test_launcher_serves_a_real_request_on_sqlite_and_embedded_redis(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GET /v1/shipments -> 200" in result.stdout
+    # make serve's console credentials sign in, as a browser would (form, CSRF token, cookie)
+    assert "check: console sign-in as ops@demo-shop.example -> 303" in result.stdout
     # The development setting is stated at start-up.
     assert "GATEWAY_WEBHOOK_ALLOW_LOCAL_HTTP=true" in result.stdout
     assert "production refuses them" in result.stdout
