@@ -335,6 +335,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     report_path.write_text(report.render(record), encoding="utf-8")
     (data_dir / "demo-day.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
     out.write(f"\n Report: {report_path}\n")
+    out.write(
+        " Open this day in the web console (prints the URL and a user's password; other shops: "
+        f"{', '.join(s.slug for s in day.SHOPS[1:])}):\n"
+        f"   GATEWAY_DATA_DIR={data_dir} make serve SERVE_ARGS='--console-tenant {day.SHOPS[0].slug}'\n"
+    )
     if total > BUDGET_SECONDS:
         out.write(
             f" Note: the day took {fmt_seconds(total)}, over the {BUDGET_SECONDS // 60}-minute budget.\n"

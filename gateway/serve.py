@@ -40,7 +40,11 @@ from gateway.launcher.stack import LOCAL_HTTP_WEBHOOKS, Stack
 from gateway.launcher.tenants import create_tenant_key, ensure_console_user
 
 DEMO_SLUG = "demo-shop"
-CONSOLE_EMAIL = "ops@demo-shop.example"
+
+
+def console_email(slug: str) -> str:
+    """The console user ``make serve`` signs you in as, in tenant ``slug``."""
+    return f"ops@{slug}.example"
 
 
 def _ensure_demo_key(container: bootstrap.Container, mode: str = "live") -> str:
@@ -91,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="RQ worker processes")
     parser.add_argument("--logs", help="write the processes' logs to this directory instead of the terminal")
     parser.add_argument("--check", action="store_true", help="start, make one request, stop")
+    parser.add_argument(
+        "--console-tenant",
+        default=DEMO_SLUG,
+        help="the tenant (slug) whose console user is printed (default: the demo tenant; e.g. a demo day's "
+        "shop, with GATEWAY_DATA_DIR=var/demo)",
+    )
     parser.add_argument("--rq-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rq_worker:  # what Stack runs for each worker process
@@ -123,15 +133,20 @@ def main(argv: list[str] | None = None) -> int:
             )
         key = _ensure_demo_key(stack.container)
         test_key = _ensure_demo_key(stack.container, "test")
-        console_password = ensure_console_user(
-            stack.container, DEMO_SLUG, CONSOLE_EMAIL, ["ops", "finance", "admin"]
-        )
+        email = console_email(args.console_tenant)
+        try:
+            console_password = ensure_console_user(
+                stack.container, args.console_tenant, email, ["ops", "finance", "admin"]
+            )
+        except LookupError:
+            print(f"no tenant {args.console_tenant!r} in this database", file=sys.stderr)
+            return 2
         url = stack.url
         if args.check:
             r = requests.get(f"{url}/v1/shipments", headers={"Authorization": f"Bearer {key}"}, timeout=5)
             print(f"check: GET /v1/shipments -> {r.status_code}")
-            signed_in = _console_sign_in(url, CONSOLE_EMAIL, console_password)
-            print(f"check: console sign-in as {CONSOLE_EMAIL} -> {signed_in}")
+            signed_in = _console_sign_in(url, email, console_password)
+            print(f"check: console sign-in as {email} -> {signed_in}")
             return 0 if r.status_code == 200 and signed_in == 303 else 1
         sim = (
             f"Carrier simulator (UPS, FedEx and USPS REST, DHL Express SOAP, driver app): {stack.simulator_url}/_sim/health\n"
@@ -142,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\nHandoff is running at {url}\n"
             f"  API docs:  {url}/docs\n"
             f"  OpenAPI:   {url}/openapi.json\n"
-            f"  Console:   {url}/console/  (sign in as {CONSOLE_EMAIL}, password {console_password}; "
+            f"  Console:   {url}/console/  (sign in as {email}, password {console_password}; "
             "a new one each start)\n"
             f"{sim}"
             f"Database: {stack.container.engine.url.render_as_string(hide_password=True)}\n"

@@ -40,7 +40,9 @@ def ensure_console_user(container: bootstrap.Container, slug: str, email: str, r
     with container.sessions() as session:
         tenant_id = session.execute(
             sa.select(models.Tenant.id).where(models.Tenant.slug == slug)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if tenant_id is None:
+            raise LookupError(f"no tenant {slug!r}")
         address = console_accounts.normalise_email(email)
         user = session.execute(
             sa.select(ConsoleUser).where(ConsoleUser.tenant_id == tenant_id, ConsoleUser.email == address)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,13 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 @pytest.mark.timeout(900)
@@ -93,3 +101,26 @@ def test_a_scaled_down_day_runs_end_to_end_with_summary_and_report(tmp_path: Pat
     assert any(p is not None and p < 100 for p in partners.values()), partners
     assert "Carriers' world: metro" in out and "ETA accuracy" in out
     assert "ETA accuracy" in report.read_text(encoding="utf-8")
+
+    # The day ends by saying how to open it in the console; that command signs a shop's user in.
+    assert "Open this day in the web console" in out and "--console-tenant northwind" in out
+    serve_env = {**env, "GATEWAY_DATA_DIR": str(tmp_path / "data"), "GATEWAY_LOG_LEVEL": "WARNING"}
+    served = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.serve",
+            "--check",
+            "--no-simulator",
+            "--port",
+            str(_free_port()),
+            "--console-tenant",
+            "northwind",
+        ],
+        cwd=ROOT,
+        env=serve_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "check: console sign-in as ops@northwind.example -> 303" in served.stdout, served.stderr[-3000:]

@@ -179,3 +179,27 @@ def test_the_launcher_accepts_a_webhook_receiver_on_this_machine_over_http(stack
     )
     assert response.status_code == 201, response.text
     assert stack.webhook_local_http is True
+
+
+def test_serve_refuses_a_console_tenant_that_is_not_in_its_database(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(GATEWAY_DATA_DIR=str(tmp_path), GATEWAY_LOG_LEVEL="WARNING")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.serve",
+            "--check",
+            "--no-simulator",
+            "--port",
+            str(_free_port()),
+            "--console-tenant",
+            "nobody-here",
+        ],
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "no tenant 'nobody-here' in this database" in result.stderr
