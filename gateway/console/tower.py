@@ -52,14 +52,19 @@ class Bar:
     href: str
 
 
+def _number(value: str | float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _period(session: Session, tenant_id: str, label: str, start: date, end: date) -> Period:
     totals = kpis.compute(session, tenant_id, start=start, end=end)["totals"]
     return Period(
         label=label,
         start=start,
         end=end,
-        on_time_percent=totals["on_time_percent"],
-        first_attempt_percent=totals["first_attempt_percent"],
+        # The KPIs give percentages as decimal strings ("96.4"), as the API does; the page draws numbers.
+        on_time_percent=_number(totals["on_time_percent"]),
+        first_attempt_percent=_number(totals["first_attempt_percent"]),
         cost_per_delivery=totals["cost_per_delivery"],
         shipments=totals["shipments"],
         delivered=totals["delivered"],

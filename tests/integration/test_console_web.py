@@ -389,3 +389,31 @@ def test_the_cli_creates_the_first_user_and_prints_a_generated_password_once(app
     )
     assert piped.exit_code == 0, piped.output
     assert PASSWORD not in piped.output
+
+
+def test_the_tower_shows_todays_on_time_and_first_attempt_rates(app: Any, seeded: Seeded) -> None:
+    # A delivery today within its promise: the KPIs give "100.0" as a decimal string, the page a number.
+    with app.extensions["handoff"].sessions() as session:
+        shipment = session.get(models.Shipment, seeded.shipment_id)
+        shipment.promise_date = utcnow().date() + timedelta(days=2)
+        ingest.ingest(
+            session,
+            [
+                events.CanonicalEvent(
+                    tracking_number=seeded.tracking_number,
+                    carrier="ups",
+                    occurred_at=utcnow() - timedelta(minutes=5),
+                    raw_code="DL",
+                    milestone=taxonomy.Milestone.DELIVERED,
+                    source_event_id=uuid.uuid4().hex,
+                )
+            ],
+        )
+        session.commit()
+    client = app.test_client()
+    sign_in(client, make_user(app, seeded.tenant_id, ("ops",)))
+    home = client.get("/console/")
+    assert home.status_code == 200
+    text = home.get_data(as_text=True)
+    assert "100.0 %" in text  # on time today
+    assert "0.0 %" in text  # first attempt: the delivery came after a failed attempt
