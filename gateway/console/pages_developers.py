@@ -1,14 +1,195 @@
-"""Console pages: developers (filled in by its own slice; see docs/CONSOLE.md)."""
+"""Console pages: developer settings (issue 20 item 9; see docs/CONSOLE.md).
+
+Roles: API keys are ``admin`` only (a key can hold any role, so making one is an admin's act);
+webhook endpoints and the carrier accounts list are ``admin`` and ``platform`` (the roles the API
+asks for them). Secrets (a new key, a rotated webhook secret) are rendered once, on the response
+to the POST that made them, and never again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
+
+import flask
+from flask import current_app, request
+
+from gateway.console import _web
+from gateway.console import developers_views as views
+from gateway.console._web import ConsoleError, WebResponse, render, signed_in
+from gateway.console.tables import ConsoleUser
+from gateway.kernel import auth, web
+from gateway.kernel.errors import Problem
+from gateway.webhooks.tables import WebhookEndpoint
 
 Route = Callable[..., None]
+KEYS = ("admin",)
+HOOKS = ("admin", "platform")
+GRACE_HOURS = (0, 1, 24, 72, 168)
+
+
+def _user() -> ConsoleUser:
+    user = _web.load_user()
+    assert user is not None  # signed_in
+    return user
+
+
+def _page(http_status: int = 200, error: str = "") -> flask.Response:
+    user = _user()
+    session = web.db()
+    can_keys = user.has("admin")
+    return render(
+        "developers.html",
+        http_status,
+        can_keys=can_keys,
+        keys=views.keys(session, user.tenant_id) if can_keys else [],
+        roles=sorted(auth.ROLES),
+        modes=auth.MODES,
+        endpoints=views.endpoints(session, user.tenant_id),
+        accounts=views.carrier_accounts(session, user.tenant_id),
+        done=request.args.get("done", "")[:120],
+        error=error,
+    )
+
+
+@signed_in(*HOOKS)
+def developers() -> flask.Response:
+    """API keys (admins), webhook endpoints and carrier accounts."""
+    return _page()
+
+
+def _done(message: str, where: str = "/console/developers") -> WebResponse:
+    return flask.redirect(f"{where}?done={quote(message)}", 303)
+
+
+@signed_in(*KEYS)
+def create_key() -> WebResponse:
+    """Make an API key and show it on this response only."""
+    user = _user()
+    session = web.db()
+    try:
+        row, secret = views.create_key(
+            session,
+            user.tenant_id,
+            request.form.getlist("roles"),
+            request.form.get("name", ""),
+            request.form.get("mode", "live"),
+            str(current_app.config["SECRET_PEPPER"]),
+        )
+    except ValueError as exc:
+        session.rollback()
+        return _page(422, error=str(exc))
+    session.commit()
+    return render(
+        "developers_secret.html",
+        title="API key created",
+        what=f"API key {row.id} ({row.roles}, {request.form.get('mode', 'live')})",
+        secret=secret,
+        usage="Send it as: Authorization: Bearer <key>",
+    )
+
+
+@signed_in(*KEYS)
+def revoke_key(key_id: str) -> WebResponse:
+    """Revoke one of the tenant's keys."""
+    user = _user()
+    session = web.db()
+    outcome = views.revoke_key(session, user.tenant_id, key_id[:64])
+    if outcome is None:
+        raise ConsoleError(404, "No such API key.")
+    session.commit()
+    return _done(f"revoked {key_id}" if outcome else f"{key_id} was already revoked")
+
+
+def _endpoint_or_404(tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
+    try:
+        return views.endpoint(web.db(), tenant_id, endpoint_id[:64])
+    except Problem:
+        raise ConsoleError(404, "No such webhook endpoint.") from None
+
+
+@signed_in(*HOOKS)
+def webhook(endpoint_id: str) -> flask.Response:
+    """One endpoint: its state and its delivery log, newest first, with replay buttons."""
+    user = _user()
+    found = _endpoint_or_404(user.tenant_id, endpoint_id)
+    cursor = request.args.get("cursor", "")[:200]
+    try:
+        rows, next_cursor = views.deliveries(web.db(), user.tenant_id, found.id, cursor)
+    except Problem as exc:
+        raise ConsoleError(400, exc.detail) from None
+    return render(
+        "developers_webhook.html",
+        e=found,
+        deliveries=rows,
+        next_cursor=next_cursor,
+        graces=GRACE_HOURS,
+        done=request.args.get("done", "")[:120],
+    )
+
+
+@signed_in(*HOOKS)
+def replay(endpoint_id: str, delivery_id: str) -> WebResponse:
+    """Send a delivery's event again to this endpoint (same webhook-id)."""
+    user = _user()
+    session = web.db()
+    found = _endpoint_or_404(user.tenant_id, endpoint_id)
+    try:
+        ids = views.replay(session, user.tenant_id, found.id, delivery_id[:64])
+    except Problem as exc:
+        session.rollback()
+        raise ConsoleError(exc.status if exc.status in (404, 409) else 422, exc.detail) from None
+    if ids is None:
+        raise ConsoleError(404, "No such delivery.")
+    session.commit()
+    return _done(f"queued {len(ids)} delivery", f"/console/developers/webhooks/{found.id}")
+
+
+@signed_in(*HOOKS)
+def rotate(endpoint_id: str) -> WebResponse:
+    """A new signing secret, shown on this response only."""
+    user = _user()
+    session = web.db()
+    found = _endpoint_or_404(user.tenant_id, endpoint_id)
+    raw = request.form.get("grace_hours", "24")
+    hours = int(raw) if raw.isdigit() and int(raw) in GRACE_HOURS else 24
+    endpoint, secret = views.rotate(session, user.tenant_id, found.id, hours)
+    session.commit()
+    old = (
+        f"The old secret keeps signing beside it for {hours} hour(s)."
+        if hours
+        else "The old secret stopped signing."
+    )
+    return render(
+        "developers_secret.html",
+        title="Webhook secret rotated",
+        what=f"the new signing secret of {endpoint.url}. {old}",
+        secret=secret,
+        usage="Verify the webhook-signature header with it (Standard Webhooks).",
+        back=f"/console/developers/webhooks/{endpoint.id}",
+    )
 
 
 def register(route: Route) -> None:
     """Add this area's pages with ``route(rule, endpoint, view, methods)``."""
+    route("/console/developers", "developers", developers)
+    route("/console/developers/keys", "developers_create_key", create_key, ("POST",))
+    route("/console/developers/keys/<string:key_id>/revoke", "developers_revoke_key", revoke_key, ("POST",))
+    route("/console/developers/webhooks/<string:endpoint_id>", "developers_webhook", webhook)
+    route(
+        "/console/developers/webhooks/<string:endpoint_id>/deliveries/<string:delivery_id>/replay",
+        "developers_replay",
+        replay,
+        ("POST",),
+    )
+    route(
+        "/console/developers/webhooks/<string:endpoint_id>/rotate-secret",
+        "developers_rotate",
+        rotate,
+        ("POST",),
+    )
 
 
-NAV: list[tuple[str, str, tuple[str, ...]]] = []  # (path, label, roles that see it)
+NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("/console/developers", "Developers", HOOKS)
+]  # (path, label, roles that see it)
