@@ -1,0 +1,157 @@
+"""The console's allocation pages in Debian's Chromium over real HTTP: edit a rule set, run a plan, apply it.
+
+Ops sign in, open Allocation, save an invalid rule document (the validation report names its JSON
+path), then a valid one (a new version and its diff), run a plan with the smallest budget, watch
+its progress page refresh itself until done, view its map and routes, and apply it. Each page is
+screenshotted into var/screenshots/console/allocation-*.png and checked with axe-core; no page
+may report a Content-Security-Policy violation and every request stays on the gateway.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.test_console_browser import (  # noqa: F401 - server is a fixture
+    CHROMIUM,
+    SCREENSHOTS,
+    _axe_serious,
+    playwright_api,
+    server,
+)
+from tests.integration.test_allocation_plans import (  # noqa: F401 - partners_sell_labels is autouse
+    MIDTOWN,
+    PHILADELPHIA,
+    book,
+    local_day,
+    partners_sell_labels,
+    run_jobs,
+    setup_fleet,
+)
+from tests.integration.test_console_web import PASSWORD, make_user
+
+pytestmark = pytest.mark.e2e
+
+RULE = {
+    "id": "no-vans-191",
+    "when": {"postal_prefix": ["191"]},
+    "action": {"type": "forbid", "target": "fleet"},
+}
+
+
+def test_ops_edit_a_rule_set_run_a_plan_view_its_map_and_apply_it(app, server, make_tenant):  # noqa: F811
+    api = app.test_client()
+    tenant = make_tenant(("platform", "ops"))
+    shipments = [book(api, tenant, w, f"MID-{i}") for i, w in enumerate(MIDTOWN[:3])]
+    shipments.append(book(api, tenant, PHILADELPHIA[0], "PHL-0"))
+    day = local_day(shipments[0])
+    setup_fleet(api, tenant)
+    created = api.post(
+        "/v1/allocation/rule-sets", json={"name": "city", "rules": [RULE]}, headers=tenant.headers
+    )
+    assert created.status_code == 201, created.get_json()
+    email = make_user(app, tenant.tenant_id, ("ops",))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("allocation-*.png"):
+        old.unlink()
+    requested: list[str] = []
+    csp_errors: list[str] = []
+    violations: dict[str, list[str]] = {}
+
+    def shot(page: Any, name: str) -> None:
+        page.screenshot(path=str(SCREENSHOTS / f"allocation-{name}.png"), full_page=True)
+        found = _axe_serious(page)
+        if found:
+            violations[name] = found
+
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda r: requested.append(r.url))
+            page.on(
+                "console",
+                lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
+            )
+            page.goto(f"{server}/console/login", wait_until="networkidle")
+            page.get_by_label("Email", exact=True).fill(email)
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{server}/console/")
+
+            page.get_by_role("link", name="Allocation", exact=True).click()
+            page.wait_for_url(f"{server}/console/allocation")
+            assert page.locator("#rule-sets tbody tr").count() == 1
+            shot(page, "1-overview")
+
+            page.get_by_role("link", name="city", exact=True).click()
+            page.wait_for_load_state("networkidle")
+            editor = page.get_by_label("The rule set as JSON", exact=False)
+            broken = {"name": "city", "rules": [{**RULE, "action": {"type": "forbid"}}]}
+            editor.fill(json.dumps(broken, indent=2))
+            page.get_by_role("button", name="Save as version 2").click()
+            page.wait_for_load_state("networkidle")
+            report = page.locator("#rule-errors")
+            assert "rules.0.action" in report.inner_text()
+            assert '"type": "forbid"' in editor.input_value()  # kept as typed
+            shot(page, "2-rule-invalid")
+
+            changed = {**RULE, "when": {"postal_prefix": ["191", "190"]}}
+            editor.fill(json.dumps({"name": "city", "rules": [changed]}, indent=2))
+            page.get_by_role("button", name="Save as version 2").click()
+            page.wait_for_load_state("networkidle")
+            assert page.locator("#saved").inner_text() == "Saved as version 2."
+            assert page.locator("#current-version").inner_text() == "2"
+            assert any('"190"' in t for t in page.locator("#diff .add").all_inner_texts())
+            shot(page, "3-rule-saved")
+
+            page.get_by_role("link", name="Allocation", exact=True).first.click()
+            page.wait_for_url(f"{server}/console/allocation")
+            page.get_by_label("Day").fill(day.isoformat())
+            page.get_by_label("Time limit (seconds)").fill("1")
+            page.get_by_label("Seed").fill("1")
+            page.get_by_label("Max iterations").fill("50")
+            page.get_by_role("button", name="Run plan").click()
+            page.wait_for_url(f"{server}/console/allocation/plans/*")
+            plan_url = page.url
+            assert page.locator("#plan-state").inner_text() == "queued"
+            assert page.locator("progress").count() == 1
+            # The static script updates the bar in place (a <noscript> meta refresh does without it).
+            assert page.get_by_role("button", name="Pause updates").count() == 1
+            page.screenshot(path=str(SCREENSHOTS / "allocation-4-plan-progress.png"), full_page=True)
+            found = _axe_serious(page)
+            if found:
+                violations["4-plan-progress"] = found
+
+            run_jobs(app)  # the RQ worker, in burst: the page refreshes itself until the plan is done
+            page.wait_for_selector("#plan-map", timeout=30_000)
+            page.wait_for_load_state("networkidle")
+            assert page.url == plan_url
+            assert page.locator("#plan-state").inner_text() == "done"
+            assert page.locator("#plan-map polyline").count() >= 1
+            assert page.locator("#plan-map g.partner").count() >= 1  # PHL-0: vans may not go there
+            assert "PHL-0" in page.locator("#handovers").inner_text()
+            shot(page, "5-plan")
+
+            page.get_by_role("button", name="Apply this plan").click()
+            page.wait_for_load_state("networkidle")
+            assert page.locator("#plan-state").inner_text() == "applied"
+            assert page.locator("#applied").inner_text().startswith("Applied: 4 shipment(s)")
+            shot(page, "6-plan-applied")
+        finally:
+            browser.close()
+
+    assert csp_errors == []
+    assert requested and all(urlsplit(u).hostname == "127.0.0.1" for u in requested), requested
+    assert violations == {}, violations
+    assert sorted(f.name for f in SCREENSHOTS.glob("allocation-*.png")) == [
+        "allocation-1-overview.png",
+        "allocation-2-rule-invalid.png",
+        "allocation-3-rule-saved.png",
+        "allocation-4-plan-progress.png",
+        "allocation-5-plan.png",
+        "allocation-6-plan-applied.png",
+    ]
