@@ -176,10 +176,13 @@ def home() -> flask.Response:
     assert user is not None
     session = web.db()
     now = utcnow()
-    rows = tower.periods(session, user.tenant_id, now.astimezone(UTC).date())
+    rows, figures_at = tower.cached_periods(
+        session, web.container().redis, user.tenant_id, now.astimezone(UTC)
+    )
     return render(
         "home.html",
         periods=rows,
+        figures_at=figures_at,
         on_time=tower.percent_bars(rows, "on_time_percent", "/console/shipments?milestone=delivered"),
         first_attempt=tower.percent_bars(
             rows, "first_attempt_percent", "/console/shipments?milestone=delivered"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.kpis import _tracking
-from gateway.kpis._rows import FLEET, Row, as_money, chunks, pct, table
+from gateway.kpis._rows import FLEET, Row, as_money, chunks, one_of, pct, table
 from gateway.rates import tables as rating_tables
 from schemas import money
 
@@ -28,10 +28,10 @@ def fill_costs(session: Session, rows: dict[str, Row], notes: list[str]) -> None
         notes.append("labels are not available in this installation: no cost is counted")
         return
     uncosted: list[str] = []
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, session):
         for r in session.execute(
             sa.select(labels.c.shipment_id, labels.c.status, labels.c.cost_minor, labels.c.currency).where(
-                labels.c.shipment_id.in_(chunk)
+                one_of(session, labels.c.shipment_id, chunk)
             )
         ):
             row = rows[r.shipment_id]
@@ -46,10 +46,10 @@ def fill_costs(session: Session, rows: dict[str, Row], notes: list[str]) -> None
             else:
                 uncosted.append(r.shipment_id)
     snap = rating_tables.ShipmentQuoteSnapshot.__table__
-    for chunk in chunks(uncosted):
+    for chunk in chunks(uncosted, session):
         for r in session.execute(
             sa.select(snap.c.shipment_id, snap.c.total_cost_minor, snap.c.currency).where(
-                snap.c.shipment_id.in_(chunk)
+                one_of(session, snap.c.shipment_id, chunk)
             )
         ):
             row = rows[r.shipment_id]
@@ -87,10 +87,10 @@ def fleet(
         latest[(p.depot_id, p.day)] = p  # a later applied plan for the same depot and day replaces it
     alloc_cost: dict[str, tuple[int, str | None]] = {}
     ids = [r.id for r in fleet_rows]
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, session):
         for a in session.execute(
             sa.select(allocs.c.shipment_id, allocs.c.cost_minor, allocs.c.currency).where(
-                allocs.c.shipment_id.in_(chunk)
+                one_of(session, allocs.c.shipment_id, chunk)
             )
         ):
             alloc_cost[a.shipment_id] = (int(a.cost_minor or 0), a.currency)

@@ -7,7 +7,7 @@ from datetime import UTC, date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.kpis._rows import Row, chunks, table
+from gateway.kpis._rows import Row, chunks, one_of, table
 
 
 def fill_eta(session: Session, tenant_id: str, rows: dict[str, Row], notes: list[str]) -> None:
@@ -19,11 +19,11 @@ def fill_eta(session: Session, tenant_id: str, rows: dict[str, Row], notes: list
         return
     p, x = predictions.c, exceptions.c
     ids = [r.id for r in rows.values() if r.delivered_at is not None]
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, session):
         for r in session.execute(
             sa.select(p.shipment_id, labels.c.purchased_at, p.p10, p.p50, p.p90, p.basis, p.carrier_estimate)
             .join(labels, labels.c.shipment_id == p.shipment_id)
-            .where(p.shipment_id.in_(chunk), p.tenant_id == tenant_id, p.trigger == "booking")
+            .where(one_of(session, p.shipment_id, chunk), p.tenant_id == tenant_id, p.trigger == "booking")
         ):
             row = rows[r.shipment_id]
             bought = r.purchased_at if r.purchased_at.tzinfo else r.purchased_at.replace(tzinfo=UTC)
@@ -33,7 +33,7 @@ def fill_eta(session: Session, tenant_id: str, rows: dict[str, Row], notes: list
             row.quoted_estimate = _day(r.carrier_estimate) if r.carrier_estimate else None
         for r in session.execute(
             sa.select(x.shipment_id, x.created_at).where(
-                x.shipment_id.in_(chunk), x.tenant_id == tenant_id, x.reason == "at_risk"
+                one_of(session, x.shipment_id, chunk), x.tenant_id == tenant_id, x.reason == "at_risk"
             )
         ):
             row = rows[r.shipment_id]

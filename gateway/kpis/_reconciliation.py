@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.kernel.errors import Problem
-from gateway.kpis._rows import Row, as_money, carrier_key, chunks, table
+from gateway.kpis._rows import Row, as_money, carrier_key, chunks, one_of, table
 
 
 def recoverable(
@@ -26,12 +26,12 @@ def recoverable(
         invoices.c.tenant_id == tenant_id, invoices.c.status == "reconciled"
     )
     ids = list(rows)
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, session):
         for r in session.execute(
             sa.select(
                 lines.c.shipment_id, lines.c.carrier, sa.func.sum(lines.c.recoverable_minor).label("rec")
             )
-            .where(lines.c.invoice_id.in_(reconciled), lines.c.shipment_id.in_(chunk))
+            .where(lines.c.invoice_id.in_(reconciled), one_of(session, lines.c.shipment_id, chunk))
             .group_by(lines.c.shipment_id, lines.c.carrier)
         ):
             amount = int(r.rec or 0)

@@ -11,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from gateway.kernel import models
 from rating import eta
@@ -33,9 +35,26 @@ def table(name: str) -> sa.Table | None:
     return models.Base.metadata.tables.get(name)
 
 
-def chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i : i + _CHUNK]
+def chunks(ids: Sequence[str], session: Session | None = None) -> Iterable[Sequence[str]]:
+    """``ids`` in pieces a query can name: one piece on PostgreSQL (``one_of`` sends it as one array
+    parameter), ``_CHUNK`` ids elsewhere (SQLite binds each id as a parameter)."""
+    size = (len(ids) or 1) if _is_postgresql(session) else _CHUNK
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def one_of(session: Session, column: Any, ids: Sequence[str]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(:ids)`` with one array parameter, which costs the
+    same for ten ids or ten thousand (an IN list binds, renders and parses one parameter per id)."""
+    if _is_postgresql(session):
+        return column == sa.any_(
+            sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.String()), unique=True)
+        )
+    return column.in_(ids)
+
+
+def _is_postgresql(session: Session | None) -> bool:
+    return session is not None and session.get_bind().dialect.name == "postgresql"
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.kpis._rows import PROBLEM_MILESTONES, Row, chunks
+from gateway.kpis._rows import PROBLEM_MILESTONES, Row, chunks, one_of
 from gateway.tracking import tables as tracking_tables
 from gateway.tracking.proof_review import REVIEW_CODE
 from schemas import taxonomy
@@ -35,7 +35,7 @@ def delivered(
 
     flag = ev.c.reason == taxonomy.ExceptionReason.POD_SUSPICIOUS.value
     rejection = sa.and_(ev.c.raw_code == REVIEW_CODE, ev.c.raw_subcode == "rejected")
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, session):
         # The latest flag and the latest rejected review per shipment, in one pass over its events.
         flagged: dict[str, datetime] = {}
         rejected: dict[str, datetime] = {}
@@ -45,7 +45,9 @@ def delivered(
                 sa.func.max(sa.case((flag, ev.c.occurred_at))).label("flagged"),
                 sa.func.max(sa.case((rejection, ev.c.occurred_at))).label("rejected"),
             )
-            .where(ev.c.shipment_id.in_(chunk), ev.c.tenant_id == tenant_id, sa.or_(flag, rejection))
+            .where(
+                one_of(session, ev.c.shipment_id, chunk), ev.c.tenant_id == tenant_id, sa.or_(flag, rejection)
+            )
             .group_by(ev.c.shipment_id)
         ):
             if r.flagged is not None:
@@ -58,7 +60,11 @@ def delivered(
                 sa.func.min(ev.c.occurred_at).label("first"),
                 sa.func.max(ev.c.occurred_at).label("last"),
             )
-            .where(ev.c.shipment_id.in_(chunk), ev.c.tenant_id == tenant_id, ev.c.milestone == "delivered")
+            .where(
+                one_of(session, ev.c.shipment_id, chunk),
+                ev.c.tenant_id == tenant_id,
+                ev.c.milestone == "delivered",
+            )
             .group_by(ev.c.shipment_id)
         ):
             flagged_at = flagged.get(r.shipment_id)
@@ -76,10 +82,10 @@ def fill_tracking(session: Session, tenant_id: str, rows: dict[str, Row]) -> Non
     ids = list(rows)
     for shipment_id, (at, review) in delivered(session, tenant_id, ids).items():
         rows[shipment_id].delivered_at, rows[shipment_id].proof_under_review = at, review
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, session):
         for r in session.execute(
             sa.select(st.c.shipment_id, st.c.milestone, st.c.delivered_at, st.c.event_count).where(
-                st.c.shipment_id.in_(chunk), st.c.tenant_id == tenant_id
+                one_of(session, st.c.shipment_id, chunk), st.c.tenant_id == tenant_id
             )
         ):
             row = rows[r.shipment_id]
@@ -87,7 +93,7 @@ def fill_tracking(session: Session, tenant_id: str, rows: dict[str, Row]) -> Non
             row.milestone = r.milestone
         for r in session.execute(
             sa.select(ev.c.shipment_id, ev.c.milestone, ev.c.reason, ev.c.occurred_at).where(
-                ev.c.shipment_id.in_(chunk),
+                one_of(session, ev.c.shipment_id, chunk),
                 ev.c.tenant_id == tenant_id,
                 ev.c.milestone.in_(PROBLEM_MILESTONES),
             )

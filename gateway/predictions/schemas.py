@@ -39,8 +39,15 @@ class EtaModelSchema(Schema):
     holdout = fields.Integer(
         required=True, metadata={"description": "The latest deliveries held out to measure"}
     )
-    holdout_mae_days = fields.Decimal(as_string=True, allow_none=True)
-    holdout_p80_coverage = fields.Decimal(as_string=True, allow_none=True)
+    # Exact decimals, as strings (as every decimal in the API); null when the holdout predicted nothing.
+    holdout_mae_days = fields.String(
+        allow_none=True,
+        metadata={"example": "0.420", "description": "Mean absolute error of the p50 date, in business days"},
+    )
+    holdout_p80_coverage = fields.String(
+        allow_none=True,
+        metadata={"example": "0.8100", "description": "Share of holdout deliveries on or before the p80 date"},
+    )
     segments = fields.Integer(required=True)
 
 

@@ -417,3 +417,26 @@ def test_the_tower_shows_todays_on_time_and_first_attempt_rates(app: Any, seeded
     text = home.get_data(as_text=True)
     assert "100.0 %" in text  # on time today
     assert "0.0 %" in text  # first attempt: the delivery came after a failed attempt
+
+
+def test_the_towers_figures_are_kept_a_minute_and_say_when_they_were_computed(
+    app: Any, seeded: Seeded
+) -> None:
+    client = app.test_client()
+    sign_in(client, make_user(app, seeded.tenant_id, ("ops",)))
+    app.extensions["handoff"].redis.delete(
+        f"handoff:console:tower:{seeded.tenant_id}:{utcnow().date().isoformat()}"
+    )
+    first = client.get("/console/").get_data(as_text=True)
+    stamp = re.search(r"as of (\d\d:\d\d:\d\d) UTC", first)
+    assert stamp is not None
+    # The shipment moves out of the week: the kept figures (and their time) are shown, not recomputed.
+    with app.extensions["handoff"].sessions() as session:
+        session.execute(
+            sa.update(models.Shipment)
+            .where(models.Shipment.id == seeded.shipment_id)
+            .values(created_at=utcnow() - timedelta(days=30))
+        )
+        session.commit()
+    again = client.get("/console/").get_data(as_text=True)
+    assert f"as of {stamp.group(1)} UTC" in again

@@ -142,6 +142,11 @@ def test_rates_are_predicted_from_the_tenants_deliveries_with_the_chance_of_meet
     # Measured on the 12 latest deliveries, predicted by a model of the 48 before them.
     assert Decimal(0) <= Decimal(own[0]["holdout_p80_coverage"]) <= Decimal(1)
     assert Decimal(own[0]["holdout_mae_days"]) >= Decimal(0)
+    # What the OpenAPI document promises for them is what is sent: decimal strings, never numbers.
+    declared = client.get("/openapi.json").get_json()["components"]["schemas"]["EtaModel"]["properties"]
+    for name in ("holdout_mae_days", "holdout_p80_coverage"):
+        kinds = [declared[name].get("type")] + [k.get("type") for k in declared[name].get("anyOf", [])]
+        assert "string" in kinds and "number" not in kinds, declared[name]
 
     today = datetime.now(UTC).date()
     promise = eta.add_business_days(today, 2)
