@@ -49,6 +49,10 @@ class Period:
     cost_per_delivery: dict[str, Any] | None
     shipments: int
     delivered: int
+    # ETA accuracy (GET /v1/kpis "eta"): decimal strings, None without deliveries to measure.
+    eta_mae_days: str | None = None
+    carrier_estimate_mae_days: str | None = None
+    eta_window_percent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ def _period(label: str, start: date, end: date, block: dict[str, Any] | None) ->
         cost_per_delivery=block.get("cost_per_delivery"),
         shipments=int(block.get("shipments", 0)),
         delivered=int(block.get("delivered", 0)),
+        eta_mae_days=(block.get("eta") or {}).get("mae_days"),
+        carrier_estimate_mae_days=(block.get("eta") or {}).get("carrier_estimate_mae_days"),
+        eta_window_percent=(block.get("eta") or {}).get("window_coverage_percent"),
     )
 
 

@@ -10,6 +10,7 @@ instants of a coming week, so the weekdays are fixed.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -243,6 +244,14 @@ def test_at_risk_fires_a_day_before_the_promise_when_a_delay_makes_it_likely_to_
     kpis = client.get("/v1/kpis", headers=ops.headers).get_json()["totals"]["eta"]
     assert kpis["deliveries"] >= 1 and kpis["from_history"] >= 1 and kpis["at_risk_alerts"] >= 1
     assert kpis["mae_days"] is not None and kpis["window_coverage_percent"] is not None
+    # ... and the console's control tower shows it for the week.
+    from tests.integration.test_console_web import make_user, sign_in
+
+    console = exc_app.test_client()
+    sign_in(console, make_user(exc_app, ops.tenant_id, ("ops",)))
+    tower = console.get("/console/").get_data(as_text=True)
+    week = re.search(r"ETA error, business days.*?</tr>", tower, re.S)
+    assert week is not None and f"{kpis['mae_days']} (" in week.group(0)
 
 
 def test_a_playbook_timer_escalates_in_business_hours_and_runs_its_actions(exc_app: Any, ops: Any) -> None:
