@@ -10,18 +10,12 @@ may report a Content-Security-Policy violation and every request stays on the ga
 from __future__ import annotations
 
 import json
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.test_console_browser import (  # noqa: F401 - server is a fixture
-    CHROMIUM,
-    SCREENSHOTS,
-    _axe_serious,
-    playwright_api,
-    server,
-)
+from tests.e2e import console_browser
+from tests.e2e.console_browser import SCREENSHOTS
+from tests.e2e.test_console_browser import playwright_api, server  # noqa: F401 - server is a fixture
 from tests.integration.test_allocation_plans import (  # noqa: F401 - partners_sell_labels is autouse
     MIDTOWN,
     PHILADELPHIA,
@@ -54,99 +48,74 @@ def test_ops_edit_a_rule_set_run_a_plan_view_its_map_and_apply_it(app, server, m
     )
     assert created.status_code == 201, created.get_json()
     email = make_user(app, tenant.tenant_id, ("ops",))
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("allocation-*.png"):
         old.unlink()
-    requested: list[str] = []
-    csp_errors: list[str] = []
-    violations: dict[str, list[str]] = {}
+    with console_browser.Browser("allocation-") as browser:
+        page = browser.page
+        page.goto(f"{server}/console/login", wait_until="networkidle")
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{server}/console/")
 
-    def shot(page: Any, name: str) -> None:
-        page.screenshot(path=str(SCREENSHOTS / f"allocation-{name}.png"), full_page=True)
-        found = _axe_serious(page)
-        if found:
-            violations[name] = found
+        page.get_by_role("link", name="Allocation", exact=True).click()
+        page.wait_for_url(f"{server}/console/allocation")
+        assert page.locator("#rule-sets tbody tr").count() == 1
+        browser.shot("1-overview")
 
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda r: requested.append(r.url))
-            page.on(
-                "console",
-                lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-            )
-            page.goto(f"{server}/console/login", wait_until="networkidle")
-            page.get_by_label("Email", exact=True).fill(email)
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{server}/console/")
+        page.get_by_role("link", name="city", exact=True).click()
+        page.wait_for_load_state("networkidle")
+        editor = page.get_by_label("The rule set as JSON", exact=False)
+        broken = {"name": "city", "rules": [{**RULE, "action": {"type": "forbid"}}]}
+        editor.fill(json.dumps(broken, indent=2))
+        page.get_by_role("button", name="Save as version 2").click()
+        page.wait_for_load_state("networkidle")
+        report = page.locator("#rule-errors")
+        assert "rules.0.action" in report.inner_text()
+        assert '"type": "forbid"' in editor.input_value()  # kept as typed
+        browser.shot("2-rule-invalid")
 
-            page.get_by_role("link", name="Allocation", exact=True).click()
-            page.wait_for_url(f"{server}/console/allocation")
-            assert page.locator("#rule-sets tbody tr").count() == 1
-            shot(page, "1-overview")
+        changed = {**RULE, "when": {"postal_prefix": ["191", "190"]}}
+        editor.fill(json.dumps({"name": "city", "rules": [changed]}, indent=2))
+        page.get_by_role("button", name="Save as version 2").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#saved").inner_text() == "Saved as version 2."
+        assert page.locator("#current-version").inner_text() == "2"
+        assert any('"190"' in t for t in page.locator("#diff .add").all_inner_texts())
+        browser.shot("3-rule-saved")
 
-            page.get_by_role("link", name="city", exact=True).click()
-            page.wait_for_load_state("networkidle")
-            editor = page.get_by_label("The rule set as JSON", exact=False)
-            broken = {"name": "city", "rules": [{**RULE, "action": {"type": "forbid"}}]}
-            editor.fill(json.dumps(broken, indent=2))
-            page.get_by_role("button", name="Save as version 2").click()
-            page.wait_for_load_state("networkidle")
-            report = page.locator("#rule-errors")
-            assert "rules.0.action" in report.inner_text()
-            assert '"type": "forbid"' in editor.input_value()  # kept as typed
-            shot(page, "2-rule-invalid")
+        page.get_by_role("link", name="Allocation", exact=True).first.click()
+        page.wait_for_url(f"{server}/console/allocation")
+        page.get_by_label("Day").fill(day.isoformat())
+        page.get_by_label("Time limit (seconds)").fill("1")
+        page.get_by_label("Seed").fill("1")
+        page.get_by_label("Max iterations").fill("50")
+        page.get_by_role("button", name="Run plan").click()
+        page.wait_for_url(f"{server}/console/allocation/plans/*")
+        plan_url = page.url
+        assert page.locator("#plan-state").inner_text() == "queued"
+        assert page.locator("progress").count() == 1
+        # The static script updates the bar in place (a <noscript> meta refresh does without it).
+        assert page.get_by_role("button", name="Pause updates").count() == 1
+        browser.shot("4-plan-progress")
 
-            changed = {**RULE, "when": {"postal_prefix": ["191", "190"]}}
-            editor.fill(json.dumps({"name": "city", "rules": [changed]}, indent=2))
-            page.get_by_role("button", name="Save as version 2").click()
-            page.wait_for_load_state("networkidle")
-            assert page.locator("#saved").inner_text() == "Saved as version 2."
-            assert page.locator("#current-version").inner_text() == "2"
-            assert any('"190"' in t for t in page.locator("#diff .add").all_inner_texts())
-            shot(page, "3-rule-saved")
+        run_jobs(app)  # the RQ worker, in burst: the page refreshes itself until the plan is done
+        page.wait_for_selector("#plan-map", timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        assert page.url == plan_url
+        assert page.locator("#plan-state").inner_text() == "done"
+        assert page.locator("#plan-map polyline").count() >= 1
+        assert page.locator("#plan-map g.partner").count() >= 1  # PHL-0: vans may not go there
+        assert "PHL-0" in page.locator("#handovers").inner_text()
+        browser.shot("5-plan")
 
-            page.get_by_role("link", name="Allocation", exact=True).first.click()
-            page.wait_for_url(f"{server}/console/allocation")
-            page.get_by_label("Day").fill(day.isoformat())
-            page.get_by_label("Time limit (seconds)").fill("1")
-            page.get_by_label("Seed").fill("1")
-            page.get_by_label("Max iterations").fill("50")
-            page.get_by_role("button", name="Run plan").click()
-            page.wait_for_url(f"{server}/console/allocation/plans/*")
-            plan_url = page.url
-            assert page.locator("#plan-state").inner_text() == "queued"
-            assert page.locator("progress").count() == 1
-            # The static script updates the bar in place (a <noscript> meta refresh does without it).
-            assert page.get_by_role("button", name="Pause updates").count() == 1
-            page.screenshot(path=str(SCREENSHOTS / "allocation-4-plan-progress.png"), full_page=True)
-            found = _axe_serious(page)
-            if found:
-                violations["4-plan-progress"] = found
+        page.get_by_role("button", name="Apply this plan").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#plan-state").inner_text() == "applied"
+        assert page.locator("#applied").inner_text().startswith("Applied: 4 shipment(s)")
+        browser.shot("6-plan-applied")
 
-            run_jobs(app)  # the RQ worker, in burst: the page refreshes itself until the plan is done
-            page.wait_for_selector("#plan-map", timeout=30_000)
-            page.wait_for_load_state("networkidle")
-            assert page.url == plan_url
-            assert page.locator("#plan-state").inner_text() == "done"
-            assert page.locator("#plan-map polyline").count() >= 1
-            assert page.locator("#plan-map g.partner").count() >= 1  # PHL-0: vans may not go there
-            assert "PHL-0" in page.locator("#handovers").inner_text()
-            shot(page, "5-plan")
-
-            page.get_by_role("button", name="Apply this plan").click()
-            page.wait_for_load_state("networkidle")
-            assert page.locator("#plan-state").inner_text() == "applied"
-            assert page.locator("#applied").inner_text().startswith("Applied: 4 shipment(s)")
-            shot(page, "6-plan-applied")
-        finally:
-            browser.close()
-
-    assert csp_errors == []
-    assert requested and all(urlsplit(u).hostname == "127.0.0.1" for u in requested), requested
-    assert violations == {}, violations
+    browser.check()
     assert sorted(f.name for f in SCREENSHOTS.glob("allocation-*.png")) == [
         "allocation-1-overview.png",
         "allocation-2-rule-invalid.png",

@@ -9,20 +9,17 @@ or critical violation, and no Content-Security-Policy complaint.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug import serving
 
+from tests.e2e import console_browser
+from tests.e2e.console_browser import CHROMIUM, SCREENSHOTS
 from tests.integration.test_console_carriers_developers import add_exchange, add_unmapped_event
 from tests.integration.test_console_web import PASSWORD, make_user, seed
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "console"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip .[dev])")
 if not Path(CHROMIUM).exists():
@@ -31,26 +28,7 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def server(app: Any) -> Iterator[str]:
-    httpd = serving.make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
-
-
-def _axe_serious(page: Any) -> list[str]:
-    """Serious and critical axe-core violations on the page (empty when axe-playwright-python is absent)."""
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        return []
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
+    yield from console_browser.live_server(app)
 
 
 def test_admin_creates_and_revokes_a_key_then_opens_the_carriers_health(app, server, make_tenant):
@@ -59,75 +37,53 @@ def test_admin_creates_and_revokes_a_key_then_opens_the_carriers_health(app, ser
     exchange_id = add_exchange(app, seeded.tenant_id)
     add_exchange(app, seeded.tenant_id, http_status=503, duration_ms=900)
     email = make_user(app, seeded.tenant_id, ("admin",))
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    requested: list[str] = []
-    csp_errors: list[str] = []
-    violations: dict[str, list[str]] = {}
+    with console_browser.Browser("") as browser:
+        page = browser.page
+        page.goto(f"{server}/console/developers", wait_until="networkidle")
+        assert urlsplit(page.url).path == "/console/login"
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{server}/console/developers")
+        assert page.locator("h1").inner_text() == "Developer settings"
+        browser.shot("developers-1-settings")
 
-    def shot(page: Any, name: str) -> None:
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-        found = _axe_serious(page)
-        if found:
-            violations[name] = found
+        page.get_by_label("Name", exact=True).fill("Shop front")
+        page.get_by_role("button", name="Create the key").click()
+        page.wait_for_load_state("networkidle")
+        key = page.locator("#secret").inner_text()
+        assert re.fullmatch(r"hk_live_[0-9a-f]{16}_[A-Za-z0-9_-]+", key), key
+        browser.shot("developers-2-key-created")
 
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda r: requested.append(r.url))
-            page.on(
-                "console",
-                lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-            )
-            page.goto(f"{server}/console/developers", wait_until="networkidle")
-            assert urlsplit(page.url).path == "/console/login"
-            page.get_by_label("Email", exact=True).fill(email)
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{server}/console/developers")
-            assert page.locator("h1").inner_text() == "Developer settings"
-            shot(page, "developers-1-settings")
+        page.get_by_role("link", name="Back to developer settings").click()
+        page.wait_for_url(f"{server}/console/developers")
+        assert key not in page.content()
+        row = page.locator("#keys tbody tr", has_text="Shop front")
+        row.get_by_role("button", name="Revoke").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#done").inner_text().startswith("Done: revoked key_")
+        assert "revoked" in page.locator("#keys tbody tr", has_text="Shop front").inner_text()
+        browser.shot("developers-3-key-revoked")
 
-            page.get_by_label("Name", exact=True).fill("Shop front")
-            page.get_by_role("button", name="Create the key").click()
-            page.wait_for_load_state("networkidle")
-            key = page.locator("#secret").inner_text()
-            assert re.fullmatch(r"hk_live_[0-9a-f]{16}_[A-Za-z0-9_-]+", key), key
-            shot(page, "developers-2-key-created")
+        page.get_by_role("link", name="Carriers", exact=True).click()
+        page.wait_for_url(f"{server}/console/carriers")
+        ups = page.locator("#health-ups")
+        assert "50.0 %" in ups.inner_text()
+        assert "ZQ9" in page.locator("#unmapped").inner_text()
+        assert "<script>" in page.locator("#unmapped").inner_text()  # shown as text, not run
+        browser.shot("carriers-1-health")
 
-            page.get_by_role("link", name="Back to developer settings").click()
-            page.wait_for_url(f"{server}/console/developers")
-            assert key not in page.content()
-            row = page.locator("#keys tbody tr", has_text="Shop front")
-            row.get_by_role("button", name="Revoke").click()
-            page.wait_for_load_state("networkidle")
-            assert page.locator("#done").inner_text().startswith("Done: revoked key_")
-            assert "revoked" in page.locator("#keys tbody tr", has_text="Shop front").inner_text()
-            shot(page, "developers-3-key-revoked")
-
-            page.get_by_role("link", name="Carriers", exact=True).click()
-            page.wait_for_url(f"{server}/console/carriers")
-            ups = page.locator("#health-ups")
-            assert "50.0 %" in ups.inner_text()
-            assert "ZQ9" in page.locator("#unmapped").inner_text()
-            assert "<script>" in page.locator("#unmapped").inner_text()  # shown as text, not run
-            shot(page, "carriers-1-health")
-
-            page.get_by_role("link", name="Raw carrier exchanges").click()
-            page.wait_for_url(f"{server}/console/carriers/exchanges")
-            shot(page, "carriers-2-exchanges")
-            page.locator(f"#exchange-{exchange_id} a").first.click()
-            page.wait_for_url(f"{server}/console/carriers/exchanges/{exchange_id}")
-            assert "<script>" in page.locator("#response").inner_text()
-            shot(page, "carriers-3-exchange")
-        finally:
-            browser.close()
+        page.get_by_role("link", name="Raw carrier exchanges").click()
+        page.wait_for_url(f"{server}/console/carriers/exchanges")
+        browser.shot("carriers-2-exchanges")
+        page.locator(f"#exchange-{exchange_id} a").first.click()
+        page.wait_for_url(f"{server}/console/carriers/exchanges/{exchange_id}")
+        assert "<script>" in page.locator("#response").inner_text()
+        browser.shot("carriers-3-exchange")
 
     api = app.test_client()
     assert api.get("/v1/shipments", headers={"Authorization": f"Bearer {key}"}).status_code == 401
-    assert csp_errors == []
-    assert requested and all(urlsplit(u).hostname == "127.0.0.1" for u in requested), requested
-    assert violations == {}, violations
+    browser.check()
     names = {f.name for f in SCREENSHOTS.glob("*.png")}
     assert {
         "developers-1-settings.png",
