@@ -144,12 +144,18 @@ def signed_in(*roles: str) -> Callable[[F], F]:
 
 def navigation(user: ConsoleUser | None) -> list[tuple[str, str]]:
     """The areas' links the user may open, in order (each area module lists its own in ``NAV``)."""
-    from gateway.console import pages_allocation, pages_carriers, pages_developers, pages_finance
+    from gateway.console import (
+        pages_allocation,
+        pages_carriers,
+        pages_developers,
+        pages_dispatch,
+        pages_finance,
+    )
 
     if user is None:
         return []
     links = []
-    for area in (pages_allocation, pages_finance, pages_carriers, pages_developers):
+    for area in (pages_allocation, pages_dispatch, pages_finance, pages_carriers, pages_developers):
         links += [(path, label) for path, label, roles in area.NAV if any(user.has(r) for r in roles)]
     return links
 

@@ -21,6 +21,7 @@ from gateway.console import (
     pages_allocation,
     pages_carriers,
     pages_developers,
+    pages_dispatch,
     pages_finance,
     queue,
     sessions,
@@ -289,5 +290,5 @@ _route("/console/exceptions/<string:exception_id>/notify", "notify", notify, ("P
 
 
 # -- the other areas, each in its own module ------------------------------------------------------------
-for _area in (pages_finance, pages_allocation, pages_carriers, pages_developers):
+for _area in (pages_finance, pages_allocation, pages_dispatch, pages_carriers, pages_developers):
     _area.register(_route)
