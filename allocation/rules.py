@@ -8,6 +8,7 @@ that the rules leave without a feasible option, becomes an ``Issue`` naming the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import defaultdict
@@ -209,6 +210,24 @@ def to_document(rule_set: model.RuleSet) -> dict[str, Any]:
 
 
 # ---- evaluation ------------------------------------------------------------------------------
+
+
+MOVE_TO_PARTNER_TAG = "move_to_partner"
+# Built into every active rule set: a fleet parcel an exception playbook moved to a partner (the
+# ``move_to_partner`` action tags it) is never put back on a van.
+MOVED_TO_PARTNER = model.Rule(
+    id="builtin:move_to_partner",
+    action="forbid",
+    target=model.FLEET,
+    when=model.Condition(tags_any=frozenset({MOVE_TO_PARTNER_TAG})),
+    description="An exception playbook moved this parcel to a partner",
+)
+BUILT_IN: tuple[model.Rule, ...] = (MOVED_TO_PARTNER,)
+
+
+def with_built_ins(rule_set: model.RuleSet) -> model.RuleSet:
+    """The rule set with the built-in rules after its own."""
+    return dataclasses.replace(rule_set, rules=(*rule_set.rules, *BUILT_IN))
 
 
 def matches(condition: model.Condition, package: model.Package) -> bool:

@@ -105,7 +105,7 @@ def active_rules(session: Session, tenant_id: str) -> tuple[model.RuleSet, list[
     """Return the tenant's active rules as one rule set, and which rule set versions made it."""
     sets = _active_sets(session, tenant_id)
     merged = tuple(r for rs, v in sets for r in _parsed(rs, v))
-    return model.RuleSet(version=1, rules=merged, name="active"), [
+    return rules.with_built_ins(model.RuleSet(version=1, rules=merged, name="active")), [
         {"id": rs.id, "name": rs.name, "version": v.version} for rs, v in sets
     ]
 
@@ -115,7 +115,7 @@ def combine(documents: Iterable[dict[str, Any]]) -> model.RuleSet:
     merged: list[model.Rule] = []
     for doc in documents:
         merged.extend(rules.parse(doc).rules)
-    return model.RuleSet(version=1, rules=tuple(merged), name="active")
+    return rules.with_built_ins(model.RuleSet(version=1, rules=tuple(merged), name="active"))
 
 
 def _rule_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:

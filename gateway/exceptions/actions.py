@@ -5,7 +5,8 @@ Each action is recorded on the exception with its outcome, including when it cou
 - ``notify_recipient``: a ``recipient.notify`` webhook to the platform, which tells its customer (the
   gateway holds no customer contact channel of its own); "no endpoint" when none listens.
 - ``move_to_partner``: an own-fleet parcel is tagged ``move_to_partner``; the next allocation day
-  gives it to a partner (the tag forbids the fleet). Other carriers' parcels: not applicable.
+  gives it to a partner (``allocation.rules.MOVED_TO_PARTNER``, built into every active rule set,
+  forbids the fleet for it). Other carriers' parcels: not applicable.
 - ``request_reattempt``, ``hold_at_location``, ``open_claim``: none of the carrier APIs Handoff speaks
   offers these operations (see docs/ADAPTERS.md), so the action is recorded as ``manual`` with what to
   do at the carrier, and the exception stays with its owner.
@@ -17,13 +18,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from allocation import rules as allocation_rules
 from gateway import webhooks
 from gateway.exceptions import playbooks, store
 from gateway.exceptions.tables import ShipmentException
 from gateway.kernel import models
 
 FLEET = "fleet"
-PARTNER_TAG = "move_to_partner"
+PARTNER_TAG = allocation_rules.MOVE_TO_PARTNER_TAG
 _MESSAGES = {
     playbooks.AT_RISK: "Your parcel may arrive later than promised; we are on it.",
     "recipient_unavailable": "We missed you; the carrier will try again or leave a notice.",

@@ -195,3 +195,18 @@ def test_ship_together_group_without_a_shared_carrier_is_reported():
     )
     issues = rules.evaluate(problem).issues
     assert any(i.kind == "no_feasible_option" and set(i.package_ids) == {"a", "b"} for i in issues)
+
+
+def test_a_parcel_a_playbook_moved_to_a_partner_never_goes_back_on_a_van():
+    moved = h.pkg("moved", 1, 1, tags=frozenset({rules.MOVE_TO_PARTNER_TAG}))
+    plain = h.pkg("plain", 1, 2)
+    problem = h.day(
+        [moved, plain],
+        [h.van("V1")],
+        {"moved": (h.offer("ups", "9.00"),), "plain": (h.offer("ups", "9.00"),)},
+        rules.with_built_ins(rules.parse(doc())),
+    )
+    allowed = rules.evaluate(problem).allowed
+    assert allowed["moved"].targets == {"ups"}
+    assert allowed["moved"].removed_by[model.FLEET] == ("builtin:move_to_partner",)
+    assert allowed["plain"].targets == {"ups", model.FLEET}
