@@ -46,7 +46,10 @@ class EtaModelSchema(Schema):
     )
     holdout_p80_coverage = fields.String(
         allow_none=True,
-        metadata={"example": "0.8100", "description": "Share of holdout deliveries on or before the p80 date"},
+        metadata={
+            "example": "0.8100",
+            "description": "Share of holdout deliveries on or before the p80 date",
+        },
     )
     segments = fields.Integer(required=True)
 
