@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gateway.allocation.tables import ShipmentAllocation, Vehicle
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
 from gateway.labels import _lookups, reads, render, storage
@@ -33,8 +35,8 @@ def _address_lines(a: models.Address) -> list[str]:
     return [line for line in lines if line]
 
 
-def fleet_label(shipment: models.Shipment) -> render.FleetLabel:
-    """The printed content of the own fleet's label for a shipment."""
+def fleet_label(shipment: models.Shipment, stop: str = "") -> render.FleetLabel:
+    """The printed content of the own fleet's label for a shipment; ``stop`` from ``fleet_stop``."""
     weight = ""
     if shipment.parcels:
         unit = shipment.parcels[0].weight_unit
@@ -51,7 +53,30 @@ def fleet_label(shipment: models.Shipment) -> render.FleetLabel:
         weight=weight,
         parcel_count=len(shipment.parcels),
         date=shipment.created_at.date().isoformat(),
+        stop=stop,
     )
+
+
+def fleet_stop(session: Session, shipment: models.Shipment) -> str:
+    """ "STOP n - <VAN NAME>" when an applied plan put the shipment on a van; "" otherwise.
+
+    A fleet label is bought after its plan is applied (apply changes only shipments not yet bought),
+    so the stop the label prints is the one the driver's route sheet shows.
+    """
+    found = session.execute(
+        sa.select(ShipmentAllocation.sequence, Vehicle.name)
+        .outerjoin(Vehicle, Vehicle.id == ShipmentAllocation.vehicle_id)
+        .where(
+            ShipmentAllocation.shipment_id == shipment.id,
+            ShipmentAllocation.tenant_id == shipment.tenant_id,
+            ShipmentAllocation.assignee == OWN_FLEET,
+            ShipmentAllocation.sequence.is_not(None),
+        )
+    ).first()
+    if found is None:
+        return ""
+    sequence, van = found
+    return f"STOP {sequence}" + (f" - {van.upper()}" if van else "")
 
 
 def label_document(
@@ -62,7 +87,11 @@ def label_document(
     target = (fmt or label.format or "PDF").upper()
     if label.carrier == OWN_FLEET and target != (label.format or "").upper():
         shipment = _lookups.tenant_shipment(session, tenant_id, shipment_id)
-        return render.render_fleet(fleet_label(shipment), target), target, label
+        return (
+            render.render_fleet(fleet_label(shipment, fleet_stop(session, shipment)), target),
+            target,
+            label,
+        )
     if label.storage_key is None or label.format is None:
         raise Problem(
             "label-document-unavailable",

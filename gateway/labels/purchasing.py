@@ -309,7 +309,7 @@ def _purchase_locally(container: Container, plan: _attempts.Plan) -> str:
     with container.sessions() as session:
         shipment = session.get(models.Shipment, plan.shipment_id)
         assert shipment is not None
-        label = documents.fleet_label(shipment)
+        label = documents.fleet_label(shipment, documents.fleet_stop(session, shipment))
     document = render.render_fleet(label, fmt)
     return _recording.record_purchase(
         container,

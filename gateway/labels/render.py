@@ -67,6 +67,8 @@ class FleetLabel:
     parcel_count: int = 1
     date: str = ""
     notes: Sequence[str] = field(default_factory=tuple)
+    # Where the parcel is on its van, from the applied plan ("STOP 12 - VAN NORTH 1"); "" when not planned.
+    stop: str = ""
 
 
 def check_digit(digits: str) -> str:
@@ -150,6 +152,11 @@ def _fleet_pdf(label: FleetLabel) -> bytes:
     by = y - barcode.height - 12
     renderPDF.draw(barcode, pdf, bx, by)
     y = by - 16
+    if label.stop:  # large, so the driver finds the parcel in the van by it
+        y -= 6
+        pdf.setFont("Helvetica-Bold", 18)
+        pdf.drawString(margin, y, _latin1(label.stop)[:28])
+        y -= 16
     pdf.setFont("Helvetica", 8)
     details = [
         f"Ref {label.reference}",
@@ -200,6 +207,9 @@ def _fleet_zpl(label: FleetLabel) -> bytes:
     # Code 128 (^BC) with the interpretation line; ^BY sets a 3-dot narrow bar.
     lines.append(f"^BY3,3,220^FO60,{y}^BCN,220,Y,N,N,A^FD{_zpl_text(label.tracking_number)}^FS")
     y += 300
+    if label.stop:  # large, so the driver finds the parcel in the van by it
+        lines.append(f"^FO30,{y}^A0N,50,50^FD{_zpl_text(label.stop)[:28]}^FS")
+        y += 70
     details = [
         f"Ref {label.reference}",
         f"Shipment {label.shipment_id}",

@@ -214,3 +214,26 @@ def test_a_long_route_sheet_runs_over_pages_with_the_headings_repeated_and_numbe
     assert text.count("Recipient and address") >= 2 and "page 2" in text
     assert "R60 & Co <b>" in text and "Van Ü" in text
     assert [int(m) for m in re.findall(r"\b(\d+) any time", text)] == list(range(1, 61))
+
+
+def test_a_fleet_label_bought_after_the_plan_prints_its_stop_and_van(app, dispatched):
+    from tests.integration.test_console_finance import run_jobs
+
+    first, last = dispatched.order[0], dispatched.order[-1]
+    headers = dispatched.tenant.headers
+    client = app.test_client()
+    for shipment_id in (first, last):
+        bought = client.post(
+            f"/v1/shipments/{shipment_id}/label", json={"label_format": "pdf"}, headers=headers
+        )
+        assert bought.status_code == 202, bought.get_json()
+    run_jobs(app)
+    van = (
+        client.get(f"/v1/allocation/vehicles/{dispatched.van_id}", headers=headers).get_json()["name"].upper()
+    )
+    for stop, shipment_id in ((1, first), (len(dispatched.order), last)):
+        pdf = client.get(f"/v1/shipments/{shipment_id}/label", headers=headers)
+        assert pdf.status_code == 200, pdf.get_json()
+        assert f"STOP {stop} - {van}" in pdf_text(pdf.data)
+        zpl = client.get(f"/v1/shipments/{shipment_id}/label?format=zpl", headers=headers)
+        assert f"^FDSTOP {stop} - {van}^FS".encode() in zpl.data
