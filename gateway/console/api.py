@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from typing import Any
+from urllib.parse import quote
 
 import flask
 from flask import current_app, request
@@ -30,6 +31,7 @@ from gateway.console import (
 )
 from gateway.console._web import ConsoleError, WebResponse, render, signed_in
 from gateway.kernel import auth, web
+from gateway.kernel.errors import Problem
 from gateway.kernel.http import Blueprint
 from gateway.kernel.types import utcnow
 from schemas import taxonomy
@@ -222,7 +224,12 @@ def shipment(shipment_id: str) -> flask.Response:
     found = finding.detail(web.db(), user.tenant_id, shipment_id[:64])
     if found is None:
         raise ConsoleError(404, "No such shipment.")
-    return render("shipment.html", d=found, can_act=any(user.has(r) for r in ACT))
+    return render(
+        "shipment.html",
+        d=found,
+        can_act=any(user.has(r) for r in ACT),
+        see_exchanges=any(user.has(r) for r in pages_carriers.ROLES),
+    )
 
 
 @signed_in(*VIEW)
@@ -230,7 +237,8 @@ def exceptions() -> flask.Response:
     """The open exception queue."""
     user = _web.load_user()
     assert user is not None
-    filters = {k: request.args.get(k, "")[:64] for k in ("owner", "reason", "age")}
+    keys = ("owner", "reason", "age", "opened_from", "opened_to", "merchant")
+    filters = {k: request.args.get(k, "")[:64] for k in keys}
     rows = queue.open_queue(web.db(), user.tenant_id, utcnow(), **filters)
     return render(
         "exceptions.html",
@@ -238,13 +246,14 @@ def exceptions() -> flask.Response:
         filters=filters,
         owners=tower.OWNERS,
         ages=tower.AGES,
+        actions=queue.ACTIONS,
         done=request.args.get("done", "")[:80],
         can_act=any(user.has(r) for r in ACT),
     )
 
 
 def _back(done: str) -> WebResponse:
-    return flask.redirect(f"/console/exceptions?done={done}", 303)
+    return flask.redirect(f"/console/exceptions?done={quote(done, safe='')}", 303)
 
 
 @signed_in(*ACT)
@@ -277,6 +286,72 @@ def notify(exception_id: str) -> WebResponse:
     return _back(f"notified-{outcome.replace(' ', '-')}")
 
 
+@signed_in(*ACT)
+def notify_bulk() -> WebResponse:
+    """Notify the recipients of the checked open exceptions."""
+    user = _web.load_user()
+    assert user is not None
+    session = web.db()
+    outcomes = queue.notify_many(
+        session,
+        user.tenant_id,
+        request.form.getlist("ids"),
+        user.id,
+        request.form.get("note", "").strip(),
+        utcnow(),
+    )
+    session.commit()
+    said = " and ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "none open"
+    return _back(f"notified-{said.replace(' ', '-')}")
+
+
+@signed_in(*ACT)
+def act(exception_id: str) -> WebResponse:
+    """Take one action on an open exception: reattempt, hold, hand to a partner, or a note."""
+    user = _web.load_user()
+    assert user is not None
+    action = request.form.get("action", "")
+    if action not in queue.ACTIONS:
+        raise ConsoleError(422, "Choose one of the actions offered.")
+    note = request.form.get("note", "").strip()
+    if action == "note" and not note:
+        raise ConsoleError(422, "Write the note.")
+    session = web.db()
+    outcome = queue.take(session, user.tenant_id, exception_id[:64], action, user.id, note, utcnow())
+    if outcome is None:
+        raise ConsoleError(404, "No such open exception.")
+    session.commit()
+    return _back(f"{action}-{outcome}".replace("_", "-").replace(" ", "-"))
+
+
+@signed_in(*ACT)
+def proof_review(exception_id: str) -> WebResponse:
+    """Accept or reject the suspicious proof of delivery of a ``pod_suspicious`` exception."""
+    user = _web.load_user()
+    assert user is not None
+    decision = request.form.get("decision", "")
+    if decision not in ("accepted", "rejected"):
+        raise ConsoleError(422, "Accept or reject the proof.")
+    session = web.db()
+    try:
+        found = queue.review_proof(
+            session,
+            user.tenant_id,
+            exception_id[:64],
+            "accepted" if decision == "accepted" else "rejected",
+            user.id,
+            request.form.get("note", "").strip(),
+            utcnow(),
+        )
+    except Problem as exc:
+        session.rollback()
+        raise ConsoleError(409, exc.detail or "No flagged proof of delivery waits for review.") from exc
+    if not found:
+        raise ConsoleError(404, "No such open exception about a suspicious proof of delivery.")
+    session.commit()
+    return _back(f"proof-{decision}")
+
+
 _route("/console/login", "login", login, ("GET", "POST"))
 _route("/console/logout", "logout", logout, ("POST",))
 _route("/console/users/invite", "invite", invite, ("GET", "POST"))
@@ -287,6 +362,9 @@ _route("/console/shipments/<string:shipment_id>", "shipment", shipment)
 _route("/console/exceptions", "exceptions", exceptions)
 _route("/console/exceptions/resolve", "resolve", resolve, ("POST",))
 _route("/console/exceptions/<string:exception_id>/notify", "notify", notify, ("POST",))
+_route("/console/exceptions/notify", "notify_bulk", notify_bulk, ("POST",))
+_route("/console/exceptions/<string:exception_id>/act", "act", act, ("POST",))
+_route("/console/exceptions/<string:exception_id>/proof-review", "proof_review", proof_review, ("POST",))
 
 
 # -- the other areas, each in its own module ------------------------------------------------------------

@@ -1,25 +1,37 @@
 """Find shipments (by reference or tracking number, carrier, milestone) and gather one for its page.
 
 The timeline is ``gateway.tracking.reads.timeline_for`` (what ``GET /v1/shipments/{id}/tracking``
-serves: canonical meaning beside the carrier's raw code); predictions, label and exceptions are read
-from their capabilities' tables. Every query is scoped to the tenant.
+serves: canonical meaning beside the carrier's raw code); the proof of delivery is read from its events
+(one-time codes masked), the allocation through ``gateway.allocation.decisions.present_allocation``, the
+carrier exchanges through ``gateway.exchanges.service.for_shipment``; predictions, label, rates and
+exceptions are read from their capabilities' tables. Every query is scoped to the tenant.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gateway.allocation import decisions
+from gateway.allocation.tables import ShipmentAllocation
+from gateway.console.allocation_views import KM_PER_DEGREE, _nice_km
 from gateway.exceptions import store
 from gateway.exceptions.tables import ShipmentException
+from gateway.exchanges import service as exchange_service
+from gateway.exchanges.tables import CarrierExchange
 from gateway.kernel import models
 from gateway.labels.tables import Label
 from gateway.predictions.tables import ShipmentPrediction
+from gateway.rates.tables import RateQuote, ShipmentQuoteSnapshot
+from gateway.tracking import pod as pod_checks
 from gateway.tracking import reads
 from gateway.tracking.tables import ShipmentTracking
+from schemas import money
 
 PAGE_SIZE = 25
 
@@ -81,6 +93,10 @@ class Detail:
     predictions: list[ShipmentPrediction]
     label: Label | None
     exceptions: list[ShipmentException]
+    proof: Proof | None
+    rates: list[RateRow]
+    allocation: dict[str, Any] | None
+    exchanges: list[CarrierExchange]
 
 
 def detail(session: Session, tenant_id: str, shipment_id: str) -> Detail | None:
@@ -105,4 +121,243 @@ def detail(session: Session, tenant_id: str, shipment_id: str) -> Detail | None:
     ).scalar_one_or_none()
     timeline = reads.timeline_for(session, shipment)
     timeline["events"] = list(reversed(timeline["events"]))  # newest first, as people read a history
-    return Detail(shipment, timeline, predictions, label, store.open_for(session, shipment.id))
+    return Detail(
+        shipment,
+        timeline,
+        predictions,
+        label,
+        store.open_for(session, shipment.id),
+        proof_of(shipment, timeline),
+        rates_of(session, tenant_id, shipment.id),
+        allocation_of(session, tenant_id, shipment.id),
+        exchanges_of(session, tenant_id, shipment.id),
+    )
+
+
+# -- the rest of the shipment page: proof of delivery, rates, allocation, carrier exchanges ----------------
+
+MAP_WIDTH, MAP_HEIGHT, MAP_MARGIN = 480, 300, 30
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    x: float
+    y: float
+    label: str
+    title: str
+
+
+@dataclass(frozen=True)
+class PodMap:
+    """A plain local projection of the proof's point (and the destination's, when geocoded), with a scale."""
+
+    width: int
+    height: int
+    points: list[MapPoint]
+    scale_x: float
+    scale_y: float
+    scale_length: float
+    scale_label: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The proof of delivery of the latest event that carries one (one-time codes are never shown)."""
+
+    occurred_at: str
+    signature_sha256: str | None
+    photo_sha256: str | None
+    signed_by: str | None
+    captured_at: str | None
+    code_given: bool
+    latitude: float | None
+    longitude: float | None
+    accuracy_m: str | None
+    distance_m: float | None  # to the destination's geocode, when both are known
+    flags: list[dict[str, Any]]
+    map: PodMap | None
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """One rate quoted for the shipment; ``selected`` for the one its label was bought on."""
+
+    id: str
+    source: str
+    carrier: str
+    service_code: str
+    service_name: str
+    currency: str
+    cost_minor: int
+    sell_minor: int
+    estimated_delivery: Any
+    quoted_at: Any
+    selected: bool
+
+    @property
+    def cost(self) -> str:
+        return _amount(self.cost_minor, self.currency)
+
+    @property
+    def sell(self) -> str:
+        return _amount(self.sell_minor, self.currency)
+
+
+def _amount(minor: int, currency: str) -> str:
+    try:
+        return f"{money.Money.from_minor(minor, currency).amount} {currency}"
+    except (KeyError, ValueError, TypeError):
+        return f"{minor} (minor units, {currency})"
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def pod_map(proof: tuple[float, float], destination: tuple[float, float] | None) -> PodMap:
+    """Project the proof's point (lat, lon) and the destination's onto a flat map, north up, with a scale.
+
+    Kilometres east and north (longitude scaled by the cosine of the latitude) are scaled uniformly, as
+    the demo report and the allocation plan map do; no tiles, so it works offline.
+    """
+    lat0, lon0 = proof
+    cos0 = math.cos(math.radians(lat0))
+
+    def km(lat: float, lon: float) -> tuple[float, float]:
+        return (lon - lon0) * KM_PER_DEGREE * cos0, (lat - lat0) * KM_PER_DEGREE
+
+    named = [("P", "Proof of delivery", proof)]
+    if destination is not None:
+        named.append(("D", "Destination address", destination))
+    every = [km(*p) for _, _, p in named]
+    xs, ys = [p[0] for p in every], [p[1] for p in every]
+    span_x, span_y = max(max(xs) - min(xs), 0.2), max(max(ys) - min(ys), 0.2)
+    inner_w, inner_h = MAP_WIDTH - 2 * MAP_MARGIN, MAP_HEIGHT - 2 * MAP_MARGIN - 30
+    scale = min(inner_w / span_x, inner_h / span_y)  # pixels per km
+    mid_x, mid_y = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    points = [
+        MapPoint(
+            round(MAP_WIDTH / 2 + (x - mid_x) * scale, 1),
+            round(MAP_MARGIN + inner_h / 2 - (y - mid_y) * scale, 1),
+            label,
+            f"{title} ({lat:.5f}, {lon:.5f})",
+        )
+        for (label, title, (lat, lon)), (x, y) in zip(named, every, strict=True)
+    ]
+    length_km = _nice_km(inner_w / scale / 4)
+    scale_label = f"{length_km:g} km" if length_km >= 1 else f"{length_km * 1000:g} m"
+    return PodMap(
+        width=MAP_WIDTH,
+        height=MAP_HEIGHT,
+        points=points,
+        scale_x=MAP_MARGIN,
+        scale_y=MAP_HEIGHT - MAP_MARGIN + 10,
+        scale_length=round(length_km * scale, 1),
+        scale_label=scale_label,
+        description="; ".join(p.title for p in points) + f"; scale bar {scale_label}.",
+    )
+
+
+def proof_of(shipment: models.Shipment, timeline: dict[str, Any]) -> Proof | None:
+    """The proof of delivery from the timeline's events (the newest that carries one), with its map."""
+    carrying = [e for e in timeline.get("events", []) if e.get("pod")]
+    if not carrying:
+        return None
+    event = max(carrying, key=lambda e: str(e.get("occurred_at") or ""))
+    pod = event["pod"]
+    lat, lon = _float(pod.get("latitude")), _float(pod.get("longitude"))
+    dest = shipment.destination
+    dest_point = None
+    if dest is not None and dest.latitude is not None and dest.longitude is not None:
+        dest_point = (float(dest.latitude), float(dest.longitude))
+    point = (lat, lon) if lat is not None and lon is not None else None
+    distance = None
+    if point is not None and dest_point is not None:
+        distance = float(pod_checks.haversine_m(*(Decimal(str(v)) for v in (*point, *dest_point))))
+    return Proof(
+        occurred_at=str(event.get("occurred_at") or ""),
+        signature_sha256=pod.get("signature_sha256"),
+        photo_sha256=pod.get("photo_sha256"),
+        signed_by=pod.get("signed_by"),
+        captured_at=pod.get("captured_at"),
+        code_given=bool(pod.get("one_time_code")),  # masked to whether one was given by timeline_for
+        latitude=lat,
+        longitude=lon,
+        accuracy_m=None if pod.get("accuracy_m") is None else str(pod.get("accuracy_m")),
+        distance_m=distance,
+        flags=list(timeline.get("pod_flags") or []),
+        map=pod_map(point, dest_point) if point is not None else None,
+    )
+
+
+def rates_of(session: Session, tenant_id: str, shipment_id: str) -> list[RateRow]:
+    """The rates quoted for the shipment, cheapest first, the one its label was bought on selected.
+
+    The bought one is ``ShipmentQuoteSnapshot`` (what reconciliation checks invoices against); when its
+    quote is no longer kept it is listed from the snapshot itself.
+    """
+    snapshot = session.execute(
+        sa.select(ShipmentQuoteSnapshot).where(
+            ShipmentQuoteSnapshot.shipment_id == shipment_id, ShipmentQuoteSnapshot.tenant_id == tenant_id
+        )
+    ).scalar_one_or_none()
+    chosen = snapshot.rate_id if snapshot is not None else None
+    quotes = session.execute(
+        sa.select(RateQuote)
+        .where(RateQuote.shipment_id == shipment_id, RateQuote.tenant_id == tenant_id)
+        .order_by(RateQuote.total_sell_minor, RateQuote.created_at)
+        .limit(100)
+    ).scalars()
+    rows = [
+        RateRow(
+            q.id,
+            q.source,
+            q.carrier,
+            q.service_code,
+            q.service_name,
+            q.currency,
+            q.total_cost_minor,
+            q.total_sell_minor,
+            q.estimated_delivery,
+            q.created_at,
+            q.id == chosen,
+        )
+        for q in quotes
+    ]
+    if snapshot is not None and not any(r.selected for r in rows):
+        rows.insert(
+            0,
+            RateRow(
+                snapshot.rate_id,
+                snapshot.source,
+                snapshot.carrier,
+                snapshot.service_code,
+                snapshot.service_name,
+                snapshot.currency,
+                snapshot.total_cost_minor,
+                snapshot.total_sell_minor,
+                snapshot.estimated_delivery,
+                snapshot.created_at,
+                True,
+            ),
+        )
+    return rows
+
+
+def allocation_of(session: Session, tenant_id: str, shipment_id: str) -> dict[str, Any] | None:
+    """The shipment's fleet-or-partner decision and why (as ``GET /v1/shipments/{id}/allocation``), or None."""
+    row = session.get(ShipmentAllocation, shipment_id)
+    if row is None or row.tenant_id != tenant_id:
+        return None
+    return decisions.present_allocation(row)
+
+
+def exchanges_of(session: Session, tenant_id: str, shipment_id: str) -> list[CarrierExchange]:
+    """The shipment's carrier exchanges, oldest first, as recorded (redacted) by ``gateway.exchanges``."""
+    return [
+        x for x in exchange_service.for_shipment(session, tenant_id, shipment_id) if x.tenant_id == tenant_id
+    ]
