@@ -75,6 +75,14 @@ class Browser:
         self._browser.close()
         self._playwright.stop()
 
+    def sign_in(self, server: str, email: str, password: str) -> None:
+        """Sign in through the login form, as a person does, and land on the control tower."""
+        self.page.goto(f"{server}/console/login", wait_until="networkidle")
+        self.page.get_by_label("Email", exact=True).fill(email)
+        self.page.get_by_label("Password", exact=True).fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(f"{server}/console/")
+
     def shot(self, name: str) -> None:
         """Screenshot the page as ``<prefix><name>.png`` and keep its serious axe-core violations."""
         self.page.screenshot(path=str(SCREENSHOTS / f"{self.prefix}{name}.png"), full_page=True)

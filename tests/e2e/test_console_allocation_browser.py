@@ -52,11 +52,7 @@ def test_ops_edit_a_rule_set_run_a_plan_view_its_map_and_apply_it(app, server, m
         old.unlink()
     with console_browser.Browser("allocation-") as browser:
         page = browser.page
-        page.goto(f"{server}/console/login", wait_until="networkidle")
-        page.get_by_label("Email", exact=True).fill(email)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{server}/console/")
+        browser.sign_in(server, email, PASSWORD)
 
         page.get_by_role("link", name="Allocation", exact=True).click()
         page.wait_for_url(f"{server}/console/allocation")

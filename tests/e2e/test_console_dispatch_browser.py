@@ -45,11 +45,7 @@ def test_ops_open_the_days_vans_a_route_sheet_and_its_pdf(app, server, make_tena
         old.unlink()
     with console_browser.Browser("dispatch-") as browser:
         page = browser.page
-        page.goto(f"{server}/console/login", wait_until="networkidle")
-        page.get_by_label("Email", exact=True).fill(email)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{server}/console/")
+        browser.sign_in(server, email, PASSWORD)
 
         page.get_by_role("link", name="Dispatch", exact=True).click()
         page.wait_for_url(f"{server}/console/dispatch")

@@ -20,15 +20,13 @@ import sqlalchemy as sa
 
 from gateway import create_app
 from gateway.exceptions import watch
-from gateway.kernel import models
-from gateway.labels import tables as label_tables
 from gateway.predictions.tables import ShipmentPrediction
 from gateway.tracking import ingest
 from gateway.tracking.tables import ShipmentTracking
 from gateway.webhooks.tables import WebhookEvent
 from schemas import events, taxonomy
 from tests.helpers import shipment_body
-from tests.integration.test_predictions import PATTERN, _deliver_history, _retrain
+from tests.integration.test_predictions import PATTERN, _deliver_history, _retrain, ups_ground_label
 
 pytestmark = pytest.mark.integration
 
@@ -81,24 +79,9 @@ def _book(app: Any, tenant: Any, promise: date | None) -> tuple[str, str]:
     body["promise_date"] = promise.isoformat() if promise else None
     created = client.post("/v1/shipments", json=body, headers=tenant.headers)
     assert created.status_code == 201, created.get_json()
-    shipment_id, number = created.get_json()["id"], "1Z" + uuid.uuid4().hex[:16].upper()
+    shipment_id = created.get_json()["id"]
     with app.extensions["handoff"].sessions() as session:
-        session.execute(
-            sa.update(models.Shipment)
-            .where(models.Shipment.id == shipment_id)
-            .values(status="purchased", carrier="ups", service="03", tracking_number=number)
-        )
-        session.add(
-            label_tables.Label(
-                tenant_id=tenant.tenant_id,
-                shipment_id=shipment_id,
-                carrier="ups",
-                service="03",
-                tracking_number=number,
-                status="purchased",
-                purchased_at=at(0, 10),
-            )
-        )
+        number = ups_ground_label(session, tenant.tenant_id, shipment_id, at(0, 10))
         session.commit()
     return shipment_id, number
 

@@ -64,37 +64,47 @@ def _deliver_history(app: Any, client: Any, tenant: Any, transit_days: list[int]
             bought = start + timedelta(days=7 * (i // 10) + (i % 10) // 2)  # two a day, Monday to Friday
             delivered_day = eta.add_business_days(bought.date(), days)
             delivered = datetime.combine(delivered_day, datetime.min.time(), UTC) + timedelta(hours=14)
-            number = "1Z" + uuid.uuid4().hex[:16].upper()
-            session.execute(
-                sa.update(models.Shipment)
-                .where(models.Shipment.id == shipment_id)
-                .values(status="purchased", carrier="ups", service="03", tracking_number=number)
-            )
-            session.add(
-                label_tables.Label(
-                    tenant_id=tenant.tenant_id,
-                    shipment_id=shipment_id,
-                    carrier="ups",
-                    service="03",
-                    tracking_number=number,
-                    status="purchased",
-                    cost_minor=1000,
-                    currency="USD",
-                    purchased_at=bought,
-                )
-            )
-            session.add(
-                ShipmentTracking(
-                    shipment_id=shipment_id,
-                    tenant_id=tenant.tenant_id,
-                    carrier="ups",
-                    tracking_number=number,
-                    milestone="delivered",
-                    delivered_at=delivered,
-                    status_at=delivered,
-                )
-            )
+            ups_ground_label(session, tenant.tenant_id, shipment_id, bought, delivered)
         session.commit()
+
+
+def ups_ground_label(
+    session: Any, tenant_id: str, shipment_id: str, bought: datetime, delivered: datetime | None = None
+) -> str:
+    """Record a booked shipment as bought on UPS Ground at ``bought`` (delivered at ``delivered``, when
+    given, as its derived tracking status); return its tracking number."""
+    number = "1Z" + uuid.uuid4().hex[:16].upper()
+    session.execute(
+        sa.update(models.Shipment)
+        .where(models.Shipment.id == shipment_id)
+        .values(status="purchased", carrier="ups", service="03", tracking_number=number)
+    )
+    session.add(
+        label_tables.Label(
+            tenant_id=tenant_id,
+            shipment_id=shipment_id,
+            carrier="ups",
+            service="03",
+            tracking_number=number,
+            status="purchased",
+            cost_minor=1000,
+            currency="USD",
+            purchased_at=bought,
+        )
+    )
+    if delivered is not None:
+        session.add(
+            ShipmentTracking(
+                shipment_id=shipment_id,
+                tenant_id=tenant_id,
+                carrier="ups",
+                tracking_number=number,
+                milestone="delivered",
+                delivered_at=delivered,
+                status_at=delivered,
+            )
+        )
+    return number
 
 
 def _retrain(app: Any) -> None:

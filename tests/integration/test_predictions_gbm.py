@@ -18,17 +18,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from gateway import create_app
-from gateway.kernel import models
-from gateway.labels import tables as label_tables
 from gateway.predictions import service as predictions
 from gateway.predictions import training
-from gateway.tracking.tables import ShipmentTracking
 from rating import eta
 from tests.helpers import shipment_body
-from tests.integration.test_predictions import _ground, _retrain
+from tests.integration.test_predictions import _ground, _retrain, ups_ground_label
 
 pytestmark = pytest.mark.integration
 
@@ -68,36 +64,7 @@ def _history(app: Any, client: Any, tenant: Any, transit: list[tuple[datetime, i
         for shipment_id, (bought, days) in zip(ids, transit, strict=True):
             delivered_day = eta.add_business_days(bought.date(), days)
             delivered = datetime.combine(delivered_day, datetime.min.time(), UTC) + timedelta(hours=14)
-            number = "1Z" + uuid.uuid4().hex[:16].upper()
-            session.execute(
-                sa.update(models.Shipment)
-                .where(models.Shipment.id == shipment_id)
-                .values(status="purchased", carrier="ups", service="03", tracking_number=number)
-            )
-            session.add(
-                label_tables.Label(
-                    tenant_id=tenant.tenant_id,
-                    shipment_id=shipment_id,
-                    carrier="ups",
-                    service="03",
-                    tracking_number=number,
-                    status="purchased",
-                    cost_minor=1000,
-                    currency="USD",
-                    purchased_at=bought,
-                )
-            )
-            session.add(
-                ShipmentTracking(
-                    shipment_id=shipment_id,
-                    tenant_id=tenant.tenant_id,
-                    carrier="ups",
-                    tracking_number=number,
-                    milestone="delivered",
-                    delivered_at=delivered,
-                    status_at=delivered,
-                )
-            )
+            ups_ground_label(session, tenant.tenant_id, shipment_id, bought, delivered)
         session.commit()
     return ids
 
