@@ -160,6 +160,7 @@ POSITIVE_DATA_ALLOWED: dict[str, str] = {
     "POST /v1/allocation/simulations": _JSON_SCHEMA_2020,
     "POST /v1/allocation/depots": "a cross-field rule: closes is after opens",
     "PATCH /v1/allocation/depots/{depot_id}": "a cross-field rule: closes is after opens",
+    "PUT /v1/tracking/mappings/{carrier}": "a cross-field rule: a row needs a milestone unless it is informational",
     "POST /v1/invoices": "the file must be readable in its format, and the format match the carrier",
     "PUT /v1/invoice-mappings/{carrier}": "a rule on object keys (codes): OpenAPI 3.0 has no propertyNames",
     "GET /v1/kpis": "a cross-field rule: from is not after to; days from 1970 (x-minimum is not checked)",
