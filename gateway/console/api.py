@@ -205,7 +205,8 @@ def shipments() -> flask.Response:
     user = _web.load_user()
     assert user is not None
     session = web.db()
-    filters = {k: request.args.get(k, "")[:100] for k in ("q", "carrier", "milestone")}
+    names = ("q", "carrier", "milestone", "booked_from", "booked_to", "merchant")
+    filters = {k: request.args.get(k, "")[:100] for k in names}
     found = finding.search(session, user.tenant_id, page=_page_number(), **filters)
     return render(
         "shipments.html",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway.allocation import decisions
 from gateway.allocation.tables import ShipmentAllocation
+from gateway.console import queue
 from gateway.console.allocation_views import KM_PER_DEGREE, _nice_km
 from gateway.exceptions import store
 from gateway.exceptions.tables import ShipmentException
@@ -46,9 +48,22 @@ class Found:
 
 
 def search(
-    session: Session, tenant_id: str, *, q: str = "", carrier: str = "", milestone: str = "", page: int = 1
+    session: Session,
+    tenant_id: str,
+    *,
+    q: str = "",
+    carrier: str = "",
+    milestone: str = "",
+    booked_from: str = "",
+    booked_to: str = "",
+    merchant: str = "",
+    page: int = 1,
 ) -> Found:
-    """Shipments matching the filters, newest first, ``PAGE_SIZE`` a page."""
+    """Shipments matching the filters, newest first, ``PAGE_SIZE`` a page.
+
+    ``booked_from`` and ``booked_to`` are UTC days (``YYYY-MM-DD``, both included; anything else is
+    no bound); ``merchant`` matches ``metadata["merchant"]`` exactly, as the exception queue does.
+    """
     page = max(1, page)
     query = (
         sa.select(models.Shipment, ShipmentTracking.milestone)
@@ -64,6 +79,15 @@ def search(
         query = query.where(models.Shipment.carrier == carrier)
     if milestone:
         query = query.where(ShipmentTracking.milestone == milestone)
+    start, end = queue.parse_day(booked_from), queue.parse_day(booked_to)
+    if start is not None:
+        query = query.where(models.Shipment.created_at >= datetime.combine(start, time(), UTC))
+    if end is not None:
+        query = query.where(
+            models.Shipment.created_at < datetime.combine(end + timedelta(days=1), time(), UTC)
+        )
+    if merchant.strip():
+        query = query.where(models.Shipment.metadata_[queue.MERCHANT_KEY].as_string() == merchant.strip())
     query = query.order_by(models.Shipment.created_at.desc(), models.Shipment.id.desc())
     found = session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
     rows = [(shipment, ms) for shipment, ms in found[:PAGE_SIZE]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -440,3 +440,23 @@ def test_the_towers_figures_are_kept_a_minute_and_say_when_they_were_computed(
         session.commit()
     again = client.get("/console/").get_data(as_text=True)
     assert f"as of {stamp.group(1)} UTC" in again
+
+
+def test_shipments_filter_by_the_day_booked_and_by_merchant(app, seeded, ops_client):
+    with app.extensions["handoff"].sessions() as session:
+        shipment = session.get(models.Shipment, seeded.shipment_id)
+        shipment.metadata_ = {**(shipment.metadata_ or {}), "merchant": "Copperleaf Books"}
+        shipment.created_at = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+        session.commit()
+
+    def listed(query: str) -> bool:
+        page = ops_client.get(f"/console/shipments?{query}")
+        assert page.status_code == 200
+        return f"/console/shipments/{seeded.shipment_id}" in page.get_data(as_text=True)
+
+    assert listed("booked_from=2026-11-02&booked_to=2026-11-02")
+    assert not listed("booked_from=2026-11-03")
+    assert not listed("booked_to=2026-11-01")
+    assert listed("merchant=Copperleaf+Books&booked_from=2026-11-01")
+    assert not listed("merchant=Northwind")
+    assert listed("booked_from=not-a-day")  # no bound, not an error
