@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from allocation import model, rules
 from gateway.allocation import fleet, rule_sets, tables
+from gateway.console import _maps
+from gateway.console._maps import MapPoint
 from gateway.kernel import models
 from gateway.kernel.errors import Problem
 
@@ -273,17 +274,8 @@ def plan_view(session: Session, tenant_id: str, row: tables.PlanRun, depot: tabl
 
 # -- the map: a local equirectangular projection, drawn as SVG by the template ---------------------------
 
-KM_PER_DEGREE = 111.32
 WIDTH, HEIGHT, MARGIN = 720, 460, 36
 VAN_CLASSES = 6  # van-0 … van-5 in allocation.css, reused in turn
-
-
-@dataclass(frozen=True)
-class MapPoint:
-    x: float
-    y: float
-    label: str
-    title: str
 
 
 @dataclass(frozen=True)
@@ -308,17 +300,6 @@ class MapSvg:
     description: str
 
 
-def _nice_km(target: float) -> float:
-    """The largest 1, 2 or 5 times 10^n kilometres not above ``target`` (at least 100 m)."""
-    if target <= 0.1:
-        return 0.1
-    power = 10 ** math.floor(math.log10(target))
-    for step in (5, 2, 1):
-        if step * power <= target:
-            return float(step * power)
-    return float(power)
-
-
 def route_map(
     depot_name: str,
     depot_lon: float,
@@ -332,25 +313,10 @@ def route_map(
     lon, lat). Kilometres east and north of the depot (longitude scaled by the cosine of the
     depot's latitude) are scaled uniformly into the drawing, so distances read off the scale bar.
     """
-    cos0 = math.cos(math.radians(depot_lat))
-
-    def km(lon: float, lat: float) -> tuple[float, float]:
-        return (lon - depot_lon) * KM_PER_DEGREE * cos0, (lat - depot_lat) * KM_PER_DEGREE
-
-    every = [(0.0, 0.0)] + [km(lon, lat) for _, stops in vans for _, lon, lat in stops]
-    every += [km(lon, lat) for _, _, lon, lat in partners]
-    xs, ys = [p[0] for p in every], [p[1] for p in every]
-    span_x, span_y = max(max(xs) - min(xs), 0.5), max(max(ys) - min(ys), 0.5)
-    inner_w, inner_h = WIDTH - 2 * MARGIN, HEIGHT - 2 * MARGIN - 30  # room for the scale bar below
-    scale = min(inner_w / span_x, inner_h / span_y)  # pixels per km
-    mid_x, mid_y = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
-
-    def px(lon: float, lat: float) -> tuple[float, float]:
-        x, y = km(lon, lat)
-        return (
-            round(WIDTH / 2 + (x - mid_x) * scale, 1),
-            round(MARGIN + inner_h / 2 - (y - mid_y) * scale, 1),
-        )
+    every = [(depot_lon, depot_lat)] + [(lon, lat) for _, stops in vans for _, lon, lat in stops]
+    every += [(lon, lat) for _, _, lon, lat in partners]
+    frame = _maps.fit(depot_lon, depot_lat, every, width=WIDTH, height=HEIGHT, margin=MARGIN, min_span_km=0.5)
+    px = frame.px
 
     dx, dy = px(depot_lon, depot_lat)
     depot = MapPoint(dx, dy, depot_name, f"Depot {depot_name}")
@@ -362,8 +328,7 @@ def route_map(
     handed = [
         MapPoint(*px(lon, lat), ref, f"{ref}: handed to {carrier}") for ref, carrier, lon, lat in partners
     ]
-    length_km = _nice_km(inner_w / scale / 4)
-    label = f"{length_km:g} km" if length_km >= 1 else f"{length_km * 1000:g} m"
+    label = frame.scale_label
     stops_count = sum(len(s) for _, s in vans)
     return MapSvg(
         width=WIDTH,
@@ -371,9 +336,9 @@ def route_map(
         depot=depot,
         vans=lines,
         partners=handed,
-        scale_x=MARGIN,
-        scale_y=HEIGHT - MARGIN + 10,
-        scale_length=round(length_km * scale, 1),
+        scale_x=frame.scale_x,
+        scale_y=frame.scale_y,
+        scale_length=frame.scale_length,
         scale_label=label,
         description=(
             f"Depot {depot_name}, {len(lines)} van route(s) with {stops_count} stop(s), "

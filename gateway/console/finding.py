@@ -9,7 +9,6 @@ exceptions are read from their capabilities' tables. Every query is scoped to th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -20,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from gateway.allocation import decisions
 from gateway.allocation.tables import ShipmentAllocation
-from gateway.console import queue
-from gateway.console.allocation_views import KM_PER_DEGREE, _nice_km
+from gateway.console import _maps, queue
+from gateway.console._maps import MapPoint
 from gateway.exceptions import store
 from gateway.exceptions.tables import ShipmentException
 from gateway.exchanges import service as exchange_service
@@ -164,14 +163,6 @@ MAP_WIDTH, MAP_HEIGHT, MAP_MARGIN = 480, 300, 30
 
 
 @dataclass(frozen=True)
-class MapPoint:
-    x: float
-    y: float
-    label: str
-    title: str
-
-
-@dataclass(frozen=True)
 class PodMap:
     """A plain local projection of the proof's point (and the destination's, when geocoded), with a scale."""
 
@@ -248,41 +239,32 @@ def pod_map(proof: tuple[float, float], destination: tuple[float, float] | None)
     Kilometres east and north (longitude scaled by the cosine of the latitude) are scaled uniformly, as
     the demo report and the allocation plan map do; no tiles, so it works offline.
     """
-    lat0, lon0 = proof
-    cos0 = math.cos(math.radians(lat0))
-
-    def km(lat: float, lon: float) -> tuple[float, float]:
-        return (lon - lon0) * KM_PER_DEGREE * cos0, (lat - lat0) * KM_PER_DEGREE
-
     named = [("P", "Proof of delivery", proof)]
     if destination is not None:
         named.append(("D", "Destination address", destination))
-    every = [km(*p) for _, _, p in named]
-    xs, ys = [p[0] for p in every], [p[1] for p in every]
-    span_x, span_y = max(max(xs) - min(xs), 0.2), max(max(ys) - min(ys), 0.2)
-    inner_w, inner_h = MAP_WIDTH - 2 * MAP_MARGIN, MAP_HEIGHT - 2 * MAP_MARGIN - 30
-    scale = min(inner_w / span_x, inner_h / span_y)  # pixels per km
-    mid_x, mid_y = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    lat0, lon0 = proof
+    frame = _maps.fit(
+        lon0,
+        lat0,
+        [(lon, lat) for _, _, (lat, lon) in named],
+        width=MAP_WIDTH,
+        height=MAP_HEIGHT,
+        margin=MAP_MARGIN,
+        min_span_km=0.2,
+    )
     points = [
-        MapPoint(
-            round(MAP_WIDTH / 2 + (x - mid_x) * scale, 1),
-            round(MAP_MARGIN + inner_h / 2 - (y - mid_y) * scale, 1),
-            label,
-            f"{title} ({lat:.5f}, {lon:.5f})",
-        )
-        for (label, title, (lat, lon)), (x, y) in zip(named, every, strict=True)
+        MapPoint(*frame.px(lon, lat), label, f"{title} ({lat:.5f}, {lon:.5f})")
+        for label, title, (lat, lon) in named
     ]
-    length_km = _nice_km(inner_w / scale / 4)
-    scale_label = f"{length_km:g} km" if length_km >= 1 else f"{length_km * 1000:g} m"
     return PodMap(
         width=MAP_WIDTH,
         height=MAP_HEIGHT,
         points=points,
-        scale_x=MAP_MARGIN,
-        scale_y=MAP_HEIGHT - MAP_MARGIN + 10,
-        scale_length=round(length_km * scale, 1),
-        scale_label=scale_label,
-        description="; ".join(p.title for p in points) + f"; scale bar {scale_label}.",
+        scale_x=frame.scale_x,
+        scale_y=frame.scale_y,
+        scale_length=frame.scale_length,
+        scale_label=frame.scale_label,
+        description="; ".join(p.title for p in points) + f"; scale bar {frame.scale_label}.",
     )
 
 
