@@ -59,11 +59,17 @@ def _number(value: Any) -> Any:
 
 
 def open_for(session: Session, shipment_id: str) -> list[ShipmentException]:
+    """The shipment's open exceptions."""
+    return open_for_all(session, [shipment_id])
+
+
+def open_for_all(session: Session, shipment_ids: list[str]) -> list[ShipmentException]:
+    """The open exceptions of these shipments, oldest first."""
     return list(
         session.execute(
-            sa.select(ShipmentException).where(
-                ShipmentException.shipment_id == shipment_id, ShipmentException.status == "open"
-            )
+            sa.select(ShipmentException)
+            .where(ShipmentException.shipment_id.in_(shipment_ids), ShipmentException.status == "open")
+            .order_by(ShipmentException.created_at, ShipmentException.id)
         ).scalars()
     )
 

@@ -71,12 +71,13 @@ def run(
     models_by_tenant: dict[str, tuple[str, eta.Model] | None] = {}
     books: dict[str, playbooks.Playbook] = {}
     counts.seen = len(rows)
+    known = _Known.of(session, [row.ShipmentTracking.shipment_id for row in rows])
     for row in rows:
         tenant = row.ShipmentTracking.tenant_id
         if tenant not in models_by_tenant:
             models_by_tenant[tenant] = predictions.current(session, settings, tenant)
             books[tenant] = store.current(session, tenant)
-        _reassess(session, row, models_by_tenant[tenant], books[tenant], now, counts)
+        _reassess(session, row, models_by_tenant[tenant], books[tenant], now, counts, known)
     counts.escalated = escalate(session, now)
     return counts
 
@@ -115,6 +116,31 @@ def _due(session: Session, now: datetime, limit: int) -> list[Any]:
     return list(session.execute(query))
 
 
+@dataclass
+class _Known:
+    """What a pass knows of its shipments before it starts, read in two queries rather than two each:
+    which were predicted before (the next prediction is not the booking one), and their open exceptions."""
+
+    predicted: set[str]
+    opened: dict[str, list[ShipmentException]]
+
+    @classmethod
+    def of(cls, session: Session, ids: list[str]) -> _Known:
+        if not ids:
+            return cls(set(), {})
+        predicted = set(
+            session.execute(
+                sa.select(ShipmentPrediction.shipment_id)
+                .where(ShipmentPrediction.shipment_id.in_(ids))
+                .distinct()
+            ).scalars()
+        )
+        opened: dict[str, list[ShipmentException]] = {}
+        for exc in store.open_for_all(session, ids):
+            opened.setdefault(exc.shipment_id, []).append(exc)
+        return cls(predicted, opened)
+
+
 def _reassess(
     session: Session,
     row: Any,
@@ -122,12 +148,13 @@ def _reassess(
     book: playbooks.Playbook,
     now: datetime,
     counts: Counts,
+    known: _Known,
 ) -> None:
     tracking: ShipmentTracking = row.ShipmentTracking
     event_driven = tracking.reassess_due
     tracking.reassess_due = False
     tracking.predicted_at = now
-    opened = store.open_for(session, tracking.shipment_id)
+    opened = known.opened.get(tracking.shipment_id, [])
     if tracking.milestone in ENDED:
         why = "delivered" if tracking.milestone == "delivered" else f"shipment {tracking.milestone}"
         for exc in opened:
@@ -138,14 +165,14 @@ def _reassess(
         if row.purchased_at is not None:
             # A parcel that ended before any watch saw it (a fast day, or a backlog) still gets the
             # booking prediction, from booking facts only, so that ETA accuracy can count it.
-            _predict(session, row, chosen, now, event_driven, counts, only_booking=True)
+            _predict(session, row, chosen, now, event_driven, counts, known, only_booking=True)
         return
     _clear_reasons(tracking, opened, now, counts)
     counts.opened += _open_for_reason(session, tracking, book, opened, now)
     if row.purchased_at is None:  # no label (yet): nothing to predict
         counts.skipped += 1
         return
-    predicted = _predict(session, row, chosen, now, event_driven, counts)
+    predicted = _predict(session, row, chosen, now, event_driven, counts, known)
     if predicted is not None and predicted.risk is not None and row.promise_date is not None:
         _watch_risk(session, tracking, row.promise_date, predicted, book, opened, now, counts)
 
@@ -157,19 +184,13 @@ def _predict(
     now: datetime,
     event_driven: bool,
     counts: Counts,
+    known: _Known,
     only_booking: bool = False,
 ) -> eta.InFlight | None:
     tracking: ShipmentTracking = row.ShipmentTracking
     predictor = predictions.as_predictor(chosen)
     model_id = None if predictor is None else predictor.id
-    first = (
-        session.execute(
-            sa.select(ShipmentPrediction.id)
-            .where(ShipmentPrediction.shipment_id == tracking.shipment_id)
-            .limit(1)
-        ).first()
-        is None
-    )
+    first = tracking.shipment_id not in known.predicted
     if only_booking and not first:
         return None
     ship_day = row.purchased_at.date()
