@@ -150,12 +150,22 @@ def navigation(user: ConsoleUser | None) -> list[tuple[str, str]]:
         pages_developers,
         pages_dispatch,
         pages_finance,
+        pages_fleet,
+        pages_people,
     )
 
     if user is None:
         return []
     links = []
-    for area in (pages_allocation, pages_dispatch, pages_finance, pages_carriers, pages_developers):
+    for area in (
+        pages_allocation,
+        pages_fleet,
+        pages_dispatch,
+        pages_finance,
+        pages_carriers,
+        pages_developers,
+        pages_people,
+    ):
         links += [(path, label) for path, label, roles in area.NAV if any(user.has(r) for r in roles)]
     return links
 

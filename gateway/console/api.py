@@ -24,6 +24,8 @@ from gateway.console import (
     pages_developers,
     pages_dispatch,
     pages_finance,
+    pages_fleet,
+    pages_people,
     queue,
     sessions,
     throttle,
@@ -369,5 +371,13 @@ _route("/console/exceptions/<string:exception_id>/proof-review", "proof_review",
 
 
 # -- the other areas, each in its own module ------------------------------------------------------------
-for _area in (pages_finance, pages_allocation, pages_dispatch, pages_carriers, pages_developers):
+for _area in (
+    pages_finance,
+    pages_allocation,
+    pages_fleet,
+    pages_dispatch,
+    pages_carriers,
+    pages_developers,
+    pages_people,
+):
     _area.register(_route)
