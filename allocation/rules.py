@@ -213,6 +213,8 @@ def to_document(rule_set: model.RuleSet) -> dict[str, Any]:
 
 
 MOVE_TO_PARTNER_TAG = "move_to_partner"
+# A parcel an exception playbook sends back to the sender: not a package of any later day.
+RETURN_TO_SENDER_TAG = "return_to_sender"
 # Built into every active rule set: a fleet parcel an exception playbook moved to a partner (the
 # ``move_to_partner`` action tags it) is never put back on a van.
 MOVED_TO_PARTNER = model.Rule(

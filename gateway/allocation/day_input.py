@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from allocation import model
+from allocation import model, rules
 from gateway.addresses import geocoding
 from gateway.allocation import _loading, fleet, tables
 from gateway.kernel import models
@@ -287,6 +287,12 @@ def depot_for(depots: Sequence[tables.Depot], address: models.Address) -> tables
     return min(depots, key=lambda d: _km(here, model.Location(float(d.longitude), float(d.latitude))))
 
 
+def _returning(shipment: models.Shipment) -> bool:
+    """Whether an exception action sent the parcel back to its sender (``rules.RETURN_TO_SENDER_TAG``)."""
+    tags = str((shipment.metadata_ or {}).get("tags", "")).split(",")
+    return rules.RETURN_TO_SENDER_TAG in (t.strip() for t in tags)
+
+
 def build_day(
     session: Session,
     tenant_id: str,
@@ -320,7 +326,7 @@ def build_day(
         query = query.where(models.Shipment.status.in_(list(statuses)))
     if excluded:
         query = query.where(models.Shipment.status.not_in(list(excluded)))
-    shipments = list(session.execute(query).unique().scalars())
+    shipments = [s for s in session.execute(query).unique().scalars() if not _returning(s)]
     if len(shipments) > MAX_PACKAGES:
         raise Problem(
             "validation-error",

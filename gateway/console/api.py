@@ -7,6 +7,7 @@ only, calls one of the console's use cases (which call the capabilities' own), a
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC
 from typing import Any
 from urllib.parse import quote
@@ -289,6 +290,10 @@ def notify(exception_id: str) -> WebResponse:
     return _back(f"notified-{outcome.replace(' ', '-')}")
 
 
+def _said(outcomes: Counter[str]) -> str:
+    return " and ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "none open"
+
+
 @signed_in(*ACT)
 def notify_bulk() -> WebResponse:
     """Notify the recipients of the checked open exceptions."""
@@ -304,21 +309,39 @@ def notify_bulk() -> WebResponse:
         utcnow(),
     )
     session.commit()
-    said = " and ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "none open"
-    return _back(f"notified-{said.replace(' ', '-')}")
+    return _back(f"notified-{_said(outcomes).replace(' ', '-')}")
 
 
-@signed_in(*ACT)
-def act(exception_id: str) -> WebResponse:
-    """Take one action on an open exception: reattempt, hold, hand to a partner, or a note."""
-    user = _web.load_user()
-    assert user is not None
+def _action_and_note() -> tuple[str, str]:
     action = request.form.get("action", "")
     if action not in queue.ACTIONS:
         raise ConsoleError(422, "Choose one of the actions offered.")
     note = request.form.get("note", "").strip()
     if action == "note" and not note:
         raise ConsoleError(422, "Write the note.")
+    return action, note
+
+
+@signed_in(*ACT)
+def act_bulk() -> WebResponse:
+    """Take one action (reattempt, hold, return, hand to a partner, note) on each checked open exception."""
+    user = _web.load_user()
+    assert user is not None
+    action, note = _action_and_note()
+    session = web.db()
+    outcomes = queue.take_many(
+        session, user.tenant_id, request.form.getlist("ids"), action, user.id, note, utcnow()
+    )
+    session.commit()
+    return _back(f"{action}-{_said(outcomes)}".replace("_", "-").replace(" ", "-"))
+
+
+@signed_in(*ACT)
+def act(exception_id: str) -> WebResponse:
+    """Take one action on an open exception: reattempt, hold, return, hand to a partner, or a note."""
+    user = _web.load_user()
+    assert user is not None
+    action, note = _action_and_note()
     session = web.db()
     outcome = queue.take(session, user.tenant_id, exception_id[:64], action, user.id, note, utcnow())
     if outcome is None:
@@ -366,6 +389,7 @@ _route("/console/exceptions", "exceptions", exceptions)
 _route("/console/exceptions/resolve", "resolve", resolve, ("POST",))
 _route("/console/exceptions/<string:exception_id>/notify", "notify", notify, ("POST",))
 _route("/console/exceptions/notify", "notify_bulk", notify_bulk, ("POST",))
+_route("/console/exceptions/act", "act_bulk", act_bulk, ("POST",))
 _route("/console/exceptions/<string:exception_id>/act", "act", act, ("POST",))
 _route("/console/exceptions/<string:exception_id>/proof-review", "proof_review", proof_review, ("POST",))
 

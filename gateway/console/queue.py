@@ -1,7 +1,7 @@
 """The open exception queue and what a person does from it.
 
 Resolve with a note (``gateway.exceptions.store.resolve``); notify the recipient, ask for a reattempt or a
-hold, hand a fleet parcel to a partner or add a note (``gateway.exceptions.actions.take``, what
+hold, return to sender, hand a fleet parcel to a partner or add a note (``gateway.exceptions.actions.take``, what
 ``POST /v1/exceptions/{id}/actions`` calls); accept or reject a suspicious proof of delivery
 (``gateway.tracking.proof_review.review_proof``, what ``POST /v1/shipments/{id}/proof-review`` calls).
 ``by`` is the console user's id, so the exception's history names them.
@@ -29,6 +29,7 @@ ACTIONS = {
     "request_reattempt": "Ask for a reattempt",
     "hold_at_location": "Ask for a hold at a location",
     "move_to_partner": "Hand to a partner (fleet parcels)",
+    "return_to_sender": "Return to sender",
     "note": "Add a note",
 }
 POD_SUSPICIOUS = "pod_suspicious"
@@ -151,16 +152,23 @@ def notify(
     return take(session, tenant_id, exception_id, "notify_recipient", by, note, now)
 
 
+def take_many(
+    session: Session, tenant_id: str, ids: list[str], action: str, by: str, note: str, now: datetime
+) -> Counter[str]:
+    """Take one action on each of the tenant's open exceptions among ``ids``; how many ended each way."""
+    outcomes: Counter[str] = Counter()
+    for exc in _mine(session, tenant_id, ids):
+        if exc.status == "open":
+            outcomes[actions.take(session, exc, action, by, now, note[:MAX_NOTE])] += 1
+    session.flush()
+    return outcomes
+
+
 def notify_many(
     session: Session, tenant_id: str, ids: list[str], by: str, note: str, now: datetime
 ) -> Counter[str]:
     """Notify the recipients of the tenant's open exceptions among ``ids``; how many ended each way."""
-    outcomes: Counter[str] = Counter()
-    for exc in _mine(session, tenant_id, ids):
-        if exc.status == "open":
-            outcomes[actions.take(session, exc, "notify_recipient", by, now, note[:MAX_NOTE])] += 1
-    session.flush()
-    return outcomes
+    return take_many(session, tenant_id, ids, "notify_recipient", by, note, now)
 
 
 def review_proof(

@@ -7,9 +7,14 @@ Each action is recorded on the exception with its outcome, including when it cou
 - ``move_to_partner``: an own-fleet parcel is tagged ``move_to_partner``; the next allocation day
   gives it to a partner (``allocation.rules.MOVED_TO_PARTNER``, built into every active rule set,
   forbids the fleet for it). Other carriers' parcels: not applicable.
-- ``request_reattempt``, ``hold_at_location``, ``open_claim``: none of the carrier APIs Handoff speaks
-  offers these operations (see docs/ADAPTERS.md), so the action is recorded as ``manual`` with what to
-  do at the carrier, and the exception stays with its owner.
+- ``return_to_sender``: an own-fleet parcel gets a manual ``returning`` event on its timeline (the
+  platform hears it as ``tracking.updated``; the van brings it back to the depot) and the
+  ``return_to_sender`` tag, so no later allocation plans it for delivery
+  (``gateway.allocation.day_input``). A carrier's parcel: ``manual``, as below.
+- ``request_reattempt``, ``hold_at_location``, ``open_claim`` (and ``return_to_sender`` for a carrier's
+  parcel): none of the carrier APIs Handoff speaks offers these operations for a parcel already moving
+  (see docs/EXCEPTIONS.md), so the action is recorded as ``manual`` with what to do at the carrier, and
+  the exception stays with its owner. The carrier's own return scan then moves the timeline.
 """
 
 from __future__ import annotations
@@ -23,9 +28,13 @@ from gateway import webhooks
 from gateway.exceptions import playbooks, store
 from gateway.exceptions.tables import ShipmentException
 from gateway.kernel import models
+from gateway.tracking import ingest
+from schemas import events, taxonomy
 
 FLEET = "fleet"
 PARTNER_TAG = allocation_rules.MOVE_TO_PARTNER_TAG
+RETURN_TAG = allocation_rules.RETURN_TO_SENDER_TAG  # on its way back: no allocation plans it again
+RETURN_CODE = "return_to_sender"  # the raw code of the manual ``returning`` event the action stores
 _MESSAGES = {
     playbooks.AT_RISK: "Your parcel may arrive later than promised; we are on it.",
     "recipient_unavailable": "We missed you; the carrier will try again or leave a notice.",
@@ -39,7 +48,49 @@ _MANUAL = {
     "request_reattempt": "ask the carrier for another delivery attempt",
     "hold_at_location": "ask the carrier to hold the parcel at a location",
     "open_claim": "file a claim with the carrier for the parcel",
+    "return_to_sender": "ask the carrier to return the parcel to the sender",
 }
+
+
+def _tag(shipment: models.Shipment, tag: str) -> None:
+    meta = dict(shipment.metadata_ or {})
+    tags = [t.strip() for t in str(meta.get("tags", "")).split(",") if t.strip()]
+    if tag not in tags:
+        tags.append(tag)
+    meta["tags"] = ",".join(tags)
+    shipment.metadata_ = meta
+
+
+def _return_fleet_parcel(
+    session: Session, shipment: models.Shipment, exc: ShipmentException, by: str, now: datetime, note: str
+) -> tuple[str, str]:
+    """Send an own-fleet parcel back: a manual ``returning`` event, and the tag that keeps it off plans."""
+    _tag(shipment, RETURN_TAG)
+    if not shipment.tracking_number:
+        return "done", "no later allocation plans it; it has no tracking number, so no event was added"
+    try:
+        reason: taxonomy.ExceptionReason | None = taxonomy.ExceptionReason(exc.reason)
+    except ValueError:  # at_risk and other playbook-only reasons are not carrier reasons
+        reason = taxonomy.ExceptionReason.UNDELIVERABLE
+    ingest.ingest(
+        session,
+        [
+            events.CanonicalEvent(
+                tracking_number=shipment.tracking_number,
+                carrier=FLEET,
+                occurred_at=now,
+                raw_code=RETURN_CODE,
+                raw_subcode=exc.id,
+                raw_message=f"return to sender by {by}" + (f": {note}" if note else ""),
+                milestone=taxonomy.Milestone.RETURNING,
+                detail="return_requested",
+                reason=reason,
+                source=events.EventSource.MANUAL,
+                source_event_id=f"{RETURN_CODE}:{exc.id}",
+            )
+        ],
+    )
+    return "done", "the parcel is returning to the depot; no later allocation plans it"
 
 
 def run(session: Session, exc: ShipmentException, book: playbooks.Playbook, now: datetime) -> None:
@@ -80,13 +131,10 @@ def take(
                 f"the parcel is with {shipment.carrier or 'no carrier'}, not the fleet",
             )
         else:
-            meta = dict(shipment.metadata_ or {})
-            tags = [t.strip() for t in str(meta.get("tags", "")).split(",") if t.strip()]
-            if PARTNER_TAG not in tags:
-                tags.append(PARTNER_TAG)
-            meta["tags"] = ",".join(tags)
-            shipment.metadata_ = meta
+            _tag(shipment, PARTNER_TAG)
             outcome, detail = "done", "the next allocation gives it to a partner"
+    elif action == "return_to_sender" and (shipment.carrier or "") == FLEET:
+        outcome, detail = _return_fleet_parcel(session, shipment, exc, by, now, note)
     elif action in _MANUAL:
         outcome, detail = "manual", f"{_MANUAL[action]}: its API offers no such operation"
     elif action == "note":

@@ -24,7 +24,14 @@ from schemas import taxonomy
 
 AT_RISK = "at_risk"
 OWNERS = ("carrier", "shipper", "recipient", "ops")
-ACTIONS = ("notify_recipient", "request_reattempt", "hold_at_location", "move_to_partner", "open_claim")
+ACTIONS = (
+    "notify_recipient",
+    "request_reattempt",
+    "hold_at_location",
+    "move_to_partner",
+    "return_to_sender",
+    "open_claim",
+)
 DEFAULT_THRESHOLD = 0.5
 
 

@@ -1,4 +1,4 @@
-"""The console's exception queue actions: reattempt, hold, partner, note, proof review, bulk notify, filters."""
+"""The console's exception queue actions: reattempt, hold, return, partner, note, proof review, bulk, filters."""
 
 from __future__ import annotations
 
@@ -96,6 +96,7 @@ def seeded(app: Any, make_tenant: Any) -> Seeded:
     [
         ("request_reattempt", "manual", "ask the carrier for another delivery attempt"),
         ("hold_at_location", "manual", "ask the carrier to hold the parcel at a location"),
+        ("return_to_sender", "manual", "ask the carrier to return the parcel to the sender"),
         ("move_to_partner", "not applicable", "the parcel is with ups, not the fleet"),
         ("note", "done", "called the recipient, back on Monday"),
     ],
@@ -120,12 +121,16 @@ def test_each_action_is_recorded_with_the_user_and_its_outcome(app, seeded, acti
 
 def test_a_fleet_parcel_is_handed_to_a_partner_and_the_choice_is_offered_only_for_it(app, seeded):
     ops = Signed(app, seeded.tenant_id)
-    page = ops.client.get("/console/exceptions").get_data(as_text=True)
-    assert 'value="move_to_partner"' not in page  # a UPS parcel
+    def offered() -> str:  # the choices of the row's own action form
+        page = ops.client.get("/console/exceptions").get_data(as_text=True)
+        start = page.index(f'id="action-{seeded.exception_id}"')
+        return page[start : page.index("</select>", start)]
+
+    assert 'value="move_to_partner"' not in offered()  # a UPS parcel
     with app.extensions["handoff"].sessions() as session:
         session.get(models.Shipment, seeded.shipment_id).carrier = "fleet"
         session.commit()
-    assert 'value="move_to_partner"' in ops.client.get("/console/exceptions").get_data(as_text=True)
+    assert 'value="move_to_partner"' in offered()
     assert (
         ops.post(f"/console/exceptions/{seeded.exception_id}/act", action="move_to_partner").status_code
         == 303
@@ -290,3 +295,68 @@ def test_finance_sees_the_queue_but_cannot_act(app, seeded):
         assert finance.post(url, **data).status_code == 403
     assert len(_exception(app, seeded.exception_id).actions) == 1
     assert _exception(app, exception_id).status == "open"
+
+
+def test_a_fleet_parcel_returned_to_sender_turns_back_on_its_timeline_and_leaves_the_fleets_day(
+    app, make_tenant
+):
+    from gateway.allocation import day_input
+    from gateway.allocation import tables as allocation_tables
+    from tests.integration.test_allocation_plans import PHILADELPHIA, book, local_day, setup_fleet
+
+    client = app.test_client()
+    tenant = make_tenant(("platform", "ops"))
+    depot_id, _van = setup_fleet(client, tenant)
+    going_back = book(client, tenant, PHILADELPHIA[0], "ORD-BACK")
+    staying = book(client, tenant, PHILADELPHIA[1], "ORD-STAY")
+    number = "HF" + uuid.uuid4().hex[:12].upper()
+    with app.extensions["handoff"].sessions() as session:
+        row = session.get(models.Shipment, going_back["id"])
+        row.carrier, row.tracking_number = "fleet", number
+        session.commit()
+    exception_id = _add_exception(app, tenant.tenant_id, going_back["id"], "refused", 1)
+    ops = Signed(app, tenant.tenant_id)
+
+    done = ops.post(
+        f"/console/exceptions/{exception_id}/act", action="return_to_sender", note="refused at the door"
+    )
+
+    assert done.status_code == 303 and "return-to-sender-done" in done.headers["Location"]
+    last = _exception(app, exception_id).actions[-1]
+    assert (last["action"], last["by"], last["outcome"]) == ("return_to_sender", ops.user_id, "done")
+    with app.extensions["handoff"].sessions() as session:
+        status = session.execute(
+            sa.select(ShipmentTracking).where(ShipmentTracking.shipment_id == going_back["id"])
+        ).scalar_one()
+        assert (status.milestone, status.reason) == ("returning", "refused")
+        depot = session.get(allocation_tables.Depot, depot_id)
+        day = day_input.build_day(session, tenant.tenant_id, depot, local_day(staying))
+    assert staying["id"] in day.meta and going_back["id"] not in day.meta
+    timeline = client.get(f"/v1/shipments/{going_back['id']}/events", headers=tenant.headers).get_json()
+    assert [e["milestone"] for e in timeline["events"]][-1:] == ["returning"], timeline
+
+
+def test_a_bulk_action_is_taken_on_every_checked_exception_of_the_tenant_only(app, seeded, make_tenant):
+    second_shipment, _ref = _another_shipment(app, seeded.tenant_id, {})
+    second = _add_exception(app, seeded.tenant_id, second_shipment, "address_issue", 2)
+    foreign = seed(app, make_tenant)
+    ops = Signed(app, seeded.tenant_id)
+    page = ops.client.get("/console/exceptions").get_data(as_text=True)
+    assert 'formaction="/console/exceptions/act"' in page and 'id="bulk-action"' in page
+
+    done = ops.post(
+        "/console/exceptions/act",
+        ids=[seeded.exception_id, second, foreign.exception_id],
+        action="request_reattempt",
+        note="",
+    )
+
+    assert done.status_code == 303 and "request-reattempt-2-manual" in done.headers["Location"]
+    for exception_id in (seeded.exception_id, second):
+        last = _exception(app, exception_id).actions[-1]
+        assert (last["action"], last["by"], last["outcome"]) == ("request_reattempt", ops.user_id, "manual")
+    assert _exception(app, foreign.exception_id).actions[-1]["by"] == "system"  # another tenant's: untouched
+    refused = ops.post("/console/exceptions/act", ids=[second], action="void_everything")
+    assert refused.status_code == 422
+    assert ops.post("/console/exceptions/act", ids=[second], action="note", note="").status_code == 422
+    assert len(_exception(app, second).actions) == 1
