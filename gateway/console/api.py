@@ -182,13 +182,19 @@ def home() -> flask.Response:
     assert user is not None
     session = web.db()
     now = utcnow()
-    rows, figures_at = tower.cached_periods(
+    rows, days, figures_at = tower.cached_periods(
         session, web.container().redis, user.tenant_id, now.astimezone(UTC)
     )
+    booked = "/console/shipments?booked_from={day}&booked_to={day}"
     return render(
         "home.html",
         periods=rows,
         figures_at=figures_at,
+        trends=[
+            ("On time, by day booked", tower.day_bars(days, "on_time_percent", booked), " %"),
+            ("ETA error (business days), by day booked", tower.day_bars(days, "eta_mae_days", booked), ""),
+            ("At-risk alerts, by day booked", tower.day_bars(days, "at_risk_alerts", booked), ""),
+        ],
         on_time=tower.percent_bars(rows, "on_time_percent", "/console/shipments?milestone=delivered"),
         first_attempt=tower.percent_bars(
             rows, "first_attempt_percent", "/console/shipments?milestone=delivered"

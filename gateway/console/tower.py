@@ -53,6 +53,7 @@ class Period:
     eta_mae_days: str | None = None
     carrier_estimate_mae_days: str | None = None
     eta_window_percent: str | None = None
+    at_risk_alerts: int = 0  # the period's shipments that got an at-risk alert
 
 
 @dataclass(frozen=True)
@@ -84,25 +85,30 @@ def _period(label: str, start: date, end: date, block: dict[str, Any] | None) ->
         eta_mae_days=(block.get("eta") or {}).get("mae_days"),
         carrier_estimate_mae_days=(block.get("eta") or {}).get("carrier_estimate_mae_days"),
         eta_window_percent=(block.get("eta") or {}).get("window_coverage_percent"),
+        at_risk_alerts=int((block.get("eta") or {}).get("at_risk_alerts") or 0),
     )
 
 
-def periods(session: Session, tenant_id: str, today: date) -> list[Period]:
-    """Today, yesterday and the last 7 days (today included), in UTC days: one KPI computation for the
-    week, whose per-day blocks are today's and yesterday's."""
+def periods(session: Session, tenant_id: str, today: date) -> tuple[list[Period], list[Period]]:
+    """Today, yesterday and the last 7 days (today included), and each of those 7 days, in UTC days:
+    one KPI computation for the week, whose per-day blocks are the days."""
     yesterday, week_start = today - timedelta(days=1), today - timedelta(days=6)
     week = kpis.compute(session, tenant_id, start=week_start, end=today)
     by_day = {row["day"]: row for row in week["by_day"]}
-    return [
-        _period("Today", today, today, by_day.get(today)),
-        _period("Yesterday", yesterday, yesterday, by_day.get(yesterday)),
-        _period("Last 7 days", week_start, today, week["totals"]),
-    ]
+    days = [week_start + timedelta(days=i) for i in range(7)]
+    return (
+        [
+            _period("Today", today, today, by_day.get(today)),
+            _period("Yesterday", yesterday, yesterday, by_day.get(yesterday)),
+            _period("Last 7 days", week_start, today, week["totals"]),
+        ],
+        [_period(d.strftime("%a %d"), d, d, by_day.get(d)) for d in days],
+    )
 
 
 def cached_periods(
     session: Session, cache: redis.Redis, tenant_id: str, now: datetime
-) -> tuple[list[Period], datetime]:
+) -> tuple[list[Period], list[Period], datetime]:
     """``periods`` as of at most ``CACHE_SECONDS`` ago, and when they were computed."""
     today = now.date()
     key = f"handoff:console:tower:{tenant_id}:{today.isoformat()}"
@@ -110,17 +116,24 @@ def cached_periods(
         kept = cast("bytes | None", cache.get(key))
     except redis.RedisError:
         kept = None
-    if kept:
-        data = json.loads(kept)
-        return [_from_json(p) for p in data["periods"]], datetime.fromisoformat(data["at"])
-    rows = periods(session, tenant_id, today)
-    try:
-        cache.set(
-            key, json.dumps({"at": now.isoformat(), "periods": [_to_json(p) for p in rows]}), ex=CACHE_SECONDS
+    data = json.loads(kept) if kept else {}
+    if "days" in data:  # figures kept before the days were kept too are computed again
+        return (
+            [_from_json(p) for p in data["periods"]],
+            [_from_json(p) for p in data["days"]],
+            datetime.fromisoformat(data["at"]),
         )
+    rows, days = periods(session, tenant_id, today)
+    kept_json = {
+        "at": now.isoformat(),
+        "periods": [_to_json(p) for p in rows],
+        "days": [_to_json(p) for p in days],
+    }
+    try:
+        cache.set(key, json.dumps(kept_json), ex=CACHE_SECONDS)
     except redis.RedisError:
         log.warning("console tower cache unwritable", extra={"tenant_id": tenant_id})
-    return rows, now
+    return rows, days, now
 
 
 def _to_json(p: Period) -> dict[str, Any]:
@@ -139,6 +152,18 @@ def percent_bars(rows: list[Period], field: str, href: str) -> list[Bar]:
         value = getattr(row, field)
         bars.append(Bar(row.label, value, float(value or 0), href))
     return bars
+
+
+def day_bars(days: list[Period], field: str, href: str) -> list[Bar]:
+    """One column per day of ``field`` (a number or decimal string), scaled to the largest; each links to
+    ``href`` with the day as ``{day}``."""
+    raw = [getattr(d, field) for d in days]
+    values: list[float | int | None] = [v if isinstance(v, int) else _number(v) for v in raw]
+    top = max([v for v in values if v is not None] + [0.0]) or 1.0
+    return [
+        Bar(d.label, v, 0.0 if v is None else round(100 * v / top, 1), href.format(day=d.start.isoformat()))
+        for d, v in zip(days, values, strict=True)
+    ]
 
 
 def _count_bars(counts: list[tuple[str, int, str]]) -> list[Bar]:

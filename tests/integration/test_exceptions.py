@@ -235,6 +235,11 @@ def test_at_risk_fires_a_day_before_the_promise_when_a_delay_makes_it_likely_to_
     tower = console.get("/console/").get_data(as_text=True)
     week = re.search(r"ETA error, business days.*?</tr>", tower, re.S)
     assert week is not None and f"{kpis['mae_days']} (" in week.group(0)
+    # Its day-by-day chart counts the alert on the day the parcel was booked.
+    alerts = re.search(r'aria-label="At-risk alerts, by day booked".*?</svg>', tower, re.S)
+    assert alerts is not None
+    shown = re.findall(r'class="value"[^>]*>([^<]*)</text>', alerts.group(0))
+    assert len(shown) == 7 and sum(int(v) for v in shown) == kpis["at_risk_alerts"]
 
 
 def test_a_playbook_timer_escalates_in_business_hours_and_runs_its_actions(exc_app: Any, ops: Any) -> None:
