@@ -20,6 +20,7 @@ from gateway.bulk import api as bulk_api
 from gateway.bulk import jobs as bulk_jobs
 from gateway.bulk import tables as bulk_tables
 from gateway.console import api as console_api
+from gateway.console import jobs as console_jobs
 from gateway.console import tables as console_tables
 from gateway.customs import api as customs_api
 from gateway.customs import tables as customs_tables
@@ -113,6 +114,7 @@ JOB_MODULES: tuple[ModuleType, ...] = (
     bulk_jobs,
     predictions_jobs,
     exceptions_jobs,
+    console_jobs,
 )
 
 # Every HTTP blueprint, in the order the OpenAPI document lists them.
@@ -158,6 +160,7 @@ TASKS: tuple[Task, ...] = (
     Task("tracking-push-subscriptions", 1800, tracking_jobs.keep_push_subscriptions, queue="tracking"),
     Task("eta-retrain", 86400, predictions_jobs.retrain_eta, queue="default"),
     Task("exceptions-watch", 60, exceptions_jobs.watch_shipments, queue="default"),
+    Task("console-tower", 45, console_jobs.warm_towers, queue="default"),
     Task("carrier-exchanges-purge", 3600, exchanges_jobs.purge_expired, queue="default"),
     Task("webhooks-purge", 3600, webhooks_jobs.purge_old, queue="webhooks"),
 )

@@ -2,9 +2,11 @@
 
 Shipment figures come from ``gateway.kpis.service.compute`` (what ``GET /v1/kpis`` serves), exception
 counts from the exceptions table the queue reads: no figure is derived twice. The shipment figures are
-kept for ``CACHE_SECONDS`` per tenant and day (Redis): computing a week of a busy tenant takes about half a
-second, and a tower is looked at far more often than its figures change; the page says when they were
-computed.
+kept for ``CACHE_SECONDS`` per tenant and day (Redis): computing a week of a busy tenant takes over half
+a second, and a tower is looked at far more often than its figures change; the page says when they were
+computed. While someone of the tenant is signed in, the ``console-tower`` task computes them again
+every ``WARM_SECONDS`` (``gateway.console.jobs.warm_towers``), so a person finds them kept rather than
+waiting for them; without workers the page computes them itself.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from gateway.kpis import service as kpis
 
 log = logging.getLogger(__name__)
 
-CACHE_SECONDS = 60
+CACHE_SECONDS = 90
+WARM_SECONDS = 45  # the console-tower task's period: well inside CACHE_SECONDS
 OWNERS = ("carrier", "shipper", "recipient", "ops")
 # Age buckets of open exceptions: (label, query value, lower bound in hours, upper bound or None).
 AGES = (
@@ -111,9 +114,8 @@ def cached_periods(
 ) -> tuple[list[Period], list[Period], datetime]:
     """``periods`` as of at most ``CACHE_SECONDS`` ago, and when they were computed."""
     today = now.date()
-    key = f"handoff:console:tower:{tenant_id}:{today.isoformat()}"
     try:
-        kept = cast("bytes | None", cache.get(key))
+        kept = cast("bytes | None", cache.get(_key(tenant_id, today)))
     except redis.RedisError:
         kept = None
     data = json.loads(kept) if kept else {}
@@ -124,16 +126,31 @@ def cached_periods(
             datetime.fromisoformat(data["at"]),
         )
     rows, days = periods(session, tenant_id, today)
+    keep(cache, tenant_id, now, rows, days)
+    return rows, days, now
+
+
+def _key(tenant_id: str, today: date) -> str:
+    return f"handoff:console:tower:{tenant_id}:{today.isoformat()}"
+
+
+def keep(cache: redis.Redis, tenant_id: str, now: datetime, rows: list[Period], days: list[Period]) -> None:
+    """Keep a tenant's figures, computed at ``now``, for ``CACHE_SECONDS``."""
     kept_json = {
         "at": now.isoformat(),
         "periods": [_to_json(p) for p in rows],
         "days": [_to_json(p) for p in days],
     }
     try:
-        cache.set(key, json.dumps(kept_json), ex=CACHE_SECONDS)
+        cache.set(_key(tenant_id, now.date()), json.dumps(kept_json), ex=CACHE_SECONDS)
     except redis.RedisError:
         log.warning("console tower cache unwritable", extra={"tenant_id": tenant_id})
-    return rows, days, now
+
+
+def refresh(session: Session, cache: redis.Redis, tenant_id: str, now: datetime) -> None:
+    """Compute a tenant's figures now and keep them (the ``console-tower`` task)."""
+    rows, days = periods(session, tenant_id, now.date())
+    keep(cache, tenant_id, now, rows, days)
 
 
 def _to_json(p: Period) -> dict[str, Any]:

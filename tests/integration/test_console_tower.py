@@ -71,3 +71,31 @@ def test_the_tower_draws_the_last_seven_days_one_column_each_linking_to_that_day
     # The link opens the list behind the column: today's shipments, the seeded one among them.
     listed = client.get(on_time[-1][0].replace("&amp;", "&")).get_data(as_text=True)
     assert f"/console/shipments/{seeded.shipment_id}" in listed
+
+
+def test_the_tower_task_keeps_the_figures_of_tenants_someone_is_looking_at(
+    app: Any, seeded: Seeded, make_tenant: Any
+) -> None:
+    from gateway.console import jobs as console_jobs
+    from gateway.jobs import context
+
+    unwatched = seed(app, make_tenant)  # nobody of this tenant is signed in
+    client = app.test_client()
+    sign_in(client, make_user(app, seeded.tenant_id, ("ops",)))
+    cache = app.extensions["handoff"].redis
+    today = utcnow().date().isoformat()
+    for tenant_id in (seeded.tenant_id, unwatched.tenant_id):
+        cache.delete(f"handoff:console:tower:{tenant_id}:{today}")
+    context.set_app(app)
+
+    assert console_jobs.warm_towers() >= 1
+
+    assert cache.get(f"handoff:console:tower:{seeded.tenant_id}:{today}") is not None
+    assert cache.get(f"handoff:console:tower:{unwatched.tenant_id}:{today}") is None
+    # The page shows the kept figures, computed by the task, not by the request.
+    kept = re.search(
+        r'"at": "([^"]+)"', cache.get(f"handoff:console:tower:{seeded.tenant_id}:{today}").decode()
+    )
+    assert kept is not None
+    page = client.get("/console/").get_data(as_text=True)
+    assert f"as of {kept.group(1)[11:19]} UTC" in page
