@@ -1,9 +1,12 @@
 """Console pages: allocation (issue 20 item 5) for ops (admin passes); see docs/CONSOLE.md.
 
-Rule sets are edited as JSON and saved through ``rule_sets.update_rule_set`` (the API's PUT), plans
-requested through ``plans.request_plan`` (the API's POST, the same RQ job through the outbox) and
-applied through ``plans.apply_plan``. The signed-in user's id is the actor in the allocation audit
-log. Every read is scoped to ``user.tenant_id``.
+Rule sets are created by ``rule_sets.create_rule_set`` (the API's POST), edited as JSON or with the
+common-rules form (``allocation_rule_form``) and saved through ``rule_sets.update_rule_set`` (the
+API's PUT, which also reactivates), deactivated by ``rule_sets.deactivate_rule_set`` (the API's
+DELETE). Plans are requested through ``plans.request_plan`` (the API's POST, the same RQ job through
+the outbox) and applied through ``plans.apply_plan``; what-ifs live in ``allocation_whatif``. The
+signed-in user's id is the actor in the allocation audit log. Every read is scoped to
+``user.tenant_id``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from flask import request
 from marshmallow import ValidationError
 
 from gateway.allocation import fleet, plans, rule_sets, runs, tables
+from gateway.allocation.schemas import RuleSetWriteSchema
 from gateway.allocation.schemas.plans import PlanRequestSchema
-from gateway.console import _web
+from gateway.console import _web, allocation_whatif
+from gateway.console import allocation_rule_form as rule_form
 from gateway.console import allocation_views as views
 from gateway.console._web import ConsoleError, WebResponse, render, signed_in
 from gateway.console.tables import ConsoleUser
@@ -45,6 +50,9 @@ def _overview(user: ConsoleUser, status: int = 200, **extra: Any) -> flask.Respo
     context: dict[str, Any] = {
         "form": {"day": utcnow().date().isoformat(), "time_limit_s": "10", "seed": "0"},
         "errors": {},
+        "rs_form": {"name": "", "start_from": "", "draft": ""},
+        "rs_errors": {},
+        "done": request.args.get("done", "")[:20],
     }
     context.update(extra)
     return render(
@@ -58,6 +66,7 @@ def _overview(user: ConsoleUser, status: int = 200, **extra: Any) -> flask.Respo
         plans=runs.list_runs(session, tenant_id, "plan", limit=20),
         progress=runs.progress_of,
         clock=fleet.clock,
+        simulations=runs.list_runs(session, tenant_id, "simulation", limit=5),
         **context,
     )
 
@@ -86,10 +95,20 @@ def _rule_set_page(user: ConsoleUser, rule_set_id: str, status: int = 200, **ext
     issues = (check or {}).get("issues", [])
     refs = views.references(session, user.tenant_id, (i for x in issues for i in x["shipment_ids"]))
     own_rules = {r["id"] for r in current.document.get("rules", [])}
+    common, others = rule_form.listing(current.document.get("rules", []))
+    editing = next((c for c in common if c.id == request.args.get("edit", "")[:64]), None)
+    values: dict[str, dict[str, str]] = {}
+    if editing is not None:
+        rule = next(r for r in current.document["rules"] if r.get("id") == editing.id)
+        values[editing.kind] = rule_form.values_of(editing.kind, rule)
     context: dict[str, Any] = {
         "text": views.editor_text(current.document),
         "errors": {},
         "saved": request.args.get("saved", "")[:10],
+        "form_kind": editing.kind if editing else "",
+        "form_values": values,
+        "form_errors": {},
+        "form_fields": {},
     }
     context.update(extra)
     return render(
@@ -105,6 +124,9 @@ def _rule_set_page(user: ConsoleUser, rule_set_id: str, status: int = 200, **ext
         issues=issues,
         refs=refs,
         own_rules=own_rules,
+        common=common,
+        others=others,
+        kinds=rule_form.KINDS,
         **context,
     )
 
@@ -143,6 +165,128 @@ def rule_set(rule_set_id: str) -> WebResponse:
             session.commit()
             return flask.redirect(f"/console/allocation/rule-sets/{rs.id}?saved={version.version}", 303)
     return _rule_set_page(user, rule_set_id, 422, text=text, errors=errors)
+
+
+def _save_rules(user: ConsoleUser, rule_set_id: str, rules: list[Any], base: str) -> tuple[Any, Any]:
+    """Save a rule list as the set's next version (the API's PUT); raise Problem when refused."""
+    body: dict[str, Any] = {"rules": rules}
+    if base.isdigit() and len(base) < 10:
+        body["base_version"] = int(base)
+    return rule_sets.update_rule_set(web.db(), user.tenant_id, user.id, rule_set_id[:64], body)
+
+
+def _current_rules(user: ConsoleUser, rule_set_id: str) -> list[Any]:
+    try:
+        rs = rule_sets.get_rule_set(web.db(), user.tenant_id, rule_set_id[:64])
+        return list(rule_sets.rule_set_version(web.db(), rs).document.get("rules", []))
+    except Problem:
+        raise ConsoleError(404, "No such rule set.") from None
+
+
+@signed_in(*OPS)
+def rule_form_save(rule_set_id: str) -> WebResponse:
+    """The common-rules form: add (or replace by id) one rule and save the set as a new version."""
+    user = _user()
+    kind = request.form.get("kind", "")
+    if kind not in rule_form.KINDS:
+        raise ConsoleError(400, "Unknown kind of rule.")
+    values = {k: request.form.get(k, "").strip()[:500] for k in rule_form.FIELD_NAMES}
+    rules, index = rule_form.put(_current_rules(user, rule_set_id), kind, values)
+    session = web.db()
+    try:
+        rs, version = _save_rules(user, rule_set_id, rules, request.form.get("base_version", ""))
+    except Problem as exc:
+        session.rollback()
+        errors = views.problem_errors(exc)
+        return _rule_set_page(
+            user,
+            rule_set_id,
+            422,
+            form_kind=kind,
+            form_values={kind: values},
+            form_errors=errors,
+            form_fields=rule_form.field_errors(kind, index, errors),
+        )
+    session.commit()
+    return flask.redirect(f"/console/allocation/rule-sets/{rs.id}?saved={version.version}#common-h", 303)
+
+
+@signed_in(*OPS)
+def rule_form_remove(rule_set_id: str) -> WebResponse:
+    """Remove one rule (by id) and save the set as a new version."""
+    user = _user()
+    rule_id = request.form.get("rule_id", "")[:64]
+    before = _current_rules(user, rule_set_id)
+    rules = [r for r in before if not (isinstance(r, dict) and r.get("id") == rule_id)]
+    if len(rules) == len(before):
+        raise ConsoleError(404, "No such rule in this rule set.")
+    session = web.db()
+    try:
+        rs, version = _save_rules(user, rule_set_id, rules, request.form.get("base_version", ""))
+    except Problem as exc:
+        session.rollback()
+        return _rule_set_page(user, rule_set_id, 422, form_errors=views.problem_errors(exc))
+    session.commit()
+    return flask.redirect(f"/console/allocation/rule-sets/{rs.id}?saved={version.version}#common-h", 303)
+
+
+@signed_in(*OPS)
+def create_rule_set() -> WebResponse:
+    """Create a rule set (the API's POST), empty or starting from another set's current rules.
+
+    Rule ids are unique across active sets, so rules copied from an active set get a "-copy"
+    suffix. "Start as a draft" deactivates the new set at once (for what-ifs).
+    """
+    user = _user()
+    session = web.db()
+    form = {
+        "name": request.form.get("name", "").strip()[:300],
+        "start_from": request.form.get("start_from", "")[:64],
+        "draft": "on" if request.form.get("draft") else "",
+    }
+    rules: list[Any] = []
+    if form["start_from"]:
+        try:
+            source = rule_sets.get_rule_set(session, user.tenant_id, form["start_from"])
+        except Problem:
+            return _overview(user, 422, rs_form=form, rs_errors={"start_from": ["no such rule set"]})
+        rules = list(rule_sets.rule_set_version(session, source).document.get("rules", []))
+        if source.active:
+            rules = [{**r, "id": f"{str(r['id'])[:59]}-copy"} for r in rules]
+    try:
+        data = RuleSetWriteSchema().load({"name": form["name"], "rules": rules})
+        rs, _ = rule_sets.create_rule_set(session, user.tenant_id, user.id, data)
+        if form["draft"]:
+            rule_sets.deactivate_rule_set(session, user.tenant_id, user.id, rs.id)
+    except ValidationError as exc:
+        return _overview(user, 422, rs_form=form, rs_errors=_messages(exc.messages))
+    except Problem as exc:
+        session.rollback()
+        return _overview(user, 422, rs_form=form, rs_errors=views.problem_errors(exc))
+    session.commit()
+    return flask.redirect(f"/console/allocation/rule-sets/{rs.id}", 303)
+
+
+@signed_in(*OPS)
+def set_active(rule_set_id: str, state: str) -> WebResponse:
+    """Deactivate a rule set (the API's DELETE), or activate it by saving its rules again (the API's PUT)."""
+    user = _user()
+    session = web.db()
+    try:
+        if state == "deactivate":
+            rs = rule_sets.deactivate_rule_set(session, user.tenant_id, user.id, rule_set_id[:64])
+        else:
+            rs = rule_sets.get_rule_set(session, user.tenant_id, rule_set_id[:64])
+            if not rs.active:
+                rules = rule_sets.rule_set_version(session, rs).document.get("rules", [])
+                rs, _ = _save_rules(user, rs.id, list(rules), str(rs.current_version))
+    except Problem as exc:
+        session.rollback()
+        if exc.slug == "not-found":
+            raise ConsoleError(404, "No such rule set.") from None
+        return _overview(user, 409, rs_errors=views.problem_errors(exc))
+    session.commit()
+    return flask.redirect(f"/console/allocation?done={state}d#rs-{rs.id}", 303)
 
 
 @signed_in(*OPS)
@@ -230,9 +374,29 @@ def register(route: Route) -> None:
     route(
         "/console/allocation/rule-sets/<string:rule_set_id>", "allocation_rule_set", rule_set, ("GET", "POST")
     )
+    route("/console/allocation/rule-sets", "allocation_create_rule_set", create_rule_set, ("POST",))
+    route(
+        "/console/allocation/rule-sets/<string:rule_set_id>/<any(deactivate, activate):state>",
+        "allocation_rule_set_state",
+        set_active,
+        ("POST",),
+    )
+    route(
+        "/console/allocation/rule-sets/<string:rule_set_id>/rules",
+        "allocation_rule_form",
+        rule_form_save,
+        ("POST",),
+    )
+    route(
+        "/console/allocation/rule-sets/<string:rule_set_id>/rules/remove",
+        "allocation_rule_remove",
+        rule_form_remove,
+        ("POST",),
+    )
     route("/console/allocation/plans", "allocation_run_plan", run_plan, ("POST",))
     route("/console/allocation/plans/<string:plan_id>", "allocation_plan", plan)
     route("/console/allocation/plans/<string:plan_id>/apply", "allocation_apply", apply, ("POST",))
+    allocation_whatif.register(route)
 
 
 NAV: list[tuple[str, str, tuple[str, ...]]] = [

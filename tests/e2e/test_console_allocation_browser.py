@@ -1,8 +1,9 @@
-"""The console's allocation pages in Debian's Chromium over real HTTP: edit a rule set, run a plan, apply it.
+"""The console's allocation pages in Debian's Chromium over real HTTP: edit a rule set, run a plan, apply it, what-if.
 
 Ops sign in, open Allocation, save an invalid rule document (the validation report names its JSON
 path), then a valid one (a new version and its diff), run a plan with the smallest budget, watch
-its progress page refresh itself until done, view its map and routes, and apply it. Each page is
+its progress page refresh itself until done, view its map and routes, and apply it; then run a
+what-if with one more van and see both configurations side by side. Each page is
 screenshotted into var/screenshots/console/allocation-*.png and checked with axe-core; no page
 may report a Content-Security-Policy violation and every request stays on the gateway.
 """
@@ -111,6 +112,27 @@ def test_ops_edit_a_rule_set_run_a_plan_view_its_map_and_apply_it(app, server, m
         assert page.locator("#applied").inner_text().startswith("Applied: 4 shipment(s)")
         browser.shot("6-plan-applied")
 
+        # A what-if: the same day with one more van like Van 1, side by side with the active configuration.
+        page.get_by_role("link", name="Allocation", exact=True).first.click()
+        page.wait_for_url(f"{server}/console/allocation")
+        page.get_by_role("link", name="Run a what-if").click()
+        page.wait_for_url(f"{server}/console/allocation/simulations")
+        page.get_by_label("Day").fill(day.isoformat())
+        page.get_by_label("Time limit (seconds, for both)").fill("1")
+        page.get_by_label("Seed").fill("1")
+        page.get_by_label("Max iterations").fill("50")
+        page.get_by_label("Extra vans").fill("1")
+        page.get_by_role("button", name="Run the what-if").click()
+        page.wait_for_url(f"{server}/console/allocation/simulations/*")
+        assert page.locator("#sim-state").inner_text() == "queued"
+        run_jobs(app)
+        page.wait_for_selector("#compare", timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#sim-state").inner_text() == "done"
+        assert page.locator("#row-vans td").nth(1).inner_text().endswith("of 2")
+        assert page.locator("#shares tbody tr").count() >= 1
+        browser.shot("whatif")
+
     browser.check()
     assert sorted(f.name for f in SCREENSHOTS.glob("allocation-*.png")) == [
         "allocation-1-overview.png",
@@ -119,4 +141,5 @@ def test_ops_edit_a_rule_set_run_a_plan_view_its_map_and_apply_it(app, server, m
         "allocation-4-plan-progress.png",
         "allocation-5-plan.png",
         "allocation-6-plan-applied.png",
+        "allocation-whatif.png",
     ]

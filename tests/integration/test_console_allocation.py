@@ -116,7 +116,7 @@ def test_the_overview_lists_rule_sets_depots_vans_and_shows_a_planted_name_as_te
     body = text_of(page)
     assert 'href="/console/allocation"' in body  # in the navigation
     assert PLANTED not in body and html.escape(PLANTED, quote=False) in body.replace("&#34;", '"')
-    assert "Secaucus" in body and "Van 1" in body
+    assert "Secaucus" in body and "Van 1" in body and "800 kg" in body
     assert f'href="/console/allocation/rule-sets/{ops.rule_set_id}"' in body
 
 
