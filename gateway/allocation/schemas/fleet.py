@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -12,6 +13,14 @@ from schemas import money
 
 _CLOCK = {"pattern": r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", "example": "08:00"}  # fleet.minutes
 _HHMM = common.FullMatch(_CLOCK["pattern"], error="not HH:MM")
+# Above zero and below what the columns hold (allocation_vehicles: numeric(12,3) kg, numeric(12,4) m3).
+_CAPACITY_KG: dict[str, Any] = {
+    "minimum": Decimal(0),
+    "exclusive_minimum": True,
+    "maximum": Decimal(10**9),
+    "exclusive_maximum": True,
+}
+_CAPACITY_M3: dict[str, Any] = {**_CAPACITY_KG, "maximum": Decimal(10**8)}
 
 
 class DepotWriteSchema(Schema):
@@ -69,8 +78,8 @@ class DepotListSchema(Schema):
 
 class _VehicleFields(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    capacity_kg = common.DecimalString(required=True, minimum=Decimal(0), exclusive_minimum=True)
-    capacity_m3 = common.DecimalString(required=True, minimum=Decimal(0), exclusive_minimum=True)
+    capacity_kg = common.DecimalString(required=True, **_CAPACITY_KG)
+    capacity_m3 = common.DecimalString(required=True, **_CAPACITY_M3)
     shift_start = fields.String(validate=_HHMM, metadata=_CLOCK)
     shift_end = fields.String(validate=_HHMM, metadata={**_CLOCK, "example": "18:00"})
     max_stops = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000))
@@ -95,8 +104,8 @@ class VehicleWriteSchema(_VehicleFields):
 
 class VehicleUpdateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    capacity_kg = common.DecimalString(minimum=Decimal(0), exclusive_minimum=True)
-    capacity_m3 = common.DecimalString(minimum=Decimal(0), exclusive_minimum=True)
+    capacity_kg = common.DecimalString(**_CAPACITY_KG)
+    capacity_m3 = common.DecimalString(**_CAPACITY_M3)
     shift_start = fields.String(validate=_HHMM, metadata=_CLOCK)
     shift_end = fields.String(validate=_HHMM, metadata=_CLOCK)
     max_stops = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000))
