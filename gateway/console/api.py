@@ -33,10 +33,12 @@ from gateway.console import (
     tower,
 )
 from gateway.console._web import ConsoleError, WebResponse, render, signed_in
+from gateway.customs import documents as customs_documents
 from gateway.kernel import auth, web
 from gateway.kernel.errors import Problem
-from gateway.kernel.http import Blueprint
+from gateway.kernel.http import Blueprint, attachment
 from gateway.kernel.types import utcnow
+from gateway.labels import documents
 from schemas import taxonomy
 
 blp = Blueprint(
@@ -242,6 +244,49 @@ def shipment(shipment_id: str) -> flask.Response:
     )
 
 
+_DOCUMENT_TYPES = {"PDF": "application/pdf", "PNG": "image/png", "ZPL": "application/zpl"}
+
+
+def _document(data: bytes, fmt: str, filename: str) -> flask.Response:
+    response = flask.Response(data, mimetype=_DOCUMENT_TYPES.get(fmt, "application/octet-stream"))
+    response.headers["Content-Disposition"] = attachment(filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@signed_in(*VIEW)
+def label_file(shipment_id: str, ext: str) -> flask.Response:
+    """The shipment's label as PDF, PNG or ZPL: ``documents.label_document``, as the API's download."""
+    user = _web.load_user()
+    assert user is not None
+    if ext.lower() not in ("pdf", "png", "zpl"):
+        raise ConsoleError(404, "Labels come as pdf, png or zpl.")
+    try:
+        data, fmt, label = documents.label_document(
+            web.container(), web.db(), user.tenant_id, shipment_id[:64], ext
+        )
+    except Problem as exc:
+        raise ConsoleError(exc.status, exc.detail or "This label cannot be downloaded.") from exc
+    return _document(data, fmt, f"{label.tracking_number}.{fmt.lower()}")
+
+
+@signed_in(*VIEW)
+def commercial_invoice(shipment_id: str) -> flask.Response:
+    """The shipment's commercial invoice (``documents.commercial_invoice``, as the API's, from the gateway;
+    ``?source=carrier`` for the one DHL Express or FedEx returned)."""
+    user = _web.load_user()
+    assert user is not None
+    source = "carrier" if request.args.get("source") == "carrier" else "gateway"
+    try:
+        data, fmt, shipment = customs_documents.commercial_invoice(
+            web.container(), web.db(), user.tenant_id, shipment_id[:64], source
+        )
+    except Problem as exc:
+        raise ConsoleError(exc.status, exc.detail or "This shipment has no commercial invoice.") from exc
+    suffix = "" if source == "gateway" else "-carrier"
+    return _document(data, fmt, f"commercial-invoice-{shipment.id}{suffix}.{fmt.lower()}")
+
+
 @signed_in(*VIEW)
 def exceptions() -> flask.Response:
     """The open exception queue."""
@@ -391,6 +436,8 @@ _route("/console/invitations/<string:token>", "invitation", invitation, ("GET", 
 _route("/console/", "home", home)
 _route("/console/shipments", "shipments", shipments)
 _route("/console/shipments/<string:shipment_id>", "shipment", shipment)
+_route("/console/shipments/<string:shipment_id>/label.<string:ext>", "label_file", label_file)
+_route("/console/shipments/<string:shipment_id>/commercial-invoice", "commercial_invoice", commercial_invoice)
 _route("/console/exceptions", "exceptions", exceptions)
 _route("/console/exceptions/resolve", "resolve", resolve, ("POST",))
 _route("/console/exceptions/<string:exception_id>/notify", "notify", notify, ("POST",))
