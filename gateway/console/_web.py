@@ -12,7 +12,7 @@ import flask
 from flask import current_app, g, render_template, request
 from werkzeug.wrappers import Response as WebResponse
 
-from gateway.console import sessions
+from gateway.console import _maps, sessions
 from gateway.console.tables import ConsoleSession, ConsoleUser
 from gateway.kernel import web
 from gateway.kernel.types import utcnow
@@ -66,9 +66,15 @@ def drop_cookie(response: WebResponse, name: str) -> None:
     response.delete_cookie(name, path=COOKIE_PATH, secure=secure_cookies(), httponly=True, samesite="Lax")
 
 
+def content_security_policy() -> str:
+    """``CSP``, with the configured map tile server's origin (``CONSOLE_MAP_TILES``) added to ``img-src``."""
+    origin = _maps.tile_origin(str(current_app.config["CONSOLE_MAP_TILES"] or ""))
+    return CSP if origin is None else CSP.replace("img-src 'self'", f"img-src 'self' {origin}")
+
+
 def security_headers(response: WebResponse) -> WebResponse:
     """Every console response: the CSP, no framing, no referrer beyond the origin, no sniffing, no caching."""
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = content_security_policy()
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -298,6 +298,7 @@ class MapSvg:
     scale_length: float
     scale_label: str
     description: str
+    frame: _maps.Frame | None = None  # for the tiles, where a tile server is configured
 
 
 def route_map(
@@ -344,4 +345,5 @@ def route_map(
             f"Depot {depot_name}, {len(lines)} van route(s) with {stops_count} stop(s), "
             f"{len(handed)} parcel(s) handed to partners; scale bar {label}."
         ),
+        frame=frame,
     )

@@ -17,6 +17,7 @@ from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
 from gateway.console import (
+    _maps,
     _web,
     accounts,
     finding,
@@ -67,6 +68,26 @@ def _http_error(exc: HTTPException) -> flask.Response:
 
 
 blp.after_request(_web.security_headers)
+
+
+def _map_tiles(frame: _maps.Frame | None) -> list[_maps.Tile]:
+    """The configured tile server's tiles under a map (``CONSOLE_MAP_TILES``); none offline."""
+    template = str(current_app.config["CONSOLE_MAP_TILES"] or "")
+    if frame is None or not template:
+        return []
+    return _maps.tiles(frame, template, int(current_app.config["CONSOLE_MAP_MAX_ZOOM"]))
+
+
+def _map_attribution() -> str:
+    return str(current_app.config["CONSOLE_MAP_ATTRIBUTION"] or "") if _tiles_on() else ""
+
+
+def _tiles_on() -> bool:
+    return _maps.tile_origin(str(current_app.config["CONSOLE_MAP_TILES"] or "")) is not None
+
+
+blp.add_app_template_global(_map_tiles, "map_tiles")
+blp.add_app_template_global(_map_attribution, "map_attribution")
 
 
 def _route(rule: str, endpoint: str, view: Any, methods: tuple[str, ...] = ("GET",)) -> None:

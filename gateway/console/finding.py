@@ -174,6 +174,7 @@ class PodMap:
     scale_length: float
     scale_label: str
     description: str
+    frame: _maps.Frame | None = None  # for the tiles, where a tile server is configured
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def pod_map(proof: tuple[float, float], destination: tuple[float, float] | None)
     """Project the proof's point (lat, lon) and the destination's onto a flat map, north up, with a scale.
 
     Kilometres east and north (longitude scaled by the cosine of the latitude) are scaled uniformly, as
-    the demo report and the allocation plan map do; no tiles, so it works offline.
+    the demo report and the allocation plan map do; tiles only where a tile server is configured.
     """
     named = [("P", "Proof of delivery", proof)]
     if destination is not None:
@@ -265,6 +266,7 @@ def pod_map(proof: tuple[float, float], destination: tuple[float, float] | None)
         scale_length=frame.scale_length,
         scale_label=frame.scale_label,
         description="; ".join(p.title for p in points) + f"; scale bar {frame.scale_label}.",
+        frame=frame,
     )
 
 

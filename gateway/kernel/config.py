@@ -425,6 +425,15 @@ SETTINGS: tuple[Setting, ...] = (
         "CONSOLE_LOGIN_WINDOW_SECONDS", "int", 900, "the window of CONSOLE_LOGIN_FAILURES (from the first)", 1
     ),
     Setting("CONSOLE_INVITATION_HOURS", "int", 72, "how long an admin's console invitation link works", 1),
+    Setting(
+        "CONSOLE_MAP_TILES",
+        "str",
+        "",
+        "console maps' tile server, an https URL template with {z}, {x} and {y} (browsers fetch the tiles "
+        "from it, and the CSP allows its origin); empty: plain offline maps",
+    ),
+    Setting("CONSOLE_MAP_ATTRIBUTION", "str", "", "the credit the tile server asks for, shown under each map"),
+    Setting("CONSOLE_MAP_MAX_ZOOM", "int", 19, "the highest zoom the tile server serves", 0),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
