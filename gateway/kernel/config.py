@@ -432,7 +432,9 @@ SETTINGS: tuple[Setting, ...] = (
         "console maps' tile server, an https URL template with {z}, {x} and {y} (browsers fetch the tiles "
         "from it, and the CSP allows its origin); empty: plain offline maps",
     ),
-    Setting("CONSOLE_MAP_ATTRIBUTION", "str", "", "the credit the tile server asks for, shown under each map"),
+    Setting(
+        "CONSOLE_MAP_ATTRIBUTION", "str", "", "the credit the tile server asks for, shown under each map"
+    ),
     Setting("CONSOLE_MAP_MAX_ZOOM", "int", 19, "the highest zoom the tile server serves", 0),
 )
 

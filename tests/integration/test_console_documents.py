@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+
 from tests.customs_fixtures import customs_body
 from tests.integration.test_console_web import make_user, seed, sign_in
 from tests.integration.test_returns import booking, bought_shipment, carriers, ups_http

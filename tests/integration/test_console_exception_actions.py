@@ -121,6 +121,7 @@ def test_each_action_is_recorded_with_the_user_and_its_outcome(app, seeded, acti
 
 def test_a_fleet_parcel_is_handed_to_a_partner_and_the_choice_is_offered_only_for_it(app, seeded):
     ops = Signed(app, seeded.tenant_id)
+
     def offered() -> str:  # the choices of the row's own action form
         page = ops.client.get("/console/exceptions").get_data(as_text=True)
         start = page.index(f'id="action-{seeded.exception_id}"')

@@ -64,7 +64,7 @@ def test_the_tower_draws_the_last_seven_days_one_column_each_linking_to_that_day
         f"/console/shipments?booked_from={d.isoformat()}&amp;booked_to={d.isoformat()}" for d in days
     ]
     # Only today has a delivery with a promise: kept, so 100 %; the other days have nothing to measure.
-    assert [value for _href, value, _label in on_time] == ["–"] * 6 + ["100.0"]
+    assert [value for _href, value, _label in on_time] == ["\u2013"] * 6 + ["100.0"]  # an en dash: no figure
     alerts = _chart(page, "At-risk alerts, by day booked")
     assert [value for _href, value, _label in alerts] == ["0"] * 7  # none raised
     assert len(_chart(page, "ETA error (business days), by day booked")) == 7
