@@ -7,7 +7,7 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 
-from gateway.allocation import decisions, fleet, plans, rule_sets, runs, simulations
+from gateway.allocation import decisions, drivers, fleet, plans, rule_sets, runs, simulations
 from gateway.allocation import schemas as schema
 from gateway.kernel import auth, idempotency
 from gateway.kernel.errors import Problem
@@ -303,8 +303,8 @@ class PlanById(MethodView):
     @auth.require("ops")
     @blp.response(200, schema.PlanSchema)
     def get(self, plan_id: str) -> Any:
-        """A plan's state and progress; when done, per-package decisions, routes, handovers and savings."""
-        return runs.present_run(runs.get_run(db(), auth.current().tenant_id, plan_id, "plan"))
+        """A plan's state and progress; when done, per-package decisions, routes and drivers, handovers, savings."""
+        return drivers.present_plan(db(), runs.get_run(db(), auth.current().tenant_id, plan_id, "plan"))
 
 
 @blp.route("/allocation/plans/<string:plan_id>/apply")
@@ -318,6 +318,33 @@ class PlanApply(MethodView):
         """Make the plan the day's dispatch: every draft shipment gets its carrier (or the fleet)."""
         principal = auth.current()
         return plans.apply_plan(db(), principal.tenant_id, principal.key_id, plan_id)
+
+
+@blp.route("/allocation/plans/<string:plan_id>/vehicles/<string:vehicle_id>/driver")
+class RouteDriver(MethodView):
+    @blp.doc(parameters=[_IDEMPOTENCY_HEADER])
+    @auth.require("ops")
+    @idempotency.write_endpoint
+    @blp.arguments(schema.RouteDriverWriteSchema)
+    @blp.response(200, schema.RouteDriverSchema)
+    @blp.alt_response(
+        409, description="The plan is not applied, or the driver already drives another of its vans"
+    )
+    def put(self, data: dict[str, Any], plan_id: str, vehicle_id: str) -> Any:
+        """Assign or change the driver of a van's route in an applied plan (audited); the same again is a no-op."""
+        principal = auth.current()
+        row = drivers.assign_driver(db(), principal.tenant_id, principal.key_id, plan_id, vehicle_id, data)
+        return drivers.present_driver(row)
+
+    @auth.require("ops")
+    @idempotency.write_endpoint
+    @blp.response(204)
+    @blp.alt_response(409, description="The plan is not applied")
+    def delete(self, plan_id: str, vehicle_id: str) -> Any:
+        """Take the driver off a van's route in an applied plan (audited); none assigned is not an error."""
+        principal = auth.current()
+        drivers.unassign_driver(db(), principal.tenant_id, principal.key_id, plan_id, vehicle_id)
+        return None
 
 
 # --- simulations ------------------------------------------------------------------------------

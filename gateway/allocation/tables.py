@@ -189,3 +189,25 @@ class ShipmentAllocation(Base):
     # around it without reloading the shipment.
     package: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RouteDriver(Base):
+    """Who drives a van's route of an applied plan: the driver app's id and a name, and who said so.
+
+    One row per (tenant, plan, van); assigning again replaces it, unassigning deletes it. Every change
+    is in the allocation audit log (``entity_type`` plan, the van in ``changes``).
+    """
+
+    __tablename__ = "allocation_route_drivers"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "plan_id", "vehicle_id", name="uq_allocation_route_drivers_route"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGINT_ID, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("allocation_plans.id", ondelete="CASCADE"))
+    vehicle_id: Mapped[str] = mapped_column(sa.String(32))  # as in the plan's routes (no FK, as decisions)
+    driver_id: Mapped[str] = mapped_column(sa.String(64))  # the id the driver app sends
+    driver_name: Mapped[str] = mapped_column(sa.String(200))
+    assigned_by: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)  # api key or console user
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

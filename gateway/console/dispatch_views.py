@@ -7,8 +7,9 @@ null, service minutes]``), the same data the fleet's dispatch manifests are made
 (``gateway.manifests.dispatch``). This module reads them, tenant-scoped, with the shipments, their
 parcels and their labels, and shapes them for the templates and the printable PDF.
 
-There is no driver on a van or a route in the data model (the driver app names its driver per event,
-``adapters.fleet.driver``); the pages say so rather than invent a place for one.
+Each van's route of an applied plan may have a driver (``gateway.allocation.drivers``: the driver
+app's id and a name, assigned from the van's page); the overview, the page and the PDF show it, and
+the PDF leaves a line to write a name when there is none.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
 
-from gateway.allocation import fleet, tables
+from gateway.allocation import drivers, fleet, tables
 from gateway.kernel import models
 from gateway.labels.tables import Label
 
@@ -44,7 +45,11 @@ class VanLine:
     stops: int
     distance_km: str
     duration_minutes: str
-    driver: str  # "" when none is known
+    driver: str  # "Name (id)", "" when none is assigned
+
+
+def _driver(row: tables.RouteDriver | None) -> str:
+    return "" if row is None else f"{row.driver_name} ({row.driver_id})"
 
 
 @dataclass
@@ -80,6 +85,7 @@ def applied_plans(session: Session, tenant_id: str, day: date) -> list[PlanLine]
         )
         .order_by(tables.PlanRun.applied_at, tables.PlanRun.id)
     ).all()
+    assigned = drivers.drivers_of(session, tenant_id, (row.id for row, _ in rows))
     plans = []
     for row, depot_name in rows:
         vans = [
@@ -89,7 +95,7 @@ def applied_plans(session: Session, tenant_id: str, day: date) -> list[PlanLine]
                 stops=len(r["stops"]),
                 distance_km=str(r.get("distance_km") or ""),
                 duration_minutes=str(r.get("duration_minutes") or ""),
-                driver="",
+                driver=_driver(assigned.get((row.id, str(r["vehicle_id"])))),
             )
             for r in _routes(row)
         ]
@@ -140,6 +146,8 @@ class RouteSheet:
     duration_minutes: str
     load_kg: str
     stops: list[SheetStop] = field(default_factory=list)
+    driver_id: str = ""  # the assigned driver's, as the form shows them; "" when none
+    driver_name: str = ""
 
 
 class NotApplied(Exception):
@@ -189,7 +197,7 @@ def route_sheet(session: Session, tenant_id: str, plan_id: str, vehicle_id: str)
     depot = session.get(tables.Depot, row.depot_id)
     if depot is None or depot.tenant_id != tenant_id:
         return None
-    route = next((r for r in _routes(row) if str(r["vehicle_id"]) == vehicle_id), None)
+    route = drivers.route_of(row, vehicle_id)  # the routes a driver can be assigned to
     if route is None:
         return None
     if row.state != "applied":
@@ -226,6 +234,7 @@ def route_sheet(session: Session, tenant_id: str, plan_id: str, vehicle_id: str)
             )
         ).scalars()
     }
+    assigned = drivers.get_driver(session, tenant_id, row.id, vehicle_id)
     sheet = RouteSheet(
         plan_id=row.id,
         depot=depot.name,
@@ -233,10 +242,12 @@ def route_sheet(session: Session, tenant_id: str, plan_id: str, vehicle_id: str)
         day=row.day,
         vehicle_id=vehicle_id,
         van=str(route.get("vehicle_name") or vehicle_id),
-        driver="",
+        driver=_driver(assigned),
         distance_km=str(route.get("distance_km") or ""),
         duration_minutes=str(route.get("duration_minutes") or ""),
         load_kg=str(route.get("load_kg") or ""),
+        driver_id=assigned.driver_id if assigned else "",
+        driver_name=assigned.driver_name if assigned else "",
     )
     for position, stop in enumerate(s for s in route["stops"] if isinstance(s, dict)):
         sid = str(stop.get("shipment_id") or "")

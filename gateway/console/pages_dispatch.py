@@ -2,7 +2,9 @@
 
 The applied allocation plans of a day, per van, and each van's route sheet as a page and as a
 printable PDF (ReportLab). Everything is read from what ``gateway.allocation.plans.apply_plan``
-stored, scoped to ``user.tenant_id``; nothing is written, so these pages have no form to post.
+stored, scoped to ``user.tenant_id``. The one write is the van's driver, through the API's use case
+(``gateway.allocation.drivers``, validated by the API's schema), with the signed-in user's id as the
+actor in the allocation audit log.
 """
 
 from __future__ import annotations
@@ -10,15 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from typing import Any
+from urllib.parse import quote
 
 import flask
 from flask import request
+from marshmallow import ValidationError
 
+from gateway.allocation import drivers
+from gateway.allocation.schemas.drivers import RouteDriverWriteSchema
 from gateway.console import _web
 from gateway.console import dispatch_views as views
-from gateway.console._web import ConsoleError, render, signed_in
+from gateway.console._web import ConsoleError, WebResponse, render, signed_in
 from gateway.console.tables import ConsoleUser
 from gateway.kernel import web
+from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
 
 Route = Callable[..., None]
@@ -66,10 +74,79 @@ def _sheet(plan_id: str, vehicle_id: str) -> views.RouteSheet:
     return sheet
 
 
+DRIVER_FIELDS = ("driver_id", "driver_name")
+NOTICES = {
+    "saved": "The driver is saved: the route sheet prints them.",
+    "removed": "The van has no driver now.",
+}
+
+
+def _van_page(plan_id: str, vehicle_id: str, status: int = 200, **extra: Any) -> flask.Response:
+    sheet = _sheet(plan_id, vehicle_id)
+    context: dict[str, Any] = {
+        "form": {"driver_id": sheet.driver_id, "driver_name": sheet.driver_name},
+        "errors": {},
+        "notice": NOTICES.get(request.args.get("driver", "")[:10], ""),
+    }
+    context.update(extra)
+    return render("dispatch_van.html", status, sheet=sheet, **context)
+
+
 @signed_in(*OPS)
 def van(plan_id: str, vehicle_id: str) -> flask.Response:
-    """A van's route sheet as a page, with the link to its PDF."""
-    return render("dispatch_van.html", sheet=_sheet(plan_id, vehicle_id))
+    """A van's route sheet as a page, with the link to its PDF and the form to assign its driver."""
+    return _van_page(plan_id, vehicle_id)
+
+
+def _back(row_plan: str, row_vehicle: str, outcome: str) -> WebResponse:
+    where = f"/console/dispatch/plans/{quote(row_plan, safe='')}/vans/{quote(row_vehicle, safe='')}"
+    return flask.redirect(f"{where}?driver={outcome}#driver", 303)
+
+
+def _refused(exc: Problem) -> ConsoleError:
+    if exc.slug == "not-found":
+        return ConsoleError(404, "No such plan, or this van has no stops in it.")
+    return ConsoleError(409, exc.detail)
+
+
+@signed_in(*OPS)
+def assign_driver(plan_id: str, vehicle_id: str) -> WebResponse:
+    """Assign or change the van's driver (the API's use case); a refusal is shown beside the form."""
+    user = _user()
+    plan_id, vehicle_id = plan_id[:64], vehicle_id[:64]
+    form = {k: request.form.get(k, "")[:300] for k in DRIVER_FIELDS}
+    try:
+        data = RouteDriverWriteSchema().load(form)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"(form)": exc.messages}
+        errors = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()}
+        return _van_page(plan_id, vehicle_id, 422, form=form, errors=errors)
+    session = web.db()
+    try:
+        row = drivers.assign_driver(session, user.tenant_id, user.id, plan_id, vehicle_id, data)
+    except Problem as exc:
+        session.rollback()
+        if exc.slug != "conflict":
+            raise _refused(exc) from None
+        # A plan not applied has no page (409, saying to apply it); else the driver drives another van.
+        return _van_page(plan_id, vehicle_id, 409, form=form, errors={"driver_id": [exc.detail]})
+    session.commit()
+    return _back(row.plan_id, row.vehicle_id, "saved")
+
+
+@signed_in(*OPS)
+def unassign_driver(plan_id: str, vehicle_id: str) -> WebResponse:
+    """Take the driver off the van (the API's use case); with none assigned, nothing changes."""
+    user = _user()
+    plan_id, vehicle_id = plan_id[:64], vehicle_id[:64]
+    session = web.db()
+    try:
+        drivers.unassign_driver(session, user.tenant_id, user.id, plan_id, vehicle_id)
+    except Problem as exc:
+        session.rollback()
+        raise _refused(exc) from None
+    session.commit()
+    return _back(plan_id, vehicle_id, "removed")
 
 
 @signed_in(*OPS)
@@ -91,6 +168,18 @@ def register(route: Route) -> None:
         "/console/dispatch/plans/<string:plan_id>/vans/<string:vehicle_id>/route-sheet.pdf",
         "dispatch_route_sheet",
         route_sheet_pdf,
+    )
+    route(
+        "/console/dispatch/plans/<string:plan_id>/vans/<string:vehicle_id>/driver",
+        "dispatch_assign_driver",
+        assign_driver,
+        ("POST",),
+    )
+    route(
+        "/console/dispatch/plans/<string:plan_id>/vans/<string:vehicle_id>/driver/remove",
+        "dispatch_unassign_driver",
+        unassign_driver,
+        ("POST",),
     )
 
 

@@ -1,8 +1,8 @@
 """The console's dispatch pages in Debian's Chromium over real HTTP: the day's vans, a route sheet, its PDF.
 
 A plan is run and applied through the API; ops sign in, open Dispatch, choose the plan's day, open the
-van's stops (a planted ``<script>`` in an address shows as text) and download its printable PDF with the
-browser's cookies. Each page is screenshotted into var/screenshots/console/dispatch-*.png and checked
+van's stops (a planted ``<script>`` in an address shows as text), assign the van's driver (a planted
+name shows as text) and download its printable PDF, which names the driver, with the browser's cookies. Each page is screenshotted into var/screenshots/console/dispatch-*.png and checked
 with axe-core; no page may report a Content-Security-Policy violation and every request stays on the
 gateway.
 """
@@ -22,7 +22,7 @@ from tests.integration.test_allocation_plans import (  # noqa: F401 - partners_s
     plan_day,
     setup_fleet,
 )
-from tests.integration.test_console_dispatch import PLANTED, TINY, book_at
+from tests.integration.test_console_dispatch import PLANTED, TINY, book_at, pdf_text
 from tests.integration.test_console_web import PASSWORD, make_user
 
 pytestmark = pytest.mark.e2e
@@ -63,14 +63,24 @@ def test_ops_open_the_days_vans_a_route_sheet_and_its_pdf(app, server, make_tena
         assert PLANTED in page.locator("#stops").inner_text()  # shown as text, not run
         browser.shot("2-route-sheet")
 
+        page.get_by_label("Driver id (as in the driver app)").fill("drv-17")
+        page.get_by_label("Name", exact=True).fill(f"Ana {PLANTED}")
+        page.get_by_role("button", name="Assign driver").click()
+        page.wait_for_url(f"{server}/console/dispatch/plans/{plan['id']}/vans/{van_id}?driver=saved#driver")
+        assert page.locator("#driver-shown").inner_text() == f"Ana {PLANTED} (drv-17)"  # text, not run
+        assert page.get_by_role("button", name="Change driver").is_visible()
+        browser.shot("3-driver")
+
         href = page.locator("#pdf-link").get_attribute("href")
         assert href and href.endswith("/route-sheet.pdf")
         pdf = page.request.get(f"{server}{href}")  # the browser context's cookies
         assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
         assert pdf.body().startswith(b"%PDF-")
+        assert f"Driver Ana {PLANTED} (drv-17)" in pdf_text(pdf.body())
 
     browser.check()
     assert sorted(f.name for f in SCREENSHOTS.glob("dispatch-*.png")) == [
         "dispatch-1-day.png",
         "dispatch-2-route-sheet.png",
+        "dispatch-3-driver.png",
     ]

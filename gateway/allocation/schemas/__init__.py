@@ -1,5 +1,5 @@
 """API schemas for allocation, one module per resource: rule sets, the own fleet, the audit log,
-plans, simulations, decisions. The schemas the routes use are re-exported here."""
+plans, the drivers of their routes, simulations, decisions. The schemas the routes use are re-exported here."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from gateway.allocation.schemas.audit import (
 )
 from gateway.allocation.schemas.decisions import (
     AllocationSchema,
+)
+from gateway.allocation.schemas.drivers import (
+    RouteDriverSchema,
+    RouteDriverWriteSchema,
 )
 from gateway.allocation.schemas.fleet import (
     DepotListSchema,
@@ -55,6 +59,8 @@ __all__ = [
     "PlanListSchema",
     "PlanRequestSchema",
     "PlanSchema",
+    "RouteDriverSchema",
+    "RouteDriverWriteSchema",
     "RuleCheckSchema",
     "RuleSetListSchema",
     "RuleSetSchema",

@@ -1,4 +1,4 @@
-"""API schemas for the allocation audit log (rule sets, depots, vans, plans)."""
+"""API schemas for the allocation audit log (rule sets, depots, vans, plans and their route drivers)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,20 @@ class AllocationAuditEntrySchema(Schema):
     id = fields.Integer(required=True)
     entity_type = fields.String(required=True)
     entity_id = fields.String(required=True)
-    action = fields.String(required=True, metadata={"enum": ["create", "update", "deactivate", "apply"]})
+    action = fields.String(
+        required=True,
+        metadata={"enum": ["create", "update", "deactivate", "apply", "assign_driver", "unassign_driver"]},
+    )
     version = fields.Integer(allow_none=True)
-    actor = fields.String(allow_none=True, metadata={"description": "The API key id that made the change"})
+    actor = fields.String(
+        allow_none=True, metadata={"description": "The API key id (or console user id) that made the change"}
+    )
     changes = fields.Dict(
         required=True,
-        metadata={"description": "field -> [before, after]; rule sets list added/removed/changed rule ids"},
+        metadata={
+            "description": "field -> [before, after]; rule sets list added/removed/changed rule ids; "
+            "a driver (un)assignment names its vehicle_id"
+        },
     )
     created_at = fields.DateTime(required=True)
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
+from gateway.allocation.schemas.drivers import RouteDriverSchema
 from gateway.allocation.schemas.rules import AllocationIssueSchema
 from gateway.kernel import schemas as common
 
@@ -68,6 +69,13 @@ class FleetRouteSchema(Schema):
     load_m3 = common.DecimalString(required=True)
     cost = fields.Nested(common.MoneySchema, required=True)
     stops = fields.List(fields.Nested(RouteStopSchema), required=True)
+    driver = fields.Nested(
+        RouteDriverSchema,
+        allow_none=True,
+        metadata={
+            "description": "Who drives the route once the plan is applied; null when nobody is assigned"
+        },
+    )
 
 
 class AllocationSignedMoneySchema(Schema):
