@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -83,6 +84,11 @@ def security_headers(response: WebResponse) -> WebResponse:
     return response
 
 
+def idle_timeout() -> timedelta:
+    """How long a session may go unused (``CONSOLE_IDLE_MINUTES``) before it is refused."""
+    return timedelta(minutes=int(current_app.config["CONSOLE_IDLE_MINUTES"]))
+
+
 def load_user() -> ConsoleUser | None:
     """The signed-in user of this request (cached on ``g``), or None."""
     user: ConsoleUser | None
@@ -90,7 +96,7 @@ def load_user() -> ConsoleUser | None:
         user = g.console_user
         return user
     token = request.cookies.get(SESSION_COOKIE, "")
-    found = sessions.find(web.db(), token, utcnow()) if token else None
+    found = sessions.find(web.db(), token, utcnow(), idle_timeout()) if token else None
     g.console_session, g.console_user = found if found else (None, None)
     if found:
         g.console_cookie = token
@@ -136,7 +142,14 @@ def signed_in(*roles: str) -> Callable[[F], F]:
             user = load_user()
             if user is None:
                 target = request.full_path if request.method == "GET" else "/console/"
-                return flask.redirect(f"/console/login?next={quote(target.rstrip('?'), safe='/')}", 303)
+                # A cookie that opens nothing any more: its session expired, idled out or was revoked.
+                ended = "&m=expired" if request.cookies.get(SESSION_COOKIE) else ""
+                response = flask.redirect(
+                    f"/console/login?next={quote(target.rstrip('?'), safe='/')}{ended}", 303
+                )
+                if ended:
+                    drop_cookie(response, SESSION_COOKIE)
+                return response
             if request.method == "POST":
                 check_csrf(g.console_cookie)
             if roles and not any(user.has(role) for role in roles):

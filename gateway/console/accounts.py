@@ -111,7 +111,11 @@ def candidates(session: Session, email: str, tenant_slug: str) -> list[ConsoleUs
 
 
 def authenticate(session: Session, email: str, password: str, tenant_slug: str, now: datetime) -> SignIn:
-    """Check an email and password (and tenant, when the email is in several); flush the login time."""
+    """Check an email and password (and tenant, when the email is in several); flush the login time.
+
+    A disabled user is no candidate: they are refused with the wrong password's message, after the
+    same dummy hash check, so neither the words nor the time say the account exists but is disabled.
+    """
     try:
         address = normalise_email(email)
     except AccountError:

@@ -3,24 +3,39 @@
 Keys go through ``gateway.kernel.auth`` (``create_key``, ``revoke_key``: what ``handoff keys`` uses),
 webhooks through ``gateway.webhooks.endpoints`` (what ``/v1/webhook-endpoints`` uses) and carrier
 accounts through ``gateway.accounts.connections.list_accounts``. Secrets are returned only by the
-calls that make them, for the one response that shows them.
+calls that make them, for the one response that shows them. Endpoints are created and changed with
+the API's own schemas (``WebhookEndpointCreateSchema``, ``WebhookEndpointUpdateSchema``) and use cases
+(``create_endpoint``, ``update_endpoint``: the same SSRF guard on the URL), and each change is written
+to the console audit log with the user's id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from gateway.accounts import connections
+from gateway.console import people
+from gateway.console.tables import ConsoleUser
 from gateway.kernel import auth, models
+from gateway.kernel.errors import Problem
+from gateway.kernel.types import utcnow
 from gateway.webhooks import endpoints as hooks
+from gateway.webhooks import schemas as hook_schemas
 from gateway.webhooks.tables import WebhookDelivery, WebhookEndpoint
 
 DELIVERIES_PAGE = 25
+EVENT_TYPES = hook_schemas.EVENT_TYPES
+
+
+class EndpointRefused(ValueError):
+    """The endpoint cannot be saved as given: the sentence says why (each field's problem, or the URL's)."""
 
 
 @dataclass
@@ -112,6 +127,100 @@ def rotate(
 ) -> tuple[WebhookEndpoint, str]:
     """A new signing secret (returned this once); the old one keeps signing for ``grace_hours``."""
     return hooks.rotate_secret(session, tenant_id, endpoint_id, timedelta(hours=grace_hours))
+
+
+def _messages(exc: ValidationError) -> str:
+    """A schema's refusal as one sentence per field, in the form's words."""
+    names = {"url": "URL", "event_types": "Events", "description": "Description", "enabled": "State"}
+    found = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+    parts = []
+    for field, said in sorted(found.items()):
+        if isinstance(said, dict):  # a list field: {index: [messages]}
+            said = [m for ms in said.values() for m in (ms if isinstance(ms, list) else [ms])]
+        text = " ".join(str(m) for m in (said if isinstance(said, list) else [said]))
+        parts.append(f"{names.get(str(field), str(field))}: {text}")
+    return " ".join(parts)
+
+
+def _endpoint_form(form: Mapping[str, Any], event_types: list[str], editing: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "url": str(form.get("url", "")).strip(),
+        "event_types": event_types,
+        "description": str(form.get("description", "")).strip(),
+    }
+    if editing:
+        state = str(form.get("enabled", "true"))
+        if state not in ("true", "false"):
+            raise EndpointRefused("State: choose enabled or disabled.")
+        data["enabled"] = state == "true"
+    schema = (
+        hook_schemas.WebhookEndpointUpdateSchema() if editing else hook_schemas.WebhookEndpointCreateSchema()
+    )
+    if editing and not event_types:
+        raise EndpointRefused("Events: choose at least one event type.")
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        raise EndpointRefused(_messages(exc)) from None
+    return loaded
+
+
+def create_endpoint(
+    session: Session,
+    settings: Mapping[str, Any],
+    user: ConsoleUser,
+    form: Mapping[str, Any],
+    event_types: list[str],
+) -> tuple[WebhookEndpoint, str]:
+    """Create an endpoint as ``POST /v1/webhook-endpoints`` does; return it and its secret (shown once).
+
+    Raises EndpointRefused with the reason (a field's, or the URL guard's) and saves nothing then.
+    """
+    data = _endpoint_form(form, event_types, editing=False)
+    try:
+        endpoint, secret = hooks.create_endpoint(session, settings, user.tenant_id, **data)
+    except Problem as exc:
+        raise EndpointRefused(f"URL: {exc.detail}") from None
+    people.record(
+        session, user, "webhook.create", endpoint.id, utcnow(), url=endpoint.url, events=endpoint.event_types
+    )
+    return endpoint, secret
+
+
+def _facts(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "url": endpoint.url,
+        "events": list(endpoint.event_types or []),
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+    }
+
+
+def update_endpoint(
+    session: Session,
+    settings: Mapping[str, Any],
+    user: ConsoleUser,
+    endpoint_id: str,
+    form: Mapping[str, Any],
+    event_types: list[str],
+) -> WebhookEndpoint:
+    """Change URL, events, description and state as ``PATCH /v1/webhook-endpoints/{id}`` does.
+
+    The endpoint must be the tenant's (Problem 404 otherwise); a refusal raises EndpointRefused.
+    """
+    endpoint = hooks.get_endpoint(session, user.tenant_id, endpoint_id)
+    data = _endpoint_form(form, event_types, editing=True)
+    before = _facts(endpoint)
+    try:
+        endpoint = hooks.update_endpoint(session, settings, user.tenant_id, endpoint.id, data)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        raise EndpointRefused(f"URL: {exc.detail}") from None
+    after = _facts(endpoint)
+    changed = {k: after[k] for k in after if after[k] != before[k]}
+    people.record(session, user, "webhook.update", endpoint.id, utcnow(), **changed)
+    return endpoint
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 Roles: API keys are ``admin`` only (a key can hold any role, so making one is an admin's act);
 webhook endpoints and the carrier accounts list are ``admin`` and ``platform`` (the roles the API
-asks for them). Secrets (a new key, a rotated webhook secret) are rendered once, on the response
-to the POST that made them, and never again.
+asks for them). Secrets (a new key, a new endpoint's or a rotated webhook secret) are rendered once,
+on the response to the POST that made them, and never again. Endpoints are created and changed through
+the API's schemas and use cases (``developers_views``): a URL the SSRF guard refuses says why, as text.
 """
 
 from __future__ import annotations
@@ -34,7 +35,17 @@ def _user() -> ConsoleUser:
     return user
 
 
-def _page(http_status: int = 200, error: str = "") -> flask.Response:
+def _typed() -> dict[str, object]:
+    """What the endpoint form was sent with, to show it again as typed when it is refused."""
+    return {
+        "url": request.form.get("url", "")[:2048],
+        "description": request.form.get("description", "")[:500],
+        "event_types": request.form.getlist("event_types"),
+        "enabled": request.form.get("enabled", "true") != "false",
+    }
+
+
+def _page(http_status: int = 200, error: str = "", typed: dict[str, object] | None = None) -> flask.Response:
     user = _user()
     session = web.db()
     can_keys = user.has("admin")
@@ -47,6 +58,8 @@ def _page(http_status: int = 200, error: str = "") -> flask.Response:
         modes=auth.MODES,
         endpoints=views.endpoints(session, user.tenant_id),
         accounts=views.carrier_accounts(session, user.tenant_id),
+        event_types=views.EVENT_TYPES,
+        typed=typed or {"url": "", "description": "", "event_types": [], "enabled": True},
         done=request.args.get("done", "")[:120],
         error=error,
     )
@@ -109,10 +122,52 @@ def _endpoint_or_404(tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
 
 
 @signed_in(*HOOKS)
-def webhook(endpoint_id: str) -> flask.Response:
-    """One endpoint: its state and its delivery log, newest first, with replay buttons."""
+def create_webhook() -> WebResponse:
+    """Subscribe a URL to event types; the signing secret is on this response only."""
+    user = _user()
+    session = web.db()
+    try:
+        endpoint, secret = views.create_endpoint(
+            session, web.container().settings, user, request.form, request.form.getlist("event_types")
+        )
+    except views.EndpointRefused as exc:
+        session.rollback()
+        return _page(422, error=str(exc), typed=_typed())
+    session.commit()
+    return render(
+        "developers_secret.html",
+        title="Webhook endpoint created",
+        what=f"the signing secret of {endpoint.url}",
+        secret=secret,
+        usage="Verify the webhook-signature header with it (Standard Webhooks).",
+        back=f"/console/developers/webhooks/{endpoint.id}",
+    )
+
+
+@signed_in(*HOOKS)
+def webhook(endpoint_id: str) -> WebResponse:
+    """One endpoint: its state and its delivery log, newest first, with replay buttons; on POST, edit it."""
     user = _user()
     found = _endpoint_or_404(user.tenant_id, endpoint_id)
+    error, typed, status = "", None, 200
+    if request.method == "POST":
+        session = web.db()
+        try:
+            views.update_endpoint(
+                session,
+                web.container().settings,
+                user,
+                found.id,
+                request.form,
+                request.form.getlist("event_types"),
+            )
+        except views.EndpointRefused as exc:
+            session.rollback()
+            error, typed, status = str(exc), _typed(), 422
+            found = _endpoint_or_404(user.tenant_id, endpoint_id)
+        else:
+            session.commit()
+            return _done("saved the endpoint", f"/console/developers/webhooks/{found.id}")
     cursor = request.args.get("cursor", "")[:200]
     try:
         rows, next_cursor = views.deliveries(web.db(), user.tenant_id, found.id, cursor)
@@ -120,10 +175,20 @@ def webhook(endpoint_id: str) -> flask.Response:
         raise ConsoleError(400, exc.detail) from None
     return render(
         "developers_webhook.html",
+        status,
         e=found,
         deliveries=rows,
         next_cursor=next_cursor,
         graces=GRACE_HOURS,
+        event_types=views.EVENT_TYPES,
+        typed=typed
+        or {
+            "url": found.url,
+            "description": found.description,
+            "event_types": list(found.event_types or []),
+            "enabled": found.enabled,
+        },
+        error=error,
         done=request.args.get("done", "")[:120],
     )
 
@@ -175,7 +240,13 @@ def register(route: Route) -> None:
     route("/console/developers", "developers", developers)
     route("/console/developers/keys", "developers_create_key", create_key, ("POST",))
     route("/console/developers/keys/<string:key_id>/revoke", "developers_revoke_key", revoke_key, ("POST",))
-    route("/console/developers/webhooks/<string:endpoint_id>", "developers_webhook", webhook)
+    route("/console/developers/webhooks", "developers_create_webhook", create_webhook, ("POST",))
+    route(
+        "/console/developers/webhooks/<string:endpoint_id>",
+        "developers_webhook",
+        webhook,
+        ("GET", "POST"),
+    )
     route(
         "/console/developers/webhooks/<string:endpoint_id>/deliveries/<string:delivery_id>/replay",
         "developers_replay",

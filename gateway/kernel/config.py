@@ -409,6 +409,13 @@ SETTINGS: tuple[Setting, ...] = (
     # -- web console (docs/CONSOLE.md) ---------------------------------------------------------------
     Setting("CONSOLE_SESSION_HOURS", "int", 12, "how long a console sign-in lasts before it expires", 1),
     Setting(
+        "CONSOLE_IDLE_MINUTES",
+        "int",
+        30,
+        "a console session unused this many minutes is refused (sign in again); CONSOLE_SESSION_HOURS still caps it",
+        1,
+    ),
+    Setting(
         "CONSOLE_COOKIE_SECURE",
         "str",
         "auto",

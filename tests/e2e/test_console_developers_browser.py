@@ -1,9 +1,10 @@
 """Carriers and developer settings in Debian's Chromium over real HTTP.
 
-An admin signs in, creates an API key (shown once), revokes it, then opens the carriers' health,
-an unmapped code, the raw exchanges and one exchange. Each page is screenshotted into
-var/screenshots/console/ (carriers-*.png, developers-*.png) and checked with axe-core: no serious
-or critical violation, and no Content-Security-Policy complaint.
+An admin signs in, creates an API key (shown once), revokes it, creates a webhook endpoint (its
+secret shown once) and pauses it, looks at the people and their own sessions, then opens the
+carriers' health, an unmapped code, the raw exchanges and one exchange. Each page is screenshotted
+into var/screenshots/console/ (carriers-*.png, developers-*.png, people-*.png) and checked with
+axe-core: no serious or critical violation, and no Content-Security-Policy complaint.
 """
 
 from __future__ import annotations
@@ -65,6 +66,31 @@ def test_admin_creates_and_revokes_a_key_then_opens_the_carriers_health(app, ser
         assert "revoked" in page.locator("#keys tbody tr", has_text="Shop front").inner_text()
         browser.shot("developers-3-key-revoked")
 
+        page.get_by_label("URL (https, on a public address)").fill("https://hooks.example/shop")
+        page.get_by_label("tracking.updated").check()
+        page.get_by_label("Description").fill("Shop front hook")
+        page.get_by_role("button", name="Create the endpoint").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#secret").inner_text().startswith("whsec_")
+        browser.shot("developers-4-endpoint-created")
+        page.get_by_role("link", name="Back to developer settings").click()
+        page.wait_for_load_state("networkidle")
+        page.get_by_label("State").select_option("false")
+        page.get_by_role("button", name="Save the endpoint").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#done").inner_text() == "Done: saved the endpoint."
+        assert "disabled" in page.locator("#endpoint").inner_text()
+        browser.shot("developers-5-endpoint-paused")
+
+        page.get_by_role("link", name="People", exact=True).click()
+        page.wait_for_url(f"{server}/console/people")
+        assert email in page.locator("#users").inner_text()
+        browser.shot("people-1-users")
+        page.get_by_role("link", name="Your sessions", exact=True).first.click()
+        page.wait_for_url(f"{server}/console/people/sessions")
+        assert "(this one)" in page.locator("#sessions").inner_text()
+        browser.shot("people-2-sessions")
+
         page.get_by_role("link", name="Carriers", exact=True).click()
         page.wait_for_url(f"{server}/console/carriers")
         ups = page.locator("#health-ups")
@@ -89,6 +115,10 @@ def test_admin_creates_and_revokes_a_key_then_opens_the_carriers_health(app, ser
         "developers-1-settings.png",
         "developers-2-key-created.png",
         "developers-3-key-revoked.png",
+        "developers-4-endpoint-created.png",
+        "developers-5-endpoint-paused.png",
+        "people-1-users.png",
+        "people-2-sessions.png",
         "carriers-1-health.png",
         "carriers-2-exchanges.png",
         "carriers-3-exchange.png",

@@ -2,7 +2,8 @@
 
 Remapping an unmapped code, carrier health and raw exchanges (planted HTML shown as text), API keys
 (the secret shown exactly once, then it authenticates, then revoked it is refused), webhook endpoints
-(delivery log, replay, secret rotation), tenant isolation, roles and CSRF.
+(created and changed through the API's use cases with its URL guard, delivery log, replay, secret
+rotation), tenant isolation, roles and CSRF.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from adapters import http as carrier_http
-from gateway import webhooks
+from gateway import create_app, webhooks
 from gateway.accounts.tables import CarrierAccount
+from gateway.console.tables import ConsoleAuditEntry
 from gateway.exchanges.tables import CarrierExchange
 from gateway.kernel import models
 from gateway.kernel.types import utcnow
@@ -361,6 +363,8 @@ def test_another_tenants_endpoint_is_a_404_and_cannot_be_rotated_or_replayed(app
         "/console/carriers/mappings",
         "/console/developers/webhooks/{endpoint}/rotate-secret",
         "/console/developers/keys/{key}/revoke",
+        "/console/developers/webhooks",
+        "/console/developers/webhooks/{endpoint}",
     ],
 )
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(app, make_tenant, path):
@@ -373,7 +377,16 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(app, make_
     target = path.format(endpoint=endpoint_id, key=other_key.key_id)
     refused = client.post(
         target,
-        data={"roles": ["admin"], "mode": "live", "carrier": "ups", "code": "X", "milestone": "in_transit"},
+        data={
+            "roles": ["admin"],
+            "mode": "live",
+            "carrier": "ups",
+            "code": "X",
+            "milestone": "in_transit",
+            "url": "https://attacker.example/hook",
+            "event_types": ["label.purchased"],
+            "enabled": "false",
+        },
     )
     assert refused.status_code == 403
     assert "not sent from a console page" in refused.get_data(as_text=True)
@@ -381,5 +394,186 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(app, make_
         assert (
             session.execute(sa.select(sa.func.count()).select_from(models.ApiKey)).scalar_one() == keys_before
         )
-        assert session.get(WebhookEndpoint, endpoint_id).secret == secret
+        endpoint = session.get(WebhookEndpoint, endpoint_id)
+        assert (
+            endpoint.secret == secret and endpoint.url == "https://hooks.example/handoff" and endpoint.enabled
+        )
         assert session.get(models.ApiKey, other_key.key_id).revoked_at is None
+        hooks = sa.select(sa.func.count()).where(WebhookEndpoint.tenant_id == seeded.tenant_id)
+        assert session.execute(hooks).scalar_one() == 1
+
+
+# -- creating and changing webhook endpoints ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def production(settings: dict[str, Any]) -> Any:
+    """The gateway with production rules: the URL guard refuses private and loopback addresses."""
+    application = create_app({**settings, "ENV": "production"})
+    yield application
+    application.extensions["handoff"].dispose()
+
+
+def _audit(app: Any, tenant_id: str) -> list[ConsoleAuditEntry]:
+    with app.extensions["handoff"].sessions() as session:
+        rows = session.execute(
+            sa.select(ConsoleAuditEntry)
+            .where(ConsoleAuditEntry.tenant_id == tenant_id)
+            .order_by(ConsoleAuditEntry.id)
+        ).scalars()
+        return list(rows)
+
+
+def test_a_platform_user_creates_an_endpoint_and_sees_its_secret_once(app, make_tenant):
+    seeded = seed(app, make_tenant)
+    client = _client(app, seeded.tenant_id, ("platform",))
+    html, token = _page(client, "/console/developers")
+    assert 'id="new-endpoint"' in html and 'value="exception.escalated"' in html
+    created = client.post(
+        "/console/developers/webhooks",
+        data={
+            "csrf_token": token,
+            "url": "https://hooks.example/console",
+            "event_types": ["tracking.updated", "label.purchased"],
+            "description": f"from the console {PLANT}",
+        },
+    )
+    assert created.status_code == 200, created.get_data(as_text=True)
+    shown = re.search(r'<code id="secret">([^<]+)</code>', created.get_data(as_text=True))
+    assert shown and shown.group(1).startswith("whsec_")
+    with app.extensions["handoff"].sessions() as session:
+        [row] = session.execute(
+            sa.select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == seeded.tenant_id)
+        ).scalars()
+        assert row.secret == shown.group(1) and row.enabled
+        assert row.url == "https://hooks.example/console"
+        assert row.event_types == ["label.purchased", "tracking.updated"]
+    listing = client.get("/console/developers").get_data(as_text=True)
+    assert shown.group(1) not in listing and f'id="endpoint-{row.id}"' in listing
+    assert "<script>alert" not in listing and "from the console &lt;script&gt;" in listing
+    detail = client.get(f"/console/developers/webhooks/{row.id}").get_data(as_text=True)
+    assert shown.group(1) not in detail and "<script>alert" not in detail
+    [entry] = _audit(app, seeded.tenant_id)
+    assert entry.action == "webhook.create" and entry.subject == row.id and entry.actor.startswith("usr_")
+
+
+def test_an_endpoint_is_changed_and_disabled_then_re_enabled_from_its_page(app, make_tenant):
+    seeded = seed(app, make_tenant)
+    endpoint_id, _delivery_id, secret = _endpoint_with_delivery(app, seeded.tenant_id)
+    client = _client(app, seeded.tenant_id, ("admin",))
+    page, token = _page(client, f"/console/developers/webhooks/{endpoint_id}")
+    assert 'id="edit-endpoint"' in page and 'value="https://hooks.example/handoff"' in page
+    saved = client.post(
+        f"/console/developers/webhooks/{endpoint_id}",
+        data={
+            "csrf_token": token,
+            "url": "https://hooks.example/v2",
+            "event_types": ["shipment.delivered"],
+            "description": "moved",
+            "enabled": "false",
+        },
+    )
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    after = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "saved the endpoint" in after and "https://hooks.example/v2" in after
+    with app.extensions["handoff"].sessions() as session:
+        row = session.get(WebhookEndpoint, endpoint_id)
+        assert (row.url, row.event_types, row.description, row.enabled) == (
+            "https://hooks.example/v2",
+            ["shipment.delivered"],
+            "moved",
+            False,
+        )
+        assert row.secret == secret  # editing never changes the secret
+    again = client.post(
+        f"/console/developers/webhooks/{endpoint_id}",
+        data={
+            "csrf_token": token,
+            "url": "https://hooks.example/v2",
+            "event_types": ["shipment.delivered"],
+            "description": "moved",
+            "enabled": "true",
+        },
+    )
+    assert again.status_code == 303
+    with app.extensions["handoff"].sessions() as session:
+        assert session.get(WebhookEndpoint, endpoint_id).enabled is True
+    entries = _audit(app, seeded.tenant_id)
+    assert [e.action for e in entries] == ["webhook.update", "webhook.update"]
+    assert entries[0].detail["enabled"] is False and entries[0].detail["url"] == "https://hooks.example/v2"
+    assert entries[1].detail == {"enabled": True}
+
+
+def test_a_refused_endpoint_says_why_as_text_and_saves_nothing(app, make_tenant):
+    seeded = seed(app, make_tenant)
+    client = _client(app, seeded.tenant_id, ("platform",))
+    _html, token = _page(client, "/console/developers")
+    no_events = client.post(
+        "/console/developers/webhooks",
+        data={"csrf_token": token, "url": "https://hooks.example/x", "description": "kept"},
+    )
+    assert no_events.status_code == 422
+    text = no_events.get_data(as_text=True)
+    assert "Events:" in text and 'value="https://hooks.example/x"' in text and 'value="kept"' in text
+    credentials = client.post(
+        "/console/developers/webhooks",
+        data={
+            "csrf_token": token,
+            "url": "https://me:pw@hooks.example/x",
+            "event_types": ["label.purchased"],
+        },
+    )
+    assert credentials.status_code == 422
+    assert "must not carry credentials" in credentials.get_data(as_text=True)
+    with app.extensions["handoff"].sessions() as session:
+        hooks = sa.select(sa.func.count()).where(WebhookEndpoint.tenant_id == seeded.tenant_id)
+        assert session.execute(hooks).scalar_one() == 0
+    assert _audit(app, seeded.tenant_id) == []
+
+
+def test_the_url_guard_refuses_a_private_address_with_its_reason_and_planted_html_stays_text(
+    production, make_tenant
+):
+    tenant = make_tenant(("platform",))
+    endpoint_id, _delivery_id, _secret = _endpoint_with_delivery(production, tenant.tenant_id)
+    client = _client(production, tenant.tenant_id, ("admin",))
+    _html, token = _page(client, "/console/developers")
+    planted = f"https://10.0.0.5/{PLANT}"
+    refused = client.post(
+        "/console/developers/webhooks",
+        data={"csrf_token": token, "url": planted, "event_types": ["label.purchased"]},
+    )
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "URL: The host 10.0.0.5 resolves to a private, loopback or link-local address" in text
+    assert "<script>alert" not in text and "&lt;script&gt;" in text
+    moved = client.post(
+        f"/console/developers/webhooks/{endpoint_id}",
+        data={
+            "csrf_token": token,
+            "url": "https://127.0.0.1/hook",
+            "event_types": ["shipment.allocated"],
+            "enabled": "true",
+        },
+    )
+    assert moved.status_code == 422 and "resolves to a private" in moved.get_data(as_text=True)
+    with production.extensions["handoff"].sessions() as session:
+        assert session.get(WebhookEndpoint, endpoint_id).url == "https://hooks.example/handoff"
+        hooks = sa.select(sa.func.count()).where(WebhookEndpoint.tenant_id == tenant.tenant_id)
+        assert session.execute(hooks).scalar_one() == 1
+
+
+def test_endpoints_are_created_and_changed_by_admin_or_platform_in_their_own_tenant(app, make_tenant):
+    seeded = seed(app, make_tenant)
+    other = make_tenant(("platform",))
+    foreign_id, _delivery_id, _secret = _endpoint_with_delivery(app, other.tenant_id)
+    ops = _client(app, seeded.tenant_id, ("ops",))
+    _html, ops_token = _page(ops, "/console/people/sessions")
+    body = {"url": "https://hooks.example/y", "event_types": ["label.purchased"], "enabled": "true"}
+    assert ops.post("/console/developers/webhooks", data={**body, "csrf_token": ops_token}).status_code == 403
+    admin = _client(app, seeded.tenant_id, ("admin",))
+    _html, token = _page(admin, "/console/developers")
+    foreign = admin.post(f"/console/developers/webhooks/{foreign_id}", data={**body, "csrf_token": token})
+    assert foreign.status_code == 404
+    with app.extensions["handoff"].sessions() as session:
+        assert session.get(WebhookEndpoint, foreign_id).url == "https://hooks.example/handoff"
