@@ -10,6 +10,34 @@ from allocation import model
 from gateway.allocation import _format, day_input, fleet, tables
 
 
+def _on_time(problem: model.Problem, plan: model.Plan) -> dict[str, Any]:
+    """The mean on-time probability of the options the plan chose, over those with a known one.
+
+    A van's is the fleet's (``problem.fleet_on_time_probability``), a partner's that of the offer of the
+    chosen carrier and service; an unassigned package or an unknown probability is counted apart.
+    """
+    offers = {
+        (pid, o.carrier, o.service): o.on_time_probability
+        for pid, opts in problem.options.items()
+        for o in opts
+    }
+    known: list[float] = []
+    for d in plan.decisions:
+        if d.assignee == model.FLEET:
+            p = problem.fleet_on_time_probability
+        elif d.assignee:
+            p = offers.get((d.package_id, d.assignee, d.service or ""))
+        else:
+            p = None
+        if p is not None:
+            known.append(p)
+    return {
+        "mean_probability": f"{sum(known) / len(known):.3f}" if known else None,
+        "known": len(known),
+        "unknown": len(plan.decisions) - len(known),
+    }
+
+
 def summarise(problem: model.Problem, plan: model.Plan) -> dict[str, Any]:
     """Return a plan's comparable figures: costs, utilisation, missed promises, share per carrier."""
     cur = problem.currency
@@ -44,6 +72,7 @@ def summarise(problem: model.Problem, plan: model.Plan) -> dict[str, Any]:
             "distance_km": str(sum((r.distance_km for r in used), Decimal(0))),
         },
         "missed_promises": len(plan.unassigned),
+        "on_time": _on_time(problem, plan),
         "share": {
             k: {
                 "packages": v["packages"],

@@ -194,6 +194,12 @@ def _kept(side: dict[str, Any]) -> str | None:
     return f"{(Decimal(n) - Decimal(side.get('missed_promises', 0))) / Decimal(n) * 100:.1f}"
 
 
+def _mean_on_time(side: dict[str, Any]) -> str | None:
+    """The mean on-time probability of the chosen options as a percentage (None: unknown, older runs)."""
+    mean = _num((side.get("on_time") or {}).get("mean_probability"))
+    return None if mean is None else f"{mean * 100:.1f}"
+
+
 def _at_risk(side: dict[str, Any]) -> int:
     return sum(i.get("shipment_count", 0) for i in side.get("issues", []) if i.get("kind") == "on_time_risk")
 
@@ -238,6 +244,13 @@ def comparison(result: dict[str, Any]) -> list[Row]:
             _percent(_kept(c)),
             _signed(_kept(a), _kept(c), " points"),
             "kept",
+        ),
+        Row(
+            "On-time probability (mean of the options chosen)",
+            _percent(_mean_on_time(a)),
+            _percent(_mean_on_time(c)),
+            _signed(_mean_on_time(a), _mean_on_time(c), " points"),
+            "on-time",
         ),
         Row(
             "Parcels at on-time risk (below a minimum on-time probability)",

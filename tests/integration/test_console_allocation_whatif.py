@@ -106,6 +106,12 @@ def test_a_whatif_with_an_extra_van_and_without_the_rules_runs_and_shows_both_co
     assert unassigned[1:3] == [str(a["missed_promises"]), str(c["missed_promises"])]
     assert cells(body, "row-kept")[0].startswith("Promises kept")
     assert cells(body, "row-at-risk")[0].startswith("Parcels at on-time risk")
+    # How likely each side's chosen options are to arrive on time, as stored (unknown says n/a).
+    on_time = cells(body, "row-on-time")
+    for side, cell in ((a, on_time[1]), (c, on_time[2])):
+        mean = side["on_time"]["mean_probability"]
+        assert side["on_time"]["known"] + side["on_time"]["unknown"] == side["packages"]
+        assert cell == ("n/a" if mean is None else f"{float(mean) * 100:.1f} %")
     # Carrier shares on both sides: the fleet's parcels and percentages as stored.
     fleet = cells(body, "share-fleet")
     if "fleet" in a["share"]:

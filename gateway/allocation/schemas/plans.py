@@ -164,6 +164,22 @@ class FleetUseSchema(Schema):
     distance_km = common.DecimalString(required=True)
 
 
+class OnTimeSummarySchema(Schema):
+    mean_probability = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Mean on-time probability (0-1) of the chosen options with a known one; "
+            "null when none is known",
+            "example": "0.912",
+        },
+    )
+    known = fields.Integer(required=True, metadata={"description": "Packages whose option has one"})
+    unknown = fields.Integer(
+        required=True, metadata={"description": "Packages unassigned or whose option has none"}
+    )
+
+
 class PlanSummarySchema(Schema):
     total_cost = fields.Nested(common.MoneySchema, required=True)
     fleet_cost = fields.Nested(common.MoneySchema, required=True)
@@ -173,6 +189,13 @@ class PlanSummarySchema(Schema):
     fleet = fields.Nested(FleetUseSchema, required=True)
     missed_promises = fields.Integer(
         required=True, metadata={"description": "Packages no van or partner could take in time"}
+    )
+    on_time = fields.Nested(
+        OnTimeSummarySchema,
+        allow_none=True,
+        metadata={
+            "description": "How likely the chosen options are to arrive on time (absent on older plans)"
+        },
     )
     share = fields.Dict(
         keys=fields.String(),
