@@ -10,6 +10,7 @@ axe-core: no serious or critical violation, and no Content-Security-Policy compl
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,32 @@ def test_admin_creates_and_revokes_a_key_then_opens_the_carriers_health(app, ser
         assert "<script>" in page.locator("#response").inner_text()
         browser.shot("carriers-3-exchange")
 
+        # The admin invites a finance person, who chooses a password and signs in as themselves.
+        page.goto(f"{server}/console/people", wait_until="networkidle")
+        page.get_by_role("link", name="Invite a person").click()
+        page.wait_for_url(f"{server}/console/users/invite")
+        invitee = f"invitee-{uuid.uuid4().hex[:6]}@example.com"
+        page.get_by_label("Their email").fill(invitee)
+        page.get_by_label("finance").check()
+        page.get_by_role("button", name="Create the invitation link").click()
+        page.wait_for_load_state("networkidle")
+        link = page.locator("#invite-link").inner_text()
+        assert link.startswith(f"{server}/console/invitations/"), link
+        browser.shot("people-3-invited")
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(re.compile(r".*/console/login.*"))
+        page.goto(link, wait_until="networkidle")
+        assert invitee in page.locator("h1").inner_text()
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("The same password again").fill(PASSWORD)
+        browser.shot("people-4-invitation")
+        page.get_by_role("button", name="Create my account").click()
+        page.wait_for_url(f"{server}/console/login?m=account-ready")
+        browser.sign_in(server, invitee, PASSWORD)
+        assert page.get_by_role("link", name="Finance", exact=True).is_visible()
+        assert page.get_by_role("link", name="People", exact=True).count() == 0  # not an admin
+        browser.shot("people-5-first-sign-in")
+
     api = app.test_client()
     assert api.get("/v1/shipments", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     browser.check()
@@ -119,6 +146,9 @@ def test_admin_creates_and_revokes_a_key_then_opens_the_carriers_health(app, ser
         "developers-5-endpoint-paused.png",
         "people-1-users.png",
         "people-2-sessions.png",
+        "people-3-invited.png",
+        "people-4-invitation.png",
+        "people-5-first-sign-in.png",
         "carriers-1-health.png",
         "carriers-2-exchanges.png",
         "carriers-3-exchange.png",
