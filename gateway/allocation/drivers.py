@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.allocation import fleet, runs, tables
+from gateway.allocation import plans, runs, tables
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
 
@@ -106,13 +106,11 @@ def assign_driver(
             before = (current.driver_id, current.driver_name)
     current.driver_id, current.driver_name = driver_id, driver_name
     current.assigned_by, current.assigned_at = actor, utcnow()
-    session.flush()
-    fleet.audit(
+    plans.audit_plan(
         session,
         tenant_id,
         actor,
-        "plan",
-        row.id,
+        row,
         "assign_driver",
         {
             "vehicle_id": vehicle_id,
@@ -133,13 +131,11 @@ def unassign_driver(
         return False
     before = (current.driver_id, current.driver_name)
     session.delete(current)
-    session.flush()
-    fleet.audit(
+    plans.audit_plan(
         session,
         tenant_id,
         actor,
-        "plan",
-        row.id,
+        row,
         "unassign_driver",
         {"vehicle_id": vehicle_id, "driver_id": [before[0], None], "driver_name": [before[1], None]},
     )

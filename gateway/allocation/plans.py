@@ -194,13 +194,11 @@ def apply_plan(session: Session, tenant_id: str, actor: str | None, plan_id: str
     row.state = "applied"
     row.applied_at = now
     row.applied_by = actor
-    session.flush()
-    fleet.audit(
+    audit_plan(
         session,
         tenant_id,
         actor,
-        "plan",
-        row.id,
+        row,
         "apply",
         {"applied": len(applied), "skipped": len(skipped), "day": row.day.isoformat()},
     )
@@ -211,3 +209,16 @@ def apply_plan(session: Session, tenant_id: str, actor: str | None, plan_id: str
         "skipped": skipped,
         "already_applied": False,
     }
+
+
+def audit_plan(
+    session: Session,
+    tenant_id: str,
+    actor: str | None,
+    row: tables.PlanRun,
+    action: str,
+    changes: dict[str, Any],
+) -> None:
+    """Flush the plan's changes, then record ``action`` on it (``entity_type`` plan) in the allocation audit log."""
+    session.flush()
+    fleet.audit(session, tenant_id, actor, "plan", row.id, action, changes)

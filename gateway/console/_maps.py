@@ -102,6 +102,39 @@ class Frame:
         return self.height - self.margin + 10
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """A map drawn in a frame: its size, tiles and scale bar (``_map.html``) are the frame's."""
+
+    frame: Frame
+
+    @property
+    def width(self) -> int:
+        return self.frame.width
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+
+@dataclass(frozen=True)
+class PointsMap(Drawing):
+    """Labelled points in a frame (the depot map, the proof-of-delivery map), described as text."""
+
+    points: list[MapPoint]
+    description: str
+
+
+def points_map(frame: Frame, named: Sequence[tuple[float, float, str, str]]) -> PointsMap:
+    """(lon, lat, label, title) drawn in ``frame``; each point's title and the description say where."""
+    points = [
+        MapPoint(*frame.px(lon, lat), label, f"{title} ({lat:.5f}, {lon:.5f})")
+        for lon, lat, label, title in named
+    ]
+    description = "; ".join(p.title for p in points) + f"; scale bar {frame.scale_label}."
+    return PointsMap(frame, points, description)
+
+
 def fit(
     lon0: float,
     lat0: float,

@@ -287,18 +287,11 @@ class MapLine:
 
 
 @dataclass(frozen=True)
-class MapSvg:
-    width: int
-    height: int
+class MapSvg(_maps.Drawing):
     depot: MapPoint
     vans: list[MapLine]
     partners: list[MapPoint]
-    scale_x: float
-    scale_y: float
-    scale_length: float
-    scale_label: str
     description: str
-    frame: _maps.Frame | None = None  # for the tiles, where a tile server is configured
 
 
 def route_map(
@@ -332,18 +325,12 @@ def route_map(
     label = frame.scale_label
     stops_count = sum(len(s) for _, s in vans)
     return MapSvg(
-        width=WIDTH,
-        height=HEIGHT,
+        frame=frame,
         depot=depot,
         vans=lines,
         partners=handed,
-        scale_x=frame.scale_x,
-        scale_y=frame.scale_y,
-        scale_length=frame.scale_length,
-        scale_label=label,
         description=(
             f"Depot {depot_name}, {len(lines)} van route(s) with {stops_count} stop(s), "
             f"{len(handed)} parcel(s) handed to partners; scale bar {label}."
         ),
-        frame=frame,
     )

@@ -415,6 +415,28 @@ def whatif() -> WebResponse:
     return flask.redirect(f"/console/allocation/simulations/{row.id}", 303)
 
 
+def run_depot(session: Session, tenant_id: str, row: tables.PlanRun, missing: str) -> tables.Depot:
+    """The depot of a plan or what-if run; not the tenant's (or gone): a 404 saying ``missing``."""
+    depot = session.get(tables.Depot, row.depot_id)
+    if depot is None or depot.tenant_id != tenant_id:
+        raise ConsoleError(404, missing)
+    return depot
+
+
+def render_run(template: str, row: tables.PlanRun, depot: tables.Depot, **context: Any) -> flask.Response:
+    """A plan's or what-if's page: its progress while it runs, when the page refreshes itself (unless
+    ``?reload=off``), and ``context``; the plan page (``pages_allocation.plan``) shows its run with it too."""
+    return render(
+        template,
+        row=row,
+        depot=depot,
+        progress=runs.progress_of(row, utcnow()),
+        running=row.state in ("queued", "running"),
+        auto_reload=request.args.get("reload") != "off",
+        **context,
+    )
+
+
 @signed_in(*OPS)
 def simulation(simulation_id: str) -> flask.Response:
     """A what-if: its progress while it runs (the page refreshes itself), then both columns side by side."""
@@ -424,19 +446,14 @@ def simulation(simulation_id: str) -> flask.Response:
         row = runs.get_run(session, user.tenant_id, simulation_id[:64], "simulation")
     except Problem:
         raise ConsoleError(404, "No such what-if.") from None
-    depot = session.get(tables.Depot, row.depot_id)
-    if depot is None or depot.tenant_id != user.tenant_id:
-        raise ConsoleError(404, "No such what-if.")
+    depot = run_depot(session, user.tenant_id, row, "No such what-if.")
     result = row.result if row.state == "done" else None
     changed = (result or {}).get("changed", [])[:CHANGED_SHOWN]
     asked = row.request or {}
-    return render(
+    return render_run(
         "allocation_simulation.html",
-        row=row,
-        depot=depot,
-        progress=runs.progress_of(row, utcnow()),
-        running=row.state in ("queued", "running"),
-        auto_reload=request.args.get("reload") != "off",
+        row,
+        depot,
         result=result,
         rows=comparison(result) if result else [],
         verdict=verdict(result) if result else "",

@@ -394,6 +394,11 @@ def _action_and_note() -> tuple[str, str]:
     return action, note
 
 
+def _acted(action: str, said: str) -> WebResponse:
+    """Back to the exceptions, saying which action was taken with what outcome (``done=hold-2-held``)."""
+    return _back(f"{action}-{said}".replace("_", "-").replace(" ", "-"))
+
+
 @signed_in(*ACT)
 def act_bulk() -> WebResponse:
     """Take one action (reattempt, hold, return, hand to a partner, note) on each checked open exception."""
@@ -405,7 +410,7 @@ def act_bulk() -> WebResponse:
         session, user.tenant_id, request.form.getlist("ids"), action, user.id, note, utcnow()
     )
     session.commit()
-    return _back(f"{action}-{_said(outcomes)}".replace("_", "-").replace(" ", "-"))
+    return _acted(action, _said(outcomes))
 
 
 @signed_in(*ACT)
@@ -419,7 +424,7 @@ def act(exception_id: str) -> WebResponse:
     if outcome is None:
         raise ConsoleError(404, "No such open exception.")
     session.commit()
-    return _back(f"{action}-{outcome}".replace("_", "-").replace(" ", "-"))
+    return _acted(action, outcome)
 
 
 @signed_in(*ACT)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from gateway.allocation import decisions
 from gateway.allocation.tables import ShipmentAllocation
 from gateway.console import _maps, queue
-from gateway.console._maps import MapPoint
 from gateway.exceptions import store
 from gateway.exceptions.tables import ShipmentException
 from gateway.exchanges import service as exchange_service
@@ -162,19 +161,7 @@ def detail(session: Session, tenant_id: str, shipment_id: str) -> Detail | None:
 MAP_WIDTH, MAP_HEIGHT, MAP_MARGIN = 480, 300, 30
 
 
-@dataclass(frozen=True)
-class PodMap:
-    """A plain local projection of the proof's point (and the destination's, when geocoded), with a scale."""
-
-    width: int
-    height: int
-    points: list[MapPoint]
-    scale_x: float
-    scale_y: float
-    scale_length: float
-    scale_label: str
-    description: str
-    frame: _maps.Frame | None = None  # for the tiles, where a tile server is configured
+PodMap = _maps.PointsMap  # the proof's point (and the destination's, when geocoded), with a scale
 
 
 @dataclass(frozen=True)
@@ -253,21 +240,7 @@ def pod_map(proof: tuple[float, float], destination: tuple[float, float] | None)
         margin=MAP_MARGIN,
         min_span_km=0.2,
     )
-    points = [
-        MapPoint(*frame.px(lon, lat), label, f"{title} ({lat:.5f}, {lon:.5f})")
-        for label, title, (lat, lon) in named
-    ]
-    return PodMap(
-        width=MAP_WIDTH,
-        height=MAP_HEIGHT,
-        points=points,
-        scale_x=frame.scale_x,
-        scale_y=frame.scale_y,
-        scale_length=frame.scale_length,
-        scale_label=frame.scale_label,
-        description="; ".join(p.title for p in points) + f"; scale bar {frame.scale_label}.",
-        frame=frame,
-    )
+    return _maps.points_map(frame, [(lon, lat, label, title) for label, title, (lat, lon) in named])
 
 
 def proof_of(shipment: models.Shipment, timeline: dict[str, Any]) -> Proof | None:

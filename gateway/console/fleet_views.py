@@ -25,7 +25,6 @@ from gateway.allocation.schemas.fleet import (
     VehicleWriteSchema,
 )
 from gateway.console import _maps
-from gateway.console._maps import MapPoint
 from gateway.kernel.errors import Problem
 from schemas import money
 
@@ -213,17 +212,7 @@ def refusal_status(exc: Problem) -> int:
 # -- the map --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DepotMap:
-    width: int
-    height: int
-    points: list[MapPoint]
-    scale_x: int
-    scale_y: int
-    scale_length: float
-    scale_label: str
-    description: str
-    frame: _maps.Frame  # for map tiles under the points (``_maps.tiles``), when a tile server is set
+DepotMap = _maps.PointsMap  # the depots, each titled with where it is, with a scale
 
 
 def depot_map(depots: Sequence[tables.Depot]) -> DepotMap | None:
@@ -242,17 +231,4 @@ def depot_map(depots: Sequence[tables.Depot]) -> DepotMap | None:
         margin=MAP_MARGIN,
         min_span_km=2.0,
     )
-    points = [
-        MapPoint(*frame.px(lon, lat), d.name, f"{d.name} ({lat:.5f}, {lon:.5f})") for lon, lat, d in located
-    ]
-    return DepotMap(
-        width=MAP_WIDTH,
-        height=MAP_HEIGHT,
-        points=points,
-        scale_x=frame.scale_x,
-        scale_y=frame.scale_y,
-        scale_length=frame.scale_length,
-        scale_label=frame.scale_label,
-        description="; ".join(p.title for p in points) + f"; scale bar {frame.scale_label}.",
-        frame=frame,
-    )
+    return _maps.points_map(frame, [(lon, lat, d.name, d.name) for lon, lat, d in located])

@@ -329,19 +329,14 @@ def plan(plan_id: str) -> flask.Response:
     user = _user()
     row = _plan_row(user, plan_id)
     session = web.db()
-    depot = session.get(tables.Depot, row.depot_id)
-    if depot is None or depot.tenant_id != user.tenant_id:
-        raise ConsoleError(404, "No such plan.")
+    depot = allocation_whatif.run_depot(session, user.tenant_id, row, "No such plan.")
     shown = None
     if row.state in ("done", "applied") and row.result is not None:
         shown = views.plan_view(session, user.tenant_id, row, depot)
-    return render(
+    return allocation_whatif.render_run(
         "allocation_plan.html",
-        row=row,
-        depot=depot,
-        progress=runs.progress_of(row, utcnow()),
-        running=row.state in ("queued", "running"),
-        auto_reload=request.args.get("reload") != "off",
+        row,
+        depot,
         view=shown,
         applied=request.args.get("applied", "")[:10],
         skipped=request.args.get("skipped", "")[:10],

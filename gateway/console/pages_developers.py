@@ -121,6 +121,18 @@ def _endpoint_or_404(tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
         raise ConsoleError(404, "No such webhook endpoint.") from None
 
 
+def _signing_secret(endpoint: WebhookEndpoint, secret: str, title: str, what: str) -> flask.Response:
+    """The page that shows an endpoint's new signing secret, this once, with a way back to the endpoint."""
+    return render(
+        "developers_secret.html",
+        title=title,
+        what=what,
+        secret=secret,
+        usage="Verify the webhook-signature header with it (Standard Webhooks).",
+        back=f"/console/developers/webhooks/{endpoint.id}",
+    )
+
+
 @signed_in(*HOOKS)
 def create_webhook() -> WebResponse:
     """Subscribe a URL to event types; the signing secret is on this response only."""
@@ -134,13 +146,8 @@ def create_webhook() -> WebResponse:
         session.rollback()
         return _page(422, error=str(exc), typed=_typed())
     session.commit()
-    return render(
-        "developers_secret.html",
-        title="Webhook endpoint created",
-        what=f"the signing secret of {endpoint.url}",
-        secret=secret,
-        usage="Verify the webhook-signature header with it (Standard Webhooks).",
-        back=f"/console/developers/webhooks/{endpoint.id}",
+    return _signing_secret(
+        endpoint, secret, "Webhook endpoint created", f"the signing secret of {endpoint.url}"
     )
 
 
@@ -225,13 +232,8 @@ def rotate(endpoint_id: str) -> WebResponse:
         if hours
         else "The old secret stopped signing."
     )
-    return render(
-        "developers_secret.html",
-        title="Webhook secret rotated",
-        what=f"the new signing secret of {endpoint.url}. {old}",
-        secret=secret,
-        usage="Verify the webhook-signature header with it (Standard Webhooks).",
-        back=f"/console/developers/webhooks/{endpoint.id}",
+    return _signing_secret(
+        endpoint, secret, "Webhook secret rotated", f"the new signing secret of {endpoint.url}. {old}"
     )
 
 

@@ -10,7 +10,7 @@ id as the actor. Every read is scoped to ``user.tenant_id``; another tenant's de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import flask
@@ -116,20 +116,50 @@ def _write(change: Callable[[], T]) -> tuple[T | None, int, dict[str, list[str]]
     return done, 200, {}
 
 
+def _set_state(reactivate: Callable[[], object], deactivate: Callable[[], object], page: str) -> WebResponse:
+    """Reactivate (form ``action=reactivate``) or else deactivate a depot or van, commit, back to ``page``."""
+    if request.form.get("action") == "reactivate":
+        reactivate()
+        saved = "reactivated"
+    else:
+        deactivate()
+        saved = "deactivated"
+    web.db().commit()
+    return flask.redirect(f"{page}?saved={saved}", 303)
+
+
+def _save(
+    fields: Sequence[str],
+    read: Callable[[dict[str, str]], tuple[dict[str, Any] | None, dict[str, list[str]]]],
+    write: Callable[[dict[str, Any]], T],
+    again: Callable[..., flask.Response],
+    saved: Callable[[T], str],
+) -> WebResponse:
+    """A depot or van form's POST: ``read`` by the API's schema, ``write`` by its use case (``_write``);
+    a refusal is the form again as typed, ``again(status, form=..., errors=...)``; else to ``saved(row)``."""
+    values = views.typed(request.form, fields)
+    data, errors = read(values)
+    if data is None:
+        return again(422, form=values, errors=errors)
+    done, status, errors = _write(lambda: write(data))
+    if done is None:
+        return again(status, form=values, errors=errors)
+    return flask.redirect(saved(done), 303)
+
+
 @signed_in(*OPS)
 def new_depot() -> WebResponse:
     """The form to add a depot; on POST, ``fleet.create_depot`` (the API's POST /v1/allocation/depots)."""
     user = _user()
     if request.method == "GET":
         return _depot_page(user, None)
-    values = views.typed(request.form, views.DEPOT_FORM)
-    data, errors = views.read_depot(values, new=True)
-    if data is None:
-        return _depot_page(user, None, 422, form=values, errors=errors)
-    made, status, errors = _write(lambda: fleet.create_depot(web.db(), user.tenant_id, user.id, data))
-    if made is None:
-        return _depot_page(user, None, status, form=values, errors=errors)
-    return flask.redirect(f"/console/fleet/depots/{made.id}?saved=created", 303)
+    return _save(
+        views.DEPOT_FORM,
+        lambda values: views.read_depot(values, new=True),
+        lambda data: fleet.create_depot(web.db(), user.tenant_id, user.id, data),
+        lambda status, **form: _depot_page(user, None, status, **form),
+        lambda made: f"/console/fleet/depots/{made.id}?saved=created",
+    )
 
 
 @signed_in(*OPS)
@@ -139,14 +169,13 @@ def depot(depot_id: str) -> WebResponse:
     row = _depot(user, depot_id)
     if request.method == "GET":
         return _depot_page(user, row)
-    values = views.typed(request.form, views.DEPOT_FORM)
-    data, errors = views.read_depot(values, new=False)
-    if data is None:
-        return _depot_page(user, row, 422, form=values, errors=errors)
-    done, status, errors = _write(lambda: fleet.update_depot(web.db(), user.tenant_id, user.id, row.id, data))
-    if done is None:
-        return _depot_page(user, _depot(user, depot_id), status, form=values, errors=errors)
-    return flask.redirect(f"/console/fleet/depots/{row.id}?saved=saved", 303)
+    return _save(
+        views.DEPOT_FORM,
+        lambda values: views.read_depot(values, new=False),
+        lambda data: fleet.update_depot(web.db(), user.tenant_id, user.id, row.id, data),
+        lambda status, **form: _depot_page(user, _depot(user, depot_id), status, **form),
+        lambda _: f"/console/fleet/depots/{row.id}?saved=saved",
+    )
 
 
 @signed_in(*OPS)
@@ -154,15 +183,11 @@ def depot_state(depot_id: str) -> WebResponse:
     """Deactivate a depot (the API's DELETE) or reactivate it (its PATCH with ``active: true``)."""
     user = _user()
     row = _depot(user, depot_id)
-    session = web.db()
-    if request.form.get("action") == "reactivate":
-        fleet.update_depot(session, user.tenant_id, user.id, row.id, {"active": True})
-        saved = "reactivated"
-    else:
-        fleet.deactivate_depot(session, user.tenant_id, user.id, row.id)
-        saved = "deactivated"
-    session.commit()
-    return flask.redirect(f"/console/fleet/depots/{row.id}?saved={saved}", 303)
+    return _set_state(
+        lambda: fleet.update_depot(web.db(), user.tenant_id, user.id, row.id, {"active": True}),
+        lambda: fleet.deactivate_depot(web.db(), user.tenant_id, user.id, row.id),
+        f"/console/fleet/depots/{row.id}",
+    )
 
 
 def _van_page(
@@ -188,14 +213,13 @@ def new_van(depot_id: str) -> WebResponse:
     row = _depot(user, depot_id)
     if request.method == "GET":
         return _van_page(user, row, None)
-    values = views.typed(request.form, views.VAN_FORM)
-    data, errors = views.read_van(values, depot_id=row.id)
-    if data is None:
-        return _van_page(user, row, None, 422, form=values, errors=errors)
-    made, status, errors = _write(lambda: fleet.create_vehicle(web.db(), user.tenant_id, user.id, data))
-    if made is None:
-        return _van_page(user, _depot(user, depot_id), None, status, form=values, errors=errors)
-    return flask.redirect(f"/console/fleet/vans/{made.id}?saved=created", 303)
+    return _save(
+        views.VAN_FORM,
+        lambda values: views.read_van(values, depot_id=row.id),
+        lambda data: fleet.create_vehicle(web.db(), user.tenant_id, user.id, data),
+        lambda status, **form: _van_page(user, _depot(user, depot_id), None, status, **form),
+        lambda made: f"/console/fleet/vans/{made.id}?saved=created",
+    )
 
 
 @signed_in(*OPS)
@@ -206,17 +230,18 @@ def van(vehicle_id: str) -> WebResponse:
     home = _depot(user, row.depot_id)
     if request.method == "GET":
         return _van_page(user, home, row)
-    values = views.typed(request.form, views.VAN_FORM)
-    data, errors = views.read_van(values, depot_id=None)
-    if data is None:
-        return _van_page(user, home, row, 422, form=values, errors=errors)
-    done, status, errors = _write(
-        lambda: fleet.update_vehicle(web.db(), user.tenant_id, user.id, row.id, data)
+
+    def again(status: int, **form: Any) -> flask.Response:
+        van = _van(user, vehicle_id)  # as stored: a refused write was rolled back
+        return _van_page(user, _depot(user, van.depot_id), van, status, **form)
+
+    return _save(
+        views.VAN_FORM,
+        lambda values: views.read_van(values, depot_id=None),
+        lambda data: fleet.update_vehicle(web.db(), user.tenant_id, user.id, row.id, data),
+        again,
+        lambda _: f"/console/fleet/vans/{row.id}?saved=saved",
     )
-    if done is None:
-        row = _van(user, vehicle_id)
-        return _van_page(user, _depot(user, row.depot_id), row, status, form=values, errors=errors)
-    return flask.redirect(f"/console/fleet/vans/{row.id}?saved=saved", 303)
 
 
 @signed_in(*OPS)
@@ -224,15 +249,11 @@ def van_state(vehicle_id: str) -> WebResponse:
     """Deactivate a van (the API's DELETE: plans that used it keep it) or reactivate it (PATCH ``active``)."""
     user = _user()
     row = _van(user, vehicle_id)
-    session = web.db()
-    if request.form.get("action") == "reactivate":
-        fleet.update_vehicle(session, user.tenant_id, user.id, row.id, {"active": True})
-        saved = "reactivated"
-    else:
-        fleet.deactivate_vehicle(session, user.tenant_id, user.id, row.id)
-        saved = "deactivated"
-    session.commit()
-    return flask.redirect(f"/console/fleet/vans/{row.id}?saved={saved}", 303)
+    return _set_state(
+        lambda: fleet.update_vehicle(web.db(), user.tenant_id, user.id, row.id, {"active": True}),
+        lambda: fleet.deactivate_vehicle(web.db(), user.tenant_id, user.id, row.id),
+        f"/console/fleet/vans/{row.id}",
+    )
 
 
 def register(route: Route) -> None:

@@ -9,10 +9,13 @@ with the acting user's id (``gateway.console.people``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
 from urllib.parse import quote
 
 import flask
 from flask import request
+from sqlalchemy.orm import Session
 
 from gateway.console import _web, people
 from gateway.console._web import ConsoleError, WebResponse, render, signed_in
@@ -22,6 +25,7 @@ from gateway.kernel.types import utcnow
 
 Route = Callable[..., None]
 ADMIN = ("admin",)
+T = TypeVar("T")
 EVERYONE = tuple(sorted(auth.ROLES))  # any role: for the navigation link (signed_in() alone lets all in)
 
 
@@ -105,37 +109,36 @@ def users() -> flask.Response:
     return _users_page()
 
 
-@signed_in(*ADMIN)
-def disable(user_id: str) -> WebResponse:
-    """Disable a user of the tenant: all their sessions end now and sign-in refuses them."""
+def _change_user(
+    change: Callable[[Session, ConsoleUser, str, datetime], T | None], user_id: str, said: Callable[[T], str]
+) -> WebResponse:
+    """Run ``people.disable`` or ``people.enable`` on a user of the admin's tenant and commit; a refusal
+    is the users page with a 409, an unknown user a 404, and what was done is ``said(found)``."""
     admin = _user()
     session = web.db()
     try:
-        found = people.disable(session, admin, user_id[:64], utcnow())
+        found = change(session, admin, user_id[:64], utcnow())
     except people.PeopleError as exc:
         session.rollback()
         return _users_page(409, error=str(exc))
     if found is None:
         raise ConsoleError(404, "No such user.")
     session.commit()
-    disabled, count = found
-    return _done(f"disabled {disabled.email} and ended {count} session(s)", "/console/people")
+    return _done(said(found), "/console/people")
+
+
+@signed_in(*ADMIN)
+def disable(user_id: str) -> WebResponse:
+    """Disable a user of the tenant: all their sessions end now and sign-in refuses them."""
+    return _change_user(
+        people.disable, user_id, lambda found: f"disabled {found[0].email} and ended {found[1]} session(s)"
+    )
 
 
 @signed_in(*ADMIN)
 def enable(user_id: str) -> WebResponse:
     """Let a disabled user sign in again."""
-    admin = _user()
-    session = web.db()
-    try:
-        found = people.enable(session, admin, user_id[:64], utcnow())
-    except people.PeopleError as exc:
-        session.rollback()
-        return _users_page(409, error=str(exc))
-    if found is None:
-        raise ConsoleError(404, "No such user.")
-    session.commit()
-    return _done(f"re-enabled {found.email}", "/console/people")
+    return _change_user(people.enable, user_id, lambda found: f"re-enabled {found.email}")
 
 
 def register(route: Route) -> None:
