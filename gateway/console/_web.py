@@ -24,6 +24,7 @@ PRE_COOKIE = (
 )
 COOKIE_PATH = "/console"
 CSRF_FIELD = "csrf_token"
+CSRF_KEY = "handoff:console:csrf-key"  # in Redis: the HMAC key of the CSRF tokens (``csrf_key``)
 # No inline script or style anywhere: every asset comes from the gateway (docs/CONSOLE.md).
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
@@ -119,14 +120,31 @@ def pre_token() -> str:
     return token
 
 
+def csrf_key() -> bytes:
+    """The gateway's CSRF key: random, made once and shared by every process through Redis.
+
+    Without it a token would be a function of the cookie alone, and whoever can plant a cookie for
+    the console (a sibling subdomain) could make the token that goes with it. Should Redis lose the
+    key, a new one is made and open forms ask to be reloaded.
+    """
+    key = g.get("console_csrf_key")
+    if key is None:
+        redis = web.container().redis
+        redis.set(CSRF_KEY, secrets.token_hex(32), nx=True)
+        stored = redis.get(CSRF_KEY)
+        key = stored if isinstance(stored, bytes) else str(stored).encode()
+        g.console_csrf_key = key
+    return bytes(key)
+
+
 def csrf() -> str:
     """The CSRF token of this page's forms."""
     cookie = g.get("console_cookie") or pre_token()
-    return sessions.csrf_token(cookie)
+    return sessions.csrf_token(cookie, csrf_key())
 
 
 def check_csrf(cookie: str) -> None:
-    if not sessions.csrf_ok(cookie, request.form.get(CSRF_FIELD, "")):
+    if not sessions.csrf_ok(cookie, request.form.get(CSRF_FIELD, ""), csrf_key()):
         raise ConsoleError(
             403,
             "This form was not sent from a console page you opened, or it expired. Reload the page and try again.",

@@ -25,7 +25,7 @@ from gateway.console.accounts import token_hash
 from gateway.console.tables import ConsoleSession, ConsoleUser
 from gateway.kernel.types import rowcount
 
-_CSRF_CONTEXT = b"handoff-console-csrf-v1"
+_CSRF_CONTEXT = b"handoff-console-csrf-v2"
 _TOUCH_AFTER = timedelta(minutes=1)  # last_seen is written at most this often
 AGENT_LENGTH = 200
 
@@ -130,10 +130,11 @@ def revoke_all(session: Session, user_id: str, now: datetime, by: str, keep: str
     return rowcount(result)
 
 
-def csrf_token(cookie_token: str) -> str:
-    """The CSRF token of the forms a browser holding ``cookie_token`` is shown."""
-    return hmac.new(cookie_token.encode(), _CSRF_CONTEXT, hashlib.sha256).hexdigest()
+def csrf_token(cookie_token: str, key: bytes) -> str:
+    """The CSRF token of the forms a browser holding ``cookie_token`` is shown: an HMAC under the
+    gateway's own key, so that knowing (or planting) a cookie is not enough to make one."""
+    return hmac.new(key, _CSRF_CONTEXT + b"\0" + cookie_token.encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_ok(cookie_token: str, presented: str) -> bool:
-    return bool(cookie_token) and hmac.compare_digest(csrf_token(cookie_token), presented or "")
+def csrf_ok(cookie_token: str, presented: str, key: bytes) -> bool:
+    return bool(cookie_token) and hmac.compare_digest(csrf_token(cookie_token, key), presented or "")

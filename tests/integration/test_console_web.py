@@ -222,6 +222,34 @@ def test_a_post_without_the_csrf_token_is_refused_with_a_403_page(app, seeded, o
         assert session.get(ShipmentException, seeded.exception_id).status == "open"
 
 
+def test_a_planted_cookie_does_not_give_away_its_csrf_token(app: Any) -> None:
+    """A site that can plant the pre-sign-in cookie still cannot make the token that goes with it."""
+    import hashlib
+    import hmac
+
+    planted = "chosen-by-an-attacker-" + uuid.uuid4().hex
+    victim = app.test_client()
+    victim.set_cookie("handoff_console_pre", planted, path="/console")
+    issued = csrf_of(victim.get("/console/login").get_data(as_text=True))
+    # Tokens made from the cookie alone (the scheme before a server key, and plain hashes) differ...
+    guesses = [
+        hmac.new(planted.encode(), b"handoff-console-csrf-v1", hashlib.sha256).hexdigest(),
+        hmac.new(planted.encode(), b"handoff-console-csrf-v2", hashlib.sha256).hexdigest(),
+        hashlib.sha256(planted.encode()).hexdigest(),
+    ]
+    assert issued not in guesses
+    # ... and are refused, while the token the page issued for that cookie is accepted.
+    for guess in guesses:
+        forged = victim.post(
+            "/console/login", data={"csrf_token": guess, "email": "a@b.c", "password": "x" * 12}
+        )
+        assert forged.status_code == 403
+    honest = victim.post(
+        "/console/login", data={"csrf_token": issued, "email": "a@b.c", "password": "x" * 12}
+    )
+    assert honest.status_code != 403  # a wrong password, not a forged form
+
+
 def test_every_console_page_sends_a_csp_without_unsafe_inline_and_refuses_framing(app, seeded, ops_client):
     pages = [
         "/console/",
