@@ -14,7 +14,10 @@ from gateway.rates import tables as rating_tables
 from schemas import money
 
 
-def emit_allocated(session: Session, tenant_id: str, alloc: tables.ShipmentAllocation) -> None:
+def emit_allocated(
+    session: Session, tenant_id: str, alloc: tables.ShipmentAllocation, driver_id: str | None = None
+) -> None:
+    """``shipment.allocated`` for a decision; sent again with ``driver_id`` when its van's driver changes."""
     cost = None
     if alloc.cost_minor is not None and alloc.currency:
         cost = {
@@ -32,7 +35,7 @@ def emit_allocated(session: Session, tenant_id: str, alloc: tables.ShipmentAlloc
             "plan_id": alloc.plan_id,
             "route_id": None,
             "vehicle_id": alloc.vehicle_id,
-            "driver_id": None,
+            "driver_id": driver_id,
             "stop_sequence": alloc.sequence,
             "planned_departure": None,
             "estimated_arrival": alloc.eta.isoformat() if alloc.eta else None,

@@ -4,7 +4,9 @@ A driver is the id the driver app sends with its events (``adapters.fleet.driver
 print. Only a plan that is applied is dispatched, so only its routes take a driver, and only a van
 the plan gave stops. One driver drives one van of a plan. Assigning the same driver again changes
 nothing (no audit entry); every change is in the allocation audit log, ``entity_type`` plan,
-``action`` assign_driver or unassign_driver, with the van and the driver before and after.
+``action`` assign_driver or unassign_driver, with the van and the driver before and after. A change
+of driver sends ``shipment.allocated`` again, with ``driver_id`` (null once taken off), for each
+shipment still on that van.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.allocation import plans, runs, tables
+from gateway.allocation import _assign, plans, runs, tables
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
 
@@ -65,6 +67,23 @@ def drivers_of(
         )
     ).scalars()
     return {(r.plan_id, r.vehicle_id): r for r in rows}
+
+
+def _announce(session: Session, tenant_id: str, plan_id: str, vehicle_id: str, driver_id: str | None) -> None:
+    """Send ``shipment.allocated`` again, with the van's driver (or none), for each shipment the plan
+    still has on that van: a platform learns who brings its parcel. Shipments given another decision
+    since the plan are no longer on the van, and hear nothing."""
+    on_the_van = session.execute(
+        sa.select(tables.ShipmentAllocation)
+        .where(
+            tables.ShipmentAllocation.tenant_id == tenant_id,
+            tables.ShipmentAllocation.plan_id == plan_id,
+            tables.ShipmentAllocation.vehicle_id == vehicle_id,
+        )
+        .order_by(tables.ShipmentAllocation.sequence)
+    ).scalars()
+    for alloc in on_the_van:
+        _assign.emit_allocated(session, tenant_id, alloc, driver_id)
 
 
 def assign_driver(
@@ -118,6 +137,8 @@ def assign_driver(
             "driver_name": [before[1], driver_name],
         },
     )
+    if before[0] != driver_id:
+        _announce(session, tenant_id, row.id, vehicle_id, driver_id)
     return current
 
 
@@ -139,6 +160,7 @@ def unassign_driver(
         "unassign_driver",
         {"vehicle_id": vehicle_id, "driver_id": [before[0], None], "driver_name": [before[1], None]},
     )
+    _announce(session, tenant_id, row.id, vehicle_id, None)
     return True
 
 

@@ -310,3 +310,49 @@ def test_any_printable_name_is_kept_and_the_pdf_prints_what_its_fonts_can(app, c
     pdf = d.client.get(f"{van_url(d)}/route-sheet.pdf")
     assert pdf.status_code == 200
     assert "Driver Zoë & ? ? ]]> <b>xxx" in pdf_text(pdf.data)  # beyond Latin-1 prints as "?"
+
+
+def test_the_platform_hears_which_driver_brings_each_parcel_of_the_van(app, client, dispatched):
+    from gateway.webhooks.tables import WebhookEvent
+
+    d = dispatched
+    hook = client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://hooks.example.com/handoff", "event_types": ["shipment.allocated"]},
+        headers=d.tenant.headers,
+    )
+    assert hook.status_code == 201, hook.get_json()
+    url = f"/v1/allocation/plans/{d.plan_id}/vehicles/{d.van_id}/driver"
+    plan = client.get(f"/v1/allocation/plans/{d.plan_id}", headers=d.tenant.headers).get_json()
+    on_the_van = {
+        p["shipment_id"]
+        for p in plan["result"]["packages"]
+        if p["assignee"] == "fleet" and p.get("vehicle_id") == d.van_id
+    }
+    assert on_the_van
+
+    def heard() -> list[dict[str, Any]]:
+        with app.extensions["handoff"].sessions() as session:
+            rows = session.execute(
+                sa.select(WebhookEvent)
+                .where(
+                    WebhookEvent.tenant_id == d.tenant.tenant_id, WebhookEvent.type == "shipment.allocated"
+                )
+                .order_by(WebhookEvent.created_at)
+            ).scalars()
+            return [r.data for r in rows]
+
+    put = client.put(url, json={"driver_id": "drv-17", "driver_name": "Ana"}, headers=d.tenant.headers)
+    assert put.status_code == 200
+    first = heard()
+    assert {e["shipment_id"] for e in first} == on_the_van
+    assert {(e["driver_id"], e["plan_id"], e["vehicle_id"]) for e in first} == {
+        ("drv-17", d.plan_id, d.van_id)
+    }
+    # A new name for the same driver is no news for the platform; another driver is.
+    client.put(url, json={"driver_id": "drv-17", "driver_name": "Ana L."}, headers=d.tenant.headers)
+    assert len(heard()) == len(first)
+    client.put(url, json={"driver_id": "drv-18", "driver_name": "Bo"}, headers=d.tenant.headers)
+    assert [e["driver_id"] for e in heard()[len(first) :]] == ["drv-18"] * len(on_the_van)
+    assert client.delete(url, headers=d.tenant.headers).status_code == 204
+    assert [e["driver_id"] for e in heard()[2 * len(first) :]] == [None] * len(on_the_van)
