@@ -55,6 +55,11 @@ def check_password(password: str) -> None:
         raise AccountError(f"A password has at most {MAX_PASSWORD} characters.")
 
 
+def role_text(roles: list[str]) -> str:
+    """Roles as stored (sorted, comma-separated); an AccountError for none or an unknown one."""
+    return _roles(roles)
+
+
 def _roles(roles: list[str]) -> str:
     try:
         return ",".join(auth.parse_roles(roles))

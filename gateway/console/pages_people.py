@@ -97,6 +97,8 @@ def _users_page(http_status: int = 200, error: str = "") -> flask.Response:
         http_status,
         users=people.users(session, user.tenant_id, utcnow(), _web.idle_timeout()),
         audit=people.recent(session, user.tenant_id),
+        invitations=people.open_invitations(session, user.tenant_id, utcnow()),
+        roles=sorted(auth.ROLES),
         me=user.id,
         done=request.args.get("done", "")[:120],
         error=error,
@@ -110,7 +112,10 @@ def users() -> flask.Response:
 
 
 def _change_user(
-    change: Callable[[Session, ConsoleUser, str, datetime], T | None], user_id: str, said: Callable[[T], str]
+    change: Callable[[Session, ConsoleUser, str, datetime], T | None],
+    user_id: str,
+    said: Callable[[T], str],
+    missing: str = "No such user.",
 ) -> WebResponse:
     """Run ``people.disable`` or ``people.enable`` on a user of the admin's tenant and commit; a refusal
     is the users page with a 409, an unknown user a 404, and what was done is ``said(found)``."""
@@ -122,7 +127,7 @@ def _change_user(
         session.rollback()
         return _users_page(409, error=str(exc))
     if found is None:
-        raise ConsoleError(404, "No such user.")
+        raise ConsoleError(404, missing)
     session.commit()
     return _done(said(found), "/console/people")
 
@@ -141,6 +146,29 @@ def enable(user_id: str) -> WebResponse:
     return _change_user(people.enable, user_id, lambda found: f"re-enabled {found.email}")
 
 
+@signed_in(*ADMIN)
+def set_roles(user_id: str) -> WebResponse:
+    """Change the roles of a user of the tenant."""
+    return _change_user(
+        lambda session, admin, uid, now: people.set_roles(
+            session, admin, uid, request.form.getlist("roles"), now
+        ),
+        user_id,
+        lambda found: f"{found.email} now has the roles {found.roles.replace(',', ', ')}",
+    )
+
+
+@signed_in(*ADMIN)
+def withdraw(invitation_id: str) -> WebResponse:
+    """Make an open invitation link stop working."""
+    return _change_user(
+        people.withdraw,
+        invitation_id,
+        lambda found: f"withdrew the invitation of {found.email}",
+        "No such open invitation.",
+    )
+
+
 def register(route: Route) -> None:
     """Add this area's pages with ``route(rule, endpoint, view, methods)``."""
     route("/console/people/sessions", "people_sessions", own_sessions)
@@ -154,6 +182,10 @@ def register(route: Route) -> None:
     route("/console/people", "people", users)
     route("/console/people/users/<string:user_id>/disable", "people_disable", disable, ("POST",))
     route("/console/people/users/<string:user_id>/enable", "people_enable", enable, ("POST",))
+    route("/console/people/users/<string:user_id>/roles", "people_roles", set_roles, ("POST",))
+    route(
+        "/console/people/invitations/<string:invitation_id>/withdraw", "people_withdraw", withdraw, ("POST",)
+    )
 
 
 NAV: list[tuple[str, str, tuple[str, ...]]] = [

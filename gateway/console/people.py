@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.console import sessions
-from gateway.console.tables import ConsoleAuditEntry, ConsoleSession, ConsoleUser
+from gateway.console import accounts, sessions
+from gateway.console.tables import ConsoleAuditEntry, ConsoleInvitation, ConsoleSession, ConsoleUser
 
 AUDIT_PAGE = 30
 
@@ -191,3 +191,59 @@ def enable(session: Session, admin: ConsoleUser, user_id: str, now: datetime) ->
     user.disabled_at = user.disabled_by = None
     record(session, admin, "user.enable", user.id, now, email=user.email)
     return user
+
+
+def set_roles(
+    session: Session, admin: ConsoleUser, user_id: str, roles: list[str], now: datetime
+) -> ConsoleUser | None:
+    """Give a user of the admin's tenant these roles (they apply from the user's next page).
+
+    None when no such user; refused for no role or an unknown one, and for an admin taking admin
+    away from themselves (so a tenant keeps the admin who acts).
+    """
+    user = _tenant_user(session, admin, user_id)
+    if user is None:
+        return None
+    try:
+        text = accounts.role_text(roles)
+    except accounts.AccountError as exc:
+        raise PeopleError(str(exc)) from None
+    if user.id == admin.id and "admin" not in text.split(","):
+        raise PeopleError("You cannot take admin away from yourself: ask another admin.")
+    if text == user.roles:
+        return user
+    before, user.roles = user.roles, text
+    record(session, admin, "user.roles", user.id, now, email=user.email, before=before, after=text)
+    return user
+
+
+def open_invitations(session: Session, tenant_id: str, now: datetime) -> list[ConsoleInvitation]:
+    """The tenant's invitations not yet used and not expired, the newest first."""
+    return list(
+        session.execute(
+            sa.select(ConsoleInvitation)
+            .where(
+                ConsoleInvitation.tenant_id == tenant_id,
+                ConsoleInvitation.accepted_at.is_(None),
+                ConsoleInvitation.expires_at > now,
+            )
+            .order_by(ConsoleInvitation.created_at.desc())
+        ).scalars()
+    )
+
+
+def withdraw(
+    session: Session, admin: ConsoleUser, invitation_id: str, now: datetime
+) -> ConsoleInvitation | None:
+    """Make an open invitation of the admin's tenant stop working now; None when there is no such one."""
+    row = session.get(ConsoleInvitation, invitation_id)
+    if (
+        row is None
+        or row.tenant_id != admin.tenant_id
+        or row.accepted_at is not None
+        or row.expires_at <= now
+    ):
+        return None
+    row.expires_at = now
+    record(session, admin, "invitation.withdraw", row.id, now, email=row.email)
+    return row

@@ -277,3 +277,72 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(app, tenan
         assert session.get(ConsoleUser, uid).disabled_at is None
         assert session.get(ConsoleSession, target.id).revoked_at is None
     assert audit(app, tenant) == []
+
+
+def _admin_post(app: Any, admin: Any, path: str, **data: Any) -> Any:
+    token = csrf_of(admin.get("/console/people").get_data(as_text=True))
+    return admin.post(path, data={"csrf_token": token, **data})
+
+
+def test_an_admin_changes_a_users_roles_which_apply_at_once_and_are_audited(app, tenant):
+    admin_email = make_user(app, tenant, ("admin",))
+    ops_email = make_user(app, tenant, ("ops",))
+    admin, person = browser(app, admin_email), browser(app, ops_email)
+    assert person.get("/console/developers").status_code == 403
+    target = user_id(app, ops_email)
+
+    done = _admin_post(app, admin, f"/console/people/users/{target}/roles", roles=["ops", "platform"])
+
+    assert done.status_code == 303
+    assert "now has the roles ops, platform" in admin.get(done.headers["Location"]).get_data(as_text=True)
+    assert person.get("/console/developers").status_code == 200  # the next page, no new sign-in
+    entry = audit(app, tenant)[-1]
+    assert (entry.action, entry.subject, entry.actor) == ("user.roles", target, user_id(app, admin_email))
+    assert (entry.detail["before"], entry.detail["after"]) == ("ops", "ops,platform")
+    for bad in ([], ["owner"]):
+        refused = _admin_post(app, admin, f"/console/people/users/{target}/roles", roles=bad)
+        assert refused.status_code == 409 and "roles must be a non-empty subset" in refused.get_data(
+            as_text=True
+        )
+    me = user_id(app, admin_email)
+    refused = _admin_post(app, admin, f"/console/people/users/{me}/roles", roles=["ops"])
+    assert refused.status_code == 409 and "cannot take admin away from yourself" in refused.get_data(
+        as_text=True
+    )
+    assert person.get("/console/developers").status_code == 200  # nothing changed by the refusals
+    assert len([e for e in audit(app, tenant) if e.action == "user.roles"]) == 1
+
+
+def test_an_admin_sees_open_invitations_and_withdraws_one_whose_link_then_fails(app, tenant, make_tenant):
+    admin_email = make_user(app, tenant, ("admin",))
+    admin = browser(app, admin_email)
+    page = admin.get("/console/users/invite").get_data(as_text=True)
+    sent = admin.post(
+        "/console/users/invite",
+        data={"csrf_token": csrf_of(page), "email": "new.person@example.com", "roles": ["finance"]},
+    )
+    link = re.search(
+        r'<code id="invite-link">[^<]*(/console/invitations/[^<]+)</code>', sent.get_data(as_text=True)
+    )
+    assert link is not None
+    listed = admin.get("/console/people").get_data(as_text=True)
+    row = re.search(r'<tr id="invitation-([^"]+)">(.*?)</tr>', listed, re.S)
+    assert row is not None and "new.person@example.com" in row.group(2)
+    assert app.test_client().get(link.group(1)).status_code == 200
+
+    done = _admin_post(app, admin, f"/console/people/invitations/{row.group(1)}/withdraw")
+
+    assert done.status_code == 303
+    assert app.test_client().get(link.group(1)).status_code == 404  # the link stopped working
+    assert 'id="invitation-' not in admin.get("/console/people").get_data(as_text=True)
+    assert audit(app, tenant)[-1].action == "invitation.withdraw"
+    again = _admin_post(app, admin, f"/console/people/invitations/{row.group(1)}/withdraw")
+    assert again.status_code == 404
+    other = make_tenant(("platform",))
+    stranger = browser(app, make_user(app, other.tenant_id, ("admin",)))
+    assert (
+        _admin_post(
+            app, stranger, f"/console/people/users/{user_id(app, admin_email)}/roles", roles=["ops"]
+        ).status_code
+        == 404
+    )
