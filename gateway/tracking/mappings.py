@@ -66,7 +66,10 @@ class Tables:
         return self._cache[key]
 
     def translate(self, tenant_id: str, event: events.CanonicalEvent) -> events.CanonicalEvent:
-        """Return the event as the tenant's mapping reads it."""
+        """Return the event as the tenant's mapping reads it (the gateway's own manual events as they
+        are: their codes are not the carrier's, so no carrier mapping applies to them)."""
+        if event.source == events.EventSource.MANUAL:
+            return event
         table = self.for_tenant(tenant_id, event.carrier)
         return event if table is None else codes.remap_event(table, event)
 
@@ -160,8 +163,8 @@ def remap_tenant(session: Session, tenant_id: str, carrier: str, code: str) -> i
     touched = set()
     for row in session.execute(query).scalars():
         old = events.CanonicalEvent.from_dict(row.event)
-        if old.raw_code == "pod_check":
-            continue  # gateway-raised, not a carrier code
+        if old.source == events.EventSource.MANUAL:
+            continue  # gateway-raised (a proof check, a review, a return to sender): not a carrier code
         new = codes.remap_event(table, old)
         if new == old:
             continue

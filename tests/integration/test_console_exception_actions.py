@@ -317,6 +317,13 @@ def test_a_fleet_parcel_returned_to_sender_turns_back_on_its_timeline_and_leaves
         session.commit()
     exception_id = _add_exception(app, tenant.tenant_id, going_back["id"], "refused", 1)
     ops = Signed(app, tenant.tenant_id)
+    # Ops have their own reading of some fleet code: the gateway's own event must keep its meaning.
+    mapped = client.put(
+        "/v1/tracking/mappings/fleet",
+        json={"code": "loaded", "milestone": "in_transit", "detail": "in_transit", "note": "ours"},
+        headers=tenant.headers,
+    )
+    assert mapped.status_code == 200, mapped.get_json()
 
     done = ops.post(
         f"/console/exceptions/{exception_id}/act", action="return_to_sender", note="refused at the door"
@@ -335,6 +342,20 @@ def test_a_fleet_parcel_returned_to_sender_turns_back_on_its_timeline_and_leaves
     assert staying["id"] in day.meta and going_back["id"] not in day.meta
     timeline = client.get(f"/v1/shipments/{going_back['id']}/events", headers=tenant.headers).get_json()
     assert [e["milestone"] for e in timeline["events"]][-1:] == ["returning"], timeline
+    unmapped = client.get("/v1/tracking/unmapped", headers=tenant.headers).get_json()["data"]
+    assert not [r for r in unmapped if r["code"] == "return_to_sender"]
+    # Another mapping change later re-reads the tenant's fleet events: the return keeps its meaning.
+    again = client.put(
+        "/v1/tracking/mappings/fleet",
+        json={"code": "*", "milestone": "in_transit", "detail": "in_transit", "note": "catch-all"},
+        headers=tenant.headers,
+    )
+    assert again.status_code == 200, again.get_json()
+    with app.extensions["handoff"].sessions() as session:
+        status = session.execute(
+            sa.select(ShipmentTracking).where(ShipmentTracking.shipment_id == going_back["id"])
+        ).scalar_one()
+        assert status.milestone == "returning"
 
 
 def test_a_bulk_action_is_taken_on_every_checked_exception_of_the_tenant_only(app, seeded, make_tenant):
