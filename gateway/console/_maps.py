@@ -213,12 +213,18 @@ def tiles(frame: Frame, template: str, max_zoom: int = 19) -> list[Tile]:
     west, north = frame.lonlat(0, 0)
     east, south = frame.lonlat(frame.width, frame.height)
     zoom = zoom_for(frame, max_zoom)
+    if not all(math.isfinite(v) for v in (west, north, east, south)):
+        return []
     while True:
         x0, x1 = math.floor(_tile_x(west, zoom)), math.floor(_tile_x(east, zoom))
         y0, y1 = math.floor(_tile_y(north, zoom)), math.floor(_tile_y(south, zoom))
         y0, y1 = max(0, y0), min(2**zoom - 1, y1)
-        if (x1 - x0 + 1) * (y1 - y0 + 1) <= MAX_TILES or zoom == 0:
+        if x1 - x0 + 1 > 2**zoom:  # wider than the world (near a pole a frame spans every longitude)
+            x0, x1 = 0, 2**zoom - 1
+        if (x1 - x0 + 1) * (y1 - y0 + 1) <= MAX_TILES:
             break
+        if zoom == 0:
+            return []
         zoom -= 1
     laid = []
     for ty in range(y0, y1 + 1):

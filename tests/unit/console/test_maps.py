@@ -80,3 +80,23 @@ def test_a_frame_too_wide_for_its_zoom_steps_out_rather_than_asking_for_hundreds
 
 def test_a_bad_template_lays_no_tile():
     assert _maps.tiles(_frame([PHILADELPHIA]), "http://tiles.example.org/{z}/{x}/{y}.png") == []
+
+
+@pytest.mark.parametrize("lat", [90.0, -90.0, 89.9999, 0.0])
+def test_a_frame_at_a_pole_lays_a_bounded_number_of_tiles_at_once(lat):
+    # A driver app may report any latitude from -90 to 90: the tiles under it stay few and quick.
+    frame = _frame([(0.0, lat), (-73.98, 40.76)])
+    laid = _maps.tiles(frame, TEMPLATE)
+    assert len(laid) <= _maps.MAX_TILES
+    assert len({t.href for t in laid}) == len(laid)
+
+
+@given(
+    lon=st.floats(-180, 180),
+    lat=st.floats(-90, 90),
+    other_lon=st.floats(-180, 180),
+    other_lat=st.floats(-90, 90),
+)
+def test_any_two_points_on_earth_lay_at_most_the_cap(lon, lat, other_lon, other_lat):
+    frame = _frame([(lon, lat), (other_lon, other_lat)])
+    assert len(_maps.tiles(frame, TEMPLATE)) <= _maps.MAX_TILES
