@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.allocation import _assign, plans, runs, tables
+from gateway.kernel import models
 from gateway.kernel.errors import Problem
 from gateway.kernel.types import utcnow
 
@@ -72,13 +73,16 @@ def drivers_of(
 def _announce(session: Session, tenant_id: str, plan_id: str, vehicle_id: str, driver_id: str | None) -> None:
     """Send ``shipment.allocated`` again, with the van's driver (or none), for each shipment the plan
     still has on that van: a platform learns who brings its parcel. Shipments given another decision
-    since the plan are no longer on the van, and hear nothing."""
+    since the plan, or cancelled, are no longer on the van, and hear nothing."""
     on_the_van = session.execute(
         sa.select(tables.ShipmentAllocation)
+        .join(models.Shipment, models.Shipment.id == tables.ShipmentAllocation.shipment_id)
         .where(
             tables.ShipmentAllocation.tenant_id == tenant_id,
             tables.ShipmentAllocation.plan_id == plan_id,
             tables.ShipmentAllocation.vehicle_id == vehicle_id,
+            models.Shipment.cancelled_at.is_(None),
+            models.Shipment.status != "cancelled",
         )
         .order_by(tables.ShipmentAllocation.sequence)
     ).scalars()

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.allocation import tables
+from gateway.kernel import models
 from tests.integration.test_allocation_plans import partners_sell_labels  # noqa: F401 - autouse fixture
 from tests.integration.test_console_allocation import signed_in_ops
 from tests.integration.test_console_dispatch import Dispatched, applied_plan, pdf_text, text_of
@@ -329,7 +330,13 @@ def test_the_platform_hears_which_driver_brings_each_parcel_of_the_van(app, clie
         for p in plan["result"]["packages"]
         if p["assignee"] == "fleet" and p.get("vehicle_id") == d.van_id
     }
-    assert on_the_van
+    assert len(on_the_van) >= 2
+    # One of the van's shipments is cancelled after the plan: its platform hears nothing of drivers.
+    cancelled = sorted(on_the_van)[0]
+    with app.extensions["handoff"].sessions() as session:
+        session.get(models.Shipment, cancelled).status = "cancelled"
+        session.commit()
+    on_the_van.discard(cancelled)
 
     def heard() -> list[dict[str, Any]]:
         with app.extensions["handoff"].sessions() as session:
