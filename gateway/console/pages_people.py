@@ -117,8 +117,9 @@ def _change_user(
     said: Callable[[T], str],
     missing: str = "No such user.",
 ) -> WebResponse:
-    """Run ``people.disable`` or ``people.enable`` on a user of the admin's tenant and commit; a refusal
-    is the users page with a 409, an unknown user a 404, and what was done is ``said(found)``."""
+    """Run one of ``people``'s changes (disable, enable, roles, withdraw) on an id of the admin's tenant and
+    commit; a refusal is the users page with a 409, an unknown id a 404 (``missing``), and what was done
+    is ``said(found)``."""
     admin = _user()
     session = web.db()
     try:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.console import accounts, sessions
 from gateway.console.tables import ConsoleAuditEntry, ConsoleInvitation, ConsoleSession, ConsoleUser
+from gateway.kernel.types import rowcount
 
 AUDIT_PAGE = 30
 
@@ -163,7 +164,8 @@ def _tenant_user(session: Session, admin: ConsoleUser, user_id: str) -> ConsoleU
 def disable(
     session: Session, admin: ConsoleUser, user_id: str, now: datetime
 ) -> tuple[ConsoleUser, int] | None:
-    """Disable a user of the admin's tenant and revoke all their sessions at once.
+    """Disable a user of the admin's tenant, revoke all their sessions at once and withdraw the
+    invitations they sent that are still open.
 
     Returns the user and how many sessions were revoked; None when no such user is in the tenant.
     An admin cannot disable themselves (so a tenant keeps the admin who acts).
@@ -177,7 +179,28 @@ def disable(
         raise PeopleError(f"{user.email} is already disabled.")
     user.disabled_at, user.disabled_by = now, admin.id
     count = sessions.revoke_all(session, user.id, now, by=admin.id)
-    record(session, admin, "user.disable", user.id, now, email=user.email, sessions_revoked=count)
+    # The links they sent stop working too: a disabled admin must not let themselves back in.
+    withdrawn = session.execute(
+        sa.update(ConsoleInvitation)
+        .where(
+            ConsoleInvitation.tenant_id == admin.tenant_id,
+            ConsoleInvitation.invited_by == user.id,
+            ConsoleInvitation.accepted_at.is_(None),
+            ConsoleInvitation.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    record(
+        session,
+        admin,
+        "user.disable",
+        user.id,
+        now,
+        email=user.email,
+        sessions_revoked=count,
+        invitations_withdrawn=rowcount(withdrawn),
+    )
     return user, count
 
 

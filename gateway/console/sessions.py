@@ -1,13 +1,13 @@
 """Console sessions: a random token in an HttpOnly cookie, only its SHA-256 in the database.
 
 A session ends at its absolute expiry (``CONSOLE_SESSION_HOURS``), when it has been unused longer than
-the idle timeout (``CONSOLE_IDLE_MINUTES``: ``last_seen_at``, written at most once a minute so a page
-view costs no write), when it is revoked (sign-out, or from the list of one's sessions), or when its
+the idle timeout (``CONSOLE_IDLE_MINUTES``: ``last_seen_at``, written at most once a minute, or half
+the idle timeout if that is shorter, so a page view costs no write and activity always counts), when it is revoked (sign-out, or from the list of one's sessions), or when its
 user is disabled.
 
-The CSRF token of a form is an HMAC of the browser's cookie token (the session's, or before sign-in a
-random pre-session cookie): a page of another origin can neither read the cookie nor compute the token,
-and no server-side secret or extra table is needed (docs/CONSOLE.md).
+The CSRF token of a form is an HMAC, under the gateway's key (``_web.csrf_key``), of the browser's cookie
+token (the session's, or before sign-in a random pre-session cookie): a page of another origin can
+neither read the cookie nor compute the token, and no extra table is needed (docs/CONSOLE.md).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def find(
     row, user = found
     if not live(row, now, idle) or user.disabled_at is not None:
         return None
-    if now - row.last_seen_at >= _TOUCH_AFTER:
+    if now - row.last_seen_at >= (_TOUCH_AFTER if idle is None else min(_TOUCH_AFTER, idle / 2)):
         row.last_seen_at = now
     return row, user
 

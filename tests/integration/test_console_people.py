@@ -346,3 +346,23 @@ def test_an_admin_sees_open_invitations_and_withdraws_one_whose_link_then_fails(
         ).status_code
         == 404
     )
+
+
+def test_disabling_an_admin_withdraws_the_invitations_they_sent(app, tenant):
+    first, second = make_user(app, tenant, ("admin",)), make_user(app, tenant, ("admin",))
+    inviter, other = browser(app, first), browser(app, second)
+    page = inviter.get("/console/users/invite").get_data(as_text=True)
+    sent = inviter.post(
+        "/console/users/invite",
+        data={"csrf_token": csrf_of(page), "email": "back.door@example.com", "roles": ["admin"]},
+    )
+    link = re.search(
+        r'<code id="invite-link">[^<]*(/console/invitations/[^<]+)</code>', sent.get_data(as_text=True)
+    )
+    assert link is not None and app.test_client().get(link.group(1)).status_code == 200
+
+    assert _admin_post(app, other, f"/console/people/users/{user_id(app, first)}/disable").status_code == 303
+
+    assert app.test_client().get(link.group(1)).status_code == 404  # no way back in through it
+    entry = [e for e in audit(app, tenant) if e.action == "user.disable"][-1]
+    assert entry.detail["invitations_withdrawn"] == 1
