@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,6 +12,7 @@ from urllib.parse import quote
 
 import flask
 from flask import current_app, g, render_template, request
+from redis.exceptions import RedisError
 from werkzeug.wrappers import Response as WebResponse
 
 from gateway.console import _maps, sessions
@@ -120,19 +122,38 @@ def pre_token() -> str:
     return token
 
 
+def whole(raw: str | None, digits: int = 9) -> int | None:
+    """A whole number written in ASCII digits, at most ``digits`` of them; None for anything else.
+
+    ``str.isdigit`` alone is not enough: it is true for "²" and other digits ``int`` refuses.
+    """
+    text = (raw or "").strip()
+    if not text or len(text) > digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 def csrf_key() -> bytes:
     """The gateway's CSRF key: random, made once and shared by every process through Redis.
 
     Without it a token would be a function of the cookie alone, and whoever can plant a cookie for
     the console (a sibling subdomain) could make the token that goes with it. Should Redis lose the
-    key, a new one is made and open forms ask to be reloaded.
+    key, a new one is made and open forms ask to be reloaded. While Redis cannot be reached the key
+    is derived from ``SECRET_PEPPER`` (the same in every process), so the console still works.
     """
     key = g.get("console_csrf_key")
     if key is None:
-        redis = web.container().redis
-        redis.set(CSRF_KEY, secrets.token_hex(32), nx=True)
-        stored = redis.get(CSRF_KEY)
-        key = stored if isinstance(stored, bytes) else str(stored).encode()
+        try:
+            redis = web.container().redis
+            redis.set(CSRF_KEY, secrets.token_hex(32), nx=True)
+            stored = redis.get(CSRF_KEY)
+        except RedisError:
+            stored = None
+        if isinstance(stored, bytes | str) and stored:
+            key = stored if isinstance(stored, bytes) else stored.encode()
+        else:
+            pepper = str(current_app.config["SECRET_PEPPER"] or "")
+            key = hashlib.sha256(b"handoff-console-csrf-fallback\0" + pepper.encode()).digest()
         g.console_csrf_key = key
     return bytes(key)
 

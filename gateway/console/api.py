@@ -228,7 +228,7 @@ def home() -> flask.Response:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and len(raw) < 7 else 1
+    return _web.whole(raw, 6) or 1
 
 
 @signed_in(*VIEW)

@@ -24,7 +24,7 @@ from gateway.allocation.schemas.fleet import (
     VehicleUpdateSchema,
     VehicleWriteSchema,
 )
-from gateway.console import _maps
+from gateway.console import _maps, _web
 from gateway.kernel.errors import Problem
 from schemas import money
 
@@ -89,7 +89,7 @@ class Page:
 def page_of(items: Sequence[Any], raw: str | None, size: int) -> Page:
     """The ``raw`` page (1-based, from the query string; out of range -> the nearest) of ``items``."""
     pages = max(1, -(-len(items) // size))
-    number = int(raw) if raw and raw.isdigit() and len(raw) < 7 else 1
+    number = _web.whole(raw, 6) or 1
     number = min(max(number, 1), pages)
     start = (number - 1) * size
     return Page(list(items[start : start + size]), number, pages, len(items))

@@ -224,7 +224,8 @@ def rotate(endpoint_id: str) -> WebResponse:
     session = web.db()
     found = _endpoint_or_404(user.tenant_id, endpoint_id)
     raw = request.form.get("grace_hours", "24")
-    hours = int(raw) if raw.isdigit() and int(raw) in GRACE_HOURS else 24
+    asked = _web.whole(raw, 3)
+    hours = asked if asked in GRACE_HOURS else 24
     endpoint, secret = views.rotate(session, user.tenant_id, found.id, hours)
     session.commit()
     old = (

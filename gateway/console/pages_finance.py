@@ -132,7 +132,7 @@ def invoice_page(invoice_id: str) -> flask.Response:
     kind = _arg("class")
     kind = kind if kind in CLASSES or kind == "flagged" else ""
     after_raw = _arg("after", 18)
-    after = int(after_raw) if after_raw.isdigit() else None
+    after = _web.whole(after_raw, 18)
     views, nxt = finance.lines(session, user.tenant_id, row.invoice.id, kind=kind or None, after=after)
     more = None
     if nxt is not None:
@@ -182,7 +182,7 @@ def resolve_line(invoice_id: str, line_id: int) -> WebResponse:
     if kind in CLASSES or kind == "flagged":
         back["class"] = kind
     after = request.form.get("after", "")
-    if after.isdigit() and len(after) < 19:
+    if _web.whole(after, 18) is not None:
         back["after"] = after
     return flask.redirect(
         f"/console/finance/invoices/{quote(invoice_id[:32])}?{urlencode(back)}#line-{line_id}", 303

@@ -351,6 +351,9 @@ def test_long_lists_are_paginated(app, ops, monkeypatch):
     assert 'href="/console/fleet?page=2"' in first_page and "The first 1 of 2" in first_page
     assert "Second depot" in text_of(ops.client.get("/console/fleet?page=2"))
     assert "Second depot" in text_of(ops.client.get("/console/fleet?page=99"))  # the last page
+    for odd in ("\u00b2", "\u0663", "-1", "1.5"):  # digits int() refuses, and no whole number
+        assert ops.client.get(f"/console/fleet?page={odd}").status_code == 200, odd
+        assert ops.client.get(f"/console/shipments?page={odd}").status_code == 200, odd
     depot_page = text_of(ops.client.get(f"/console/fleet/depots/{ops.depot_id}"))
     assert "Van 1" in depot_page and "Van 9" not in depot_page and "page 1 of 2" in depot_page
     assert "Van 9" in text_of(ops.client.get(f"/console/fleet/depots/{ops.depot_id}?page=2"))

@@ -488,3 +488,25 @@ def test_shipments_filter_by_the_day_booked_and_by_merchant(app, seeded, ops_cli
     assert listed("merchant=Copperleaf+Books&booked_from=2026-11-01")
     assert not listed("merchant=Northwind")
     assert listed("booked_from=not-a-day")  # no bound, not an error
+
+
+def test_the_sign_in_page_works_while_redis_is_unreachable(settings: dict[str, Any]) -> None:
+    """The CSRF key lives in Redis; without Redis the console still serves and checks its forms."""
+    from gateway import create_app
+
+    broken = create_app({**settings, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    try:
+        browser = broken.test_client()
+        page = browser.get("/console/login")
+        assert page.status_code == 200
+        token = csrf_of(page.get_data(as_text=True))
+        tried = browser.post(
+            "/console/login", data={"csrf_token": token, "email": "a@b.c", "password": "x" * 12}
+        )
+        assert tried.status_code == 401  # the form's token is accepted: a wrong password, not a forgery
+        forged = browser.post(
+            "/console/login", data={"csrf_token": "0" * 64, "email": "a@b.c", "password": "x" * 12}
+        )
+        assert forged.status_code == 403
+    finally:
+        broken.extensions["handoff"].dispose()
