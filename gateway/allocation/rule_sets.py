@@ -46,12 +46,21 @@ def rule_document(name: str, rule_list: list[Any], version: int) -> dict[str, An
 
 
 def _validate_rule_set(
-    session: Session, tenant_id: str, name: str, rule_list: list[Any], version: int, own_id: str | None
+    session: Session,
+    tenant_id: str,
+    name: str,
+    rule_list: list[Any],
+    version: int,
+    own_id: str | None,
+    *,
+    against_active: bool = True,
 ) -> dict[str, Any]:
     doc = rule_document(name, rule_list, version)
     errors = rule_errors(doc)
     if errors:
         raise Problem("validation-error", "The rule set is not valid; see errors.", errors=errors)
+    if not against_active:  # a deactivated set's rules meet the active ones only once it is activated
+        return doc
     taken: dict[str, str] = {}
     for rs, ver in _active_sets(session, tenant_id):
         if rs.id != own_id:
@@ -99,6 +108,11 @@ def _parsed(rs: tables.RuleSet, version: tables.RuleSetVersion) -> tuple[model.R
         while len(_PARSED) > 256:
             _PARSED.popitem(last=False)
     return parsed
+
+
+def active_rule_ids(session: Session, tenant_id: str) -> set[str]:
+    """The ids the tenant's active rule sets use now (a new rule must take another)."""
+    return {str(r.get("id")) for _rs, v in _active_sets(session, tenant_id) for r in v.document["rules"]}
 
 
 def active_rules(session: Session, tenant_id: str) -> tuple[model.RuleSet, list[dict[str, Any]]]:
@@ -210,10 +224,18 @@ def create_rule_set(
 
 
 def update_rule_set(
-    session: Session, tenant_id: str, actor: str | None, rule_set_id: str, data: dict[str, Any]
+    session: Session,
+    tenant_id: str,
+    actor: str | None,
+    rule_set_id: str,
+    data: dict[str, Any],
+    *,
+    keep_state: bool = False,
 ) -> tuple[tables.RuleSet, tables.RuleSetVersion]:
-    """Write a new version of a rule set (never in place); reactivates a deactivated set."""
+    """Write a new version of a rule set (never in place); reactivates a deactivated set, unless
+    ``keep_state`` (the console's editing of a draft: it stays out of plans until activated)."""
     rs = get_rule_set(session, tenant_id, rule_set_id)
+    activate = rs.active or not keep_state
     base = data.get("base_version")
     if base is not None and base != rs.current_version:
         raise Problem(
@@ -222,17 +244,19 @@ def update_rule_set(
         )
     previous = rule_set_version(session, rs)
     name = data.get("name") or rs.name
-    doc = _validate_rule_set(session, tenant_id, name, data["rules"], rs.current_version + 1, rs.id)
+    doc = _validate_rule_set(
+        session, tenant_id, name, data["rules"], rs.current_version + 1, rs.id, against_active=activate
+    )
     now = utcnow()
     changes: dict[str, Any] = _rule_changes(previous.document["rules"], doc["rules"])
     if name != rs.name:
         changes["name"] = [rs.name, name]
-    if not rs.active:
+    if activate and not rs.active:
         changes["active"] = [False, True]
+        rs.active = True
+        rs.deactivated_at = None
     rs.current_version += 1
     rs.name = name
-    rs.active = True
-    rs.deactivated_at = None
     rs.updated_at = now
     version = tables.RuleSetVersion(
         rule_set_id=rs.id,

@@ -196,12 +196,15 @@ def build(kind: str, values: dict[str, str], rule_id: str) -> dict[str, Any]:
     return {"id": rule_id, "when": when, "action": action}
 
 
-def put(rules: list[Any], kind: str, values: dict[str, str]) -> tuple[list[Any], int]:
+def put(
+    rules: list[Any], kind: str, values: dict[str, str], elsewhere: set[str] | None = None
+) -> tuple[list[Any], int]:
     """The rule list with the submitted rule added, or in place of the rule with its id; and its index.
 
-    A replaced rule keeps its description and enabled flag.
+    A new rule without an id gets one used neither in ``rules`` nor in ``elsewhere`` (the other active
+    sets' ids: rule ids are unique across them). A replaced rule keeps its description and enabled flag.
     """
-    taken = {str(r.get("id")) for r in rules if isinstance(r, dict)}
+    taken = {str(r.get("id")) for r in rules if isinstance(r, dict)} | (elsewhere or set())
     rule_id = values.get("rule_id") or _free_id(kind, taken)
     rule = build(kind, values, rule_id)
     out = list(rules)

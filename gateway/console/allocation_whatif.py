@@ -91,10 +91,11 @@ def candidate_rules(
     if picked:
         set_id, _, number = picked.partition(":")
         try:
-            if not number.isdigit() or len(number) > 9:
+            wanted = _web.whole(number)
+            if wanted is None:
                 raise Problem("not-found", "no such version")
             rs = rule_sets.get_rule_set(session, tenant_id, set_id[:64])
-            version = rule_sets.rule_set_version(session, rs, int(number))
+            version = rule_sets.rule_set_version(session, rs, wanted)
         except Problem:
             raise CandidateError({"rules_version": ["no such rule set version"]}) from None
         chosen = (rs.id, list(version.document.get("rules", [])))
@@ -125,15 +126,26 @@ def candidate_vehicles(
     """The depot's active vans plus ``extra`` copies of van ``like`` (None when no van is added)."""
     if not extra or extra == "0":
         return None
-    if not extra.isdigit() or not 0 <= int(extra) <= MAX_EXTRA_VANS:
+    count = _web.whole(extra, 3)
+    if count is None or not 0 <= count <= MAX_EXTRA_VANS:
         raise CandidateError({"extra_vans": [f"a whole number from 0 to {MAX_EXTRA_VANS}"]})
     try:
         source = fleet.get_vehicle(session, tenant_id, like[:64])
+        depot = fleet.get_depot(session, tenant_id, depot_id)
     except Problem:
         raise CandidateError({"like_van": ["choose the van to copy"]}) from None
+    if source.currency != depot.currency:
+        # Its costs are amounts in its own currency; read in the depot's they would be wrong figures.
+        raise CandidateError(
+            {
+                "like_van": [
+                    f"{source.name} costs in {source.currency}, this depot in {depot.currency}: copy one of its own vans"
+                ]
+            }
+        )
     vans = [{"id": v.id, **_van_state(v)} for v in fleet.list_vehicles(session, tenant_id, depot_id=depot_id)]
     copy = _van_state(source)
-    for i in range(int(extra)):
+    for i in range(count):
         vans.append({**copy, "name": f"{source.name} (copy {i + 1})"[:200]})
     return vans
 

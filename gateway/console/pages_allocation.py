@@ -2,8 +2,8 @@
 
 Rule sets are created by ``rule_sets.create_rule_set`` (the API's POST), edited as JSON or with the
 common-rules form (``allocation_rule_form``) and saved through ``rule_sets.update_rule_set`` (the
-API's PUT, which also reactivates), deactivated by ``rule_sets.deactivate_rule_set`` (the API's
-DELETE). Plans are requested through ``plans.request_plan`` (the API's POST, the same RQ job through
+API's PUT; the console keeps a deactivated set so, and Activate reactivates it), deactivated by
+``rule_sets.deactivate_rule_set`` (the API's DELETE). Plans are requested through ``plans.request_plan`` (the API's POST, the same RQ job through
 the outbox) and applied through ``plans.apply_plan``; what-ifs live in ``allocation_whatif``. The
 signed-in user's id is the actor in the allocation audit log. Every read is scoped to
 ``user.tenant_id``.
@@ -52,7 +52,7 @@ def _overview(user: ConsoleUser, status: int = 200, **extra: Any) -> flask.Respo
         "errors": {},
         "rs_form": {"name": "", "start_from": "", "draft": ""},
         "rs_errors": {},
-        "done": request.args.get("done", "")[:20],
+        "done": done if (done := request.args.get("done", "")) in ("activated", "deactivated") else "",
     }
     context.update(extra)
     return render(
@@ -133,7 +133,8 @@ def _rule_set_page(user: ConsoleUser, rule_set_id: str, status: int = 200, **ext
 
 def _version_arg(name: str, default: int, known: dict[int, Any]) -> int:
     raw = request.args.get(name, "")
-    value = int(raw) if raw.isdigit() and len(raw) < 10 else default
+    found = _web.whole(raw)
+    value = default if found is None else found
     return value if value in known else default
 
 
@@ -152,10 +153,12 @@ def rule_set(rule_set_id: str) -> WebResponse:
     body, errors = views.parse_editor(text)
     base = request.form.get("base_version", "")
     if body is not None:
-        if base.isdigit() and len(base) < 10:
-            body["base_version"] = int(base)
+        if _web.whole(base) is not None:
+            body["base_version"] = _web.whole(base)
         try:
-            rs, version = rule_sets.update_rule_set(session, user.tenant_id, user.id, rule_set_id[:64], body)
+            rs, version = rule_sets.update_rule_set(
+                session, user.tenant_id, user.id, rule_set_id[:64], body, keep_state=True
+            )
         except Problem as exc:
             session.rollback()
             if exc.slug == "not-found":
@@ -167,12 +170,17 @@ def rule_set(rule_set_id: str) -> WebResponse:
     return _rule_set_page(user, rule_set_id, 422, text=text, errors=errors)
 
 
-def _save_rules(user: ConsoleUser, rule_set_id: str, rules: list[Any], base: str) -> tuple[Any, Any]:
-    """Save a rule list as the set's next version (the API's PUT); raise Problem when refused."""
+def _save_rules(
+    user: ConsoleUser, rule_set_id: str, rules: list[Any], base: str, keep_state: bool = True
+) -> tuple[Any, Any]:
+    """Save a rule list as the set's next version (the API's PUT); raise Problem when refused. A
+    deactivated set stays so (a draft is edited, not put into plans) unless ``keep_state`` is False."""
     body: dict[str, Any] = {"rules": rules}
-    if base.isdigit() and len(base) < 10:
-        body["base_version"] = int(base)
-    return rule_sets.update_rule_set(web.db(), user.tenant_id, user.id, rule_set_id[:64], body)
+    if _web.whole(base) is not None:
+        body["base_version"] = _web.whole(base)
+    return rule_sets.update_rule_set(
+        web.db(), user.tenant_id, user.id, rule_set_id[:64], body, keep_state=keep_state
+    )
 
 
 def _current_rules(user: ConsoleUser, rule_set_id: str) -> list[Any]:
@@ -191,8 +199,9 @@ def rule_form_save(rule_set_id: str) -> WebResponse:
     if kind not in rule_form.KINDS:
         raise ConsoleError(400, "Unknown kind of rule.")
     values = {k: request.form.get(k, "").strip()[:500] for k in rule_form.FIELD_NAMES}
-    rules, index = rule_form.put(_current_rules(user, rule_set_id), kind, values)
     session = web.db()
+    elsewhere = rule_sets.active_rule_ids(session, user.tenant_id)
+    rules, index = rule_form.put(_current_rules(user, rule_set_id), kind, values, elsewhere)
     try:
         rs, version = _save_rules(user, rule_set_id, rules, request.form.get("base_version", ""))
     except Problem as exc:
@@ -279,7 +288,7 @@ def set_active(rule_set_id: str, state: str) -> WebResponse:
             rs = rule_sets.get_rule_set(session, user.tenant_id, rule_set_id[:64])
             if not rs.active:
                 rules = rule_sets.rule_set_version(session, rs).document.get("rules", [])
-                rs, _ = _save_rules(user, rs.id, list(rules), str(rs.current_version))
+                rs, _ = _save_rules(user, rs.id, list(rules), str(rs.current_version), keep_state=False)
     except Problem as exc:
         session.rollback()
         if exc.slug == "not-found":

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from gateway.allocation import tables
 from tests.integration import test_console_allocation as base
+from tests.integration.test_allocation import depot_body, vehicle_body
 from tests.integration.test_allocation_plans import run_jobs
 from tests.integration.test_console_allocation import (  # noqa: F401 - fixtures
     PLANTED,
@@ -157,6 +158,25 @@ def test_a_bad_candidate_is_refused_with_its_errors_as_text_and_nothing_is_queue
 
     no_van = request_whatif(ops, extra_vans="1", like_van="veh_nope")
     assert no_van.status_code == 422 and "choose the van to copy" in text_of(no_van)
+
+    # A digit int() refuses ("²" is a digit to str.isdigit) is a refusal, not a server error.
+    squared = request_whatif(ops, extra_vans="\u00b2", like_van=ops.van_id)
+    assert squared.status_code == 422 and "a whole number from 0 to 20" in text_of(squared)
+    squared_version = request_whatif(ops, rules_version=f"{ops.rule_set_id}:\u00b2")
+    assert squared_version.status_code == 422 and "no such rule set version" in text_of(squared_version)
+
+    # A van of a depot costing in another currency would have its amounts read in this one's.
+    api = app.test_client()
+    euro = api.post(
+        "/v1/allocation/depots", json=depot_body(name="Rotterdam", currency="EUR"), headers=ops.tenant.headers
+    )
+    assert euro.status_code == 201, euro.get_json()
+    euro_van = api.post(
+        "/v1/allocation/vehicles", json=vehicle_body(euro.get_json()["id"]), headers=ops.tenant.headers
+    )
+    assert euro_van.status_code == 201, euro_van.get_json()
+    foreign = request_whatif(ops, extra_vans="1", like_van=euro_van.get_json()["id"])
+    assert foreign.status_code == 422 and "costs in EUR, this depot in USD" in text_of(foreign)
 
     bad_version = request_whatif(ops, rules_version=f"{ops.rule_set_id}:7")
     assert bad_version.status_code == 422 and "no such rule set version" in text_of(bad_version)
@@ -459,3 +479,51 @@ def test_another_tenants_whatif_and_rule_set_are_404_and_cannot_be_changed(app, 
     with app.extensions["handoff"].sessions() as session:
         rs = session.get(tables.RuleSet, ops.rule_set_id)
         assert rs.active and rs.current_version == 1
+
+
+def test_a_draft_edited_in_the_console_stays_out_of_plans_and_new_ids_avoid_other_sets(app, ops):
+    token_ = csrf_of(text_of(ops.client.get("/console/allocation")))
+    made = ops.client.post(
+        "/console/allocation/rule-sets",
+        data={"csrf_token": token_, "name": "draft for what-ifs", "draft": "on"},
+    )
+    assert made.status_code == 303
+    draft_id = made.headers["Location"].rsplit("/", 1)[1]
+
+    def add_heavy(rule_set_id: str, base: str) -> Any:
+        page = text_of(ops.client.get(f"/console/allocation/rule-sets/{rule_set_id}"))
+        return ops.client.post(
+            f"/console/allocation/rule-sets/{rule_set_id}/rules",
+            data={
+                "csrf_token": csrf_of(page),
+                "base_version": base,
+                "kind": "van_max_weight",
+                "min_kg": "30",
+            },
+        )
+
+    # The same kind of rule, id left empty, first in the active set and then in the draft.
+    assert add_heavy(ops.rule_set_id, "1").status_code == 303
+    saved = add_heavy(draft_id, "1")
+    assert saved.status_code == 303, text_of(saved)
+    with app.extensions["handoff"].sessions() as session:
+        draft = session.get(tables.RuleSet, draft_id)
+        assert not draft.active and draft.current_version == 2  # saved, and still a draft
+        ids = {
+            rs_id: [r["id"] for r in doc["rules"]]
+            for rs_id, doc in session.execute(
+                sa.select(tables.RuleSetVersion.rule_set_id, tables.RuleSetVersion.document).where(
+                    tables.RuleSetVersion.version == 2,
+                    tables.RuleSetVersion.rule_set_id.in_([ops.rule_set_id, draft_id]),
+                )
+            ).all()
+        }
+    assert ids[ops.rule_set_id][-1] == "van_max_weight-1"
+    assert ids[draft_id] == ["van_max_weight-2"]  # not the active set's id
+    page = text_of(ops.client.get(f"/console/allocation/rule-sets/{draft_id}"))
+    assert "saving keeps it out of plans" in page
+    # Activating it is what puts it into plans.
+    on = ops.client.post(f"/console/allocation/rule-sets/{draft_id}/activate", data={"csrf_token": token_})
+    assert on.status_code == 303
+    with app.extensions["handoff"].sessions() as session:
+        assert session.get(tables.RuleSet, draft_id).active
