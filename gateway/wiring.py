@@ -22,6 +22,7 @@ from gateway.bulk import tables as bulk_tables
 from gateway.console import api as console_api
 from gateway.console import jobs as console_jobs
 from gateway.console import tables as console_tables
+from gateway.console import tower as console_tower
 from gateway.customs import api as customs_api
 from gateway.customs import tables as customs_tables
 from gateway.exceptions import api as exceptions_api
@@ -160,7 +161,7 @@ TASKS: tuple[Task, ...] = (
     Task("tracking-push-subscriptions", 1800, tracking_jobs.keep_push_subscriptions, queue="tracking"),
     Task("eta-retrain", 86400, predictions_jobs.retrain_eta, queue="default"),
     Task("exceptions-watch", 60, exceptions_jobs.watch_shipments, queue="default"),
-    Task("console-tower", 45, console_jobs.warm_towers, queue="default"),
+    Task("console-tower", console_tower.WARM_SECONDS, console_jobs.warm_towers, queue="default"),
     Task("carrier-exchanges-purge", 3600, exchanges_jobs.purge_expired, queue="default"),
     Task("webhooks-purge", 3600, webhooks_jobs.purge_old, queue="webhooks"),
 )

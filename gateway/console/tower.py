@@ -147,10 +147,24 @@ def keep(cache: redis.Redis, tenant_id: str, now: datetime, rows: list[Period], 
         log.warning("console tower cache unwritable", extra={"tenant_id": tenant_id})
 
 
-def refresh(session: Session, cache: redis.Redis, tenant_id: str, now: datetime) -> None:
-    """Compute a tenant's figures now and keep them (the ``console-tower`` task)."""
+def kept_at(cache: redis.Redis, tenant_id: str, now: datetime) -> datetime | None:
+    """When the tenant's kept figures of today were computed (None: none kept, or unreadable)."""
+    try:
+        kept = cast("bytes | None", cache.get(_key(tenant_id, now.date())))
+        return datetime.fromisoformat(json.loads(kept)["at"]) if kept else None
+    except (redis.RedisError, ValueError, KeyError, TypeError):
+        return None
+
+
+def refresh(session: Session, cache: redis.Redis, tenant_id: str, now: datetime) -> bool:
+    """Compute a tenant's figures now and keep them (the ``console-tower`` task), unless figures
+    computed less than ``WARM_SECONDS`` ago are kept (a page view made them); whether it computed."""
+    at = kept_at(cache, tenant_id, now)
+    if at is not None and (now - at).total_seconds() < WARM_SECONDS:
+        return False
     rows, days = periods(session, tenant_id, now.date())
     keep(cache, tenant_id, now, rows, days)
+    return True
 
 
 def _to_json(p: Period) -> dict[str, Any]:

@@ -89,6 +89,9 @@ def test_the_tower_task_keeps_the_figures_of_tenants_someone_is_looking_at(
     context.set_app(app)
 
     assert console_jobs.warm_towers() >= 1
+    first = cache.get(f"handoff:console:tower:{seeded.tenant_id}:{today}")
+    console_jobs.warm_towers()  # just computed: the kept figures are fresh, nothing to redo
+    assert cache.get(f"handoff:console:tower:{seeded.tenant_id}:{today}") == first
 
     assert cache.get(f"handoff:console:tower:{seeded.tenant_id}:{today}") is not None
     assert cache.get(f"handoff:console:tower:{unwatched.tenant_id}:{today}") is None
