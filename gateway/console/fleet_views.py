@@ -28,7 +28,7 @@ from gateway.console import _maps, _web
 from gateway.kernel.errors import Problem
 from schemas import money
 
-DEPOT_FORM = ("name", "latitude", "longitude", "opens", "closes", "timezone", "currency", "road_factor")
+DEPOT_FORM = fleet.DEPOT_FIELDS  # the API's depot fields, in its order
 VAN_FORM = (
     "name",
     "capacity_kg",
