@@ -196,7 +196,7 @@ def package_for(
                 value_sum += money.Money.from_minor(p.declared_value_minor, currency).amount
             elif p.declared_value_minor is not None:
                 value_sum = None
-    tags = frozenset(t.strip() for t in str(meta.get("tags", "")).split(",") if t.strip())
+    tags = _tags(meta)
     promise_days = None if shipment.promise_date is None else max(0, (shipment.promise_date - day).days)
     pkg = model.Package(
         id=shipment.id,
@@ -287,10 +287,14 @@ def depot_for(depots: Sequence[tables.Depot], address: models.Address) -> tables
     return min(depots, key=lambda d: _km(here, model.Location(float(d.longitude), float(d.latitude))))
 
 
+def _tags(meta: Mapping[str, Any]) -> frozenset[str]:
+    """A shipment's tags: its metadata ``tags``, comma-separated."""
+    return frozenset(t.strip() for t in str(meta.get("tags", "")).split(",") if t.strip())
+
+
 def _returning(shipment: models.Shipment) -> bool:
     """Whether an exception action sent the parcel back to its sender (``rules.RETURN_TO_SENDER_TAG``)."""
-    tags = str((shipment.metadata_ or {}).get("tags", "")).split(",")
-    return rules.RETURN_TO_SENDER_TAG in (t.strip() for t in tags)
+    return rules.RETURN_TO_SENDER_TAG in _tags(shipment.metadata_ or {})
 
 
 def build_day(

@@ -113,21 +113,26 @@ def cached_periods(
     session: Session, cache: redis.Redis, tenant_id: str, now: datetime
 ) -> tuple[list[Period], list[Period], datetime]:
     """``periods`` as of at most ``CACHE_SECONDS`` ago, and when they were computed."""
-    today = now.date()
-    try:
-        kept = cast("bytes | None", cache.get(_key(tenant_id, today)))
-    except redis.RedisError:
-        kept = None
-    data = json.loads(kept) if kept else {}
-    if "days" in data:  # figures kept before the days were kept too are computed again
+    data = _kept(cache, tenant_id, now)
+    if data is not None and "days" in data:  # figures kept before the days were kept are computed again
         return (
             [_from_json(p) for p in data["periods"]],
             [_from_json(p) for p in data["days"]],
             datetime.fromisoformat(data["at"]),
         )
-    rows, days = periods(session, tenant_id, today)
+    rows, days = periods(session, tenant_id, now.date())
     keep(cache, tenant_id, now, rows, days)
     return rows, days, now
+
+
+def _kept(cache: redis.Redis, tenant_id: str, now: datetime) -> dict[str, Any] | None:
+    """The tenant's figures of today as kept (None: none kept, Redis unreachable, or unreadable)."""
+    try:
+        kept = cast("bytes | None", cache.get(_key(tenant_id, now.date())))
+        data = json.loads(kept) if kept else None
+    except (redis.RedisError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "at" in data else None
 
 
 def _key(tenant_id: str, today: date) -> str:
@@ -147,20 +152,11 @@ def keep(cache: redis.Redis, tenant_id: str, now: datetime, rows: list[Period], 
         log.warning("console tower cache unwritable", extra={"tenant_id": tenant_id})
 
 
-def kept_at(cache: redis.Redis, tenant_id: str, now: datetime) -> datetime | None:
-    """When the tenant's kept figures of today were computed (None: none kept, or unreadable)."""
-    try:
-        kept = cast("bytes | None", cache.get(_key(tenant_id, now.date())))
-        return datetime.fromisoformat(json.loads(kept)["at"]) if kept else None
-    except (redis.RedisError, ValueError, KeyError, TypeError):
-        return None
-
-
 def refresh(session: Session, cache: redis.Redis, tenant_id: str, now: datetime) -> bool:
     """Compute a tenant's figures now and keep them (the ``console-tower`` task), unless figures
     computed less than ``WARM_SECONDS`` ago are kept (a page view made them); whether it computed."""
-    at = kept_at(cache, tenant_id, now)
-    if at is not None and (now - at).total_seconds() < WARM_SECONDS:
+    data = _kept(cache, tenant_id, now)
+    if data is not None and (now - datetime.fromisoformat(data["at"])).total_seconds() < WARM_SECONDS:
         return False
     rows, days = periods(session, tenant_id, now.date())
     keep(cache, tenant_id, now, rows, days)
