@@ -40,6 +40,7 @@ from gateway.kernel.errors import Problem
 from gateway.kernel.http import Blueprint, attachment
 from gateway.kernel.types import utcnow
 from gateway.labels import documents
+from gateway.labels import render as label_render
 from schemas import taxonomy
 
 blp = Blueprint(
@@ -265,11 +266,8 @@ def shipment(shipment_id: str) -> flask.Response:
     )
 
 
-_DOCUMENT_TYPES = {"PDF": "application/pdf", "PNG": "image/png", "ZPL": "application/zpl"}
-
-
 def _document(data: bytes, fmt: str, filename: str) -> flask.Response:
-    response = flask.Response(data, mimetype=_DOCUMENT_TYPES.get(fmt, "application/octet-stream"))
+    response = flask.Response(data, mimetype=label_render.CONTENT_TYPES.get(fmt, "application/octet-stream"))
     response.headers["Content-Disposition"] = attachment(filename)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -288,7 +286,7 @@ def label_file(shipment_id: str, ext: str) -> flask.Response:
         )
     except Problem as exc:
         raise ConsoleError(exc.status, exc.detail or "This label cannot be downloaded.") from exc
-    return _document(data, fmt, f"{label.tracking_number}.{fmt.lower()}")
+    return _document(data, fmt, f"{label.tracking_number}.{label_render.EXTENSIONS.get(fmt, 'bin')}")
 
 
 @signed_in(*VIEW)
